@@ -1,0 +1,16 @@
+import { defineConfig } from 'vitest/config';
+import { svelte } from '@sveltejs/vite-plugin-svelte';
+
+export default defineConfig({
+  plugins: [svelte()],
+  build: {
+    outDir: 'dist',
+    emptyOutDir: true,
+    target: 'es2022',
+  },
+  test: {
+    include: ['src/**/*.test.ts', 'signaling-server/**/*.test.ts'],
+    environment: 'node',
+    testTimeout: 20_000,
+  },
+});
