@@ -1,0 +1,58 @@
+// The signaling wire format, shared by the server and the browser client. The server only
+// introduces peers: it relays opaque `data` between two members of one room and never needs to
+// understand it. Every frame in either direction is checked against these schemas.
+import * as v from 'valibot';
+
+export const SIGNALING_PATH = '/signal';
+export const MAX_FRAME_BYTES = 64 * 1024;
+export const ROOM_SIZES = [4, 7, 10] as const;
+export type RoomSize = (typeof ROOM_SIZES)[number];
+export const DEFAULT_ROOM_SIZE: RoomSize = 4;
+/** Domain tag of the signature that proves a joining socket holds the key its peer id names. */
+export const JOIN_DOMAIN = 'byzantine-lunch/signaling-join/v1';
+
+export const RoomId = v.pipe(v.string(), v.regex(/^[A-Za-z0-9_-]{1,64}$/, 'room must be 1-64 characters of A-Z a-z 0-9 _ -'));
+/** A peer id is the member's Ed25519 public key in lowercase hex. */
+export const PeerId = v.pipe(v.string(), v.regex(/^[0-9a-f]{64}$/, 'peer must be a 64-digit lowercase hex public key'));
+const Hex64Bytes = v.pipe(v.string(), v.regex(/^[0-9a-f]{128}$/, 'sig must be 128 lowercase hex digits'));
+const Nonce = v.pipe(v.string(), v.regex(/^[0-9a-f]{32}$/, 'nonce must be 32 lowercase hex digits'));
+const Size = v.picklist(ROOM_SIZES, 'size must be 4, 7 or 10');
+
+export const ClientFrame = v.variant('type', [
+  v.strictObject({ type: v.literal('join'), room: RoomId, peer: PeerId, size: Size, sig: Hex64Bytes }),
+  v.strictObject({ type: v.literal('signal'), to: PeerId, data: v.unknown() }),
+  v.strictObject({ type: v.literal('leave') }),
+]);
+export type ClientFrame = v.InferOutput<typeof ClientFrame>;
+
+export const ErrorCode = v.picklist([
+  'bad-json', 'bad-frame', 'too-large', 'rate-limited', 'not-joined', 'already-joined', 'bad-signature',
+  'room-full', 'size-mismatch', 'too-many-rooms', 'unknown-peer', 'replaced', 'server-full',
+]);
+export type ErrorCode = v.InferOutput<typeof ErrorCode>;
+
+export const ServerFrame = v.variant('type', [
+  v.strictObject({ type: v.literal('challenge'), nonce: Nonce }),
+  v.strictObject({ type: v.literal('joined'), room: RoomId, size: Size, peers: v.array(PeerId) }),
+  v.strictObject({ type: v.literal('peer-joined'), peer: PeerId }),
+  v.strictObject({ type: v.literal('peer-left'), peer: PeerId }),
+  v.strictObject({ type: v.literal('signal'), from: PeerId, data: v.unknown() }),
+  v.strictObject({ type: v.literal('error'), code: ErrorCode, message: v.string() }),
+]);
+export type ServerFrame = v.InferOutput<typeof ServerFrame>;
+
+/** What a joining client signs: the server's fresh nonce bound to the room, size and peer id. */
+export function joinPayload(nonce: string, room: string, peer: string, size: RoomSize) {
+  return { nonce, room, peer, size };
+}
+
+/** A readable one-line summary of why a frame failed its schema. */
+export function describeIssues(issues: readonly v.BaseIssue<unknown>[]): string {
+  return issues
+    .slice(0, 3)
+    .map((i) => {
+      const path = i.path?.map((p) => String(p.key)).join('.');
+      return path ? `${path}: ${i.message}` : i.message;
+    })
+    .join('; ');
+}
