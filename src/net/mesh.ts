@@ -1,0 +1,308 @@
+// One simple-peer connection per pair of members, introduced by the signaling server and then
+// verified over the data channel (see handshake.ts) before the peer counts as connected.
+//
+// Who initiates is decided by comparing peer ids, so both ends agree without talking (no glare).
+// Every connection attempt carries a session id chosen by the initiator, so signals left over from
+// an attempt that was abandoned (a reload, a retry) can never confuse the next one.
+import SimplePeer, { type SignalData } from 'simple-peer/simplepeer.min.js';
+import * as v from 'valibot';
+import { fingerprint, fromHex, randomBytes, toHex } from '../crypto/ed25519.ts';
+import { CHALLENGE_BYTES, dtlsFingerprint, signHandshake, verifyHandshake } from './handshake.ts';
+import { PROTOCOL_VERSION, decodeMessage, encodeMessage, type PeerMessage } from './wire.ts';
+
+export type LinkState = 'connecting' | 'verifying' | 'verified' | 'disconnected' | 'incompatible' | 'failed';
+
+export interface PeerView {
+  readonly id: string;
+  readonly fingerprint: string;
+  readonly name: string | null;
+  readonly state: LinkState;
+  /** Why the link is not verified, in words a person can act on. */
+  readonly detail: string | null;
+}
+
+export interface MeshOptions {
+  room: string;
+  me: { id: string; secretKey: Uint8Array; name: string };
+  sendSignal(to: string, data: unknown): void;
+  /** Default: no ICE servers at all, so nothing leaves the machine unless configured. */
+  rtcConfig?: RTCConfiguration;
+  onChange(): void;
+  /** How long an attempt may take before it is abandoned and retried. */
+  attemptTimeoutMs?: number;
+}
+
+// What one signaling relay carries between two tabs. Only the SDP and candidate shapes that
+// simple-peer itself produces are passed on to it.
+const Envelope = v.strictObject({
+  s: v.pipe(v.string(), v.regex(/^[0-9a-f]{16}$/)),
+  d: v.union([
+    v.object({ type: v.picklist(['offer', 'answer']), sdp: v.pipe(v.string(), v.maxLength(32 * 1024)) }),
+    v.object({
+      type: v.literal('candidate'),
+      candidate: v.object({
+        candidate: v.pipe(v.string(), v.maxLength(1024)),
+        sdpMLineIndex: v.nullish(v.number()),
+        sdpMid: v.nullish(v.pipe(v.string(), v.maxLength(64))),
+      }),
+    }),
+    v.object({ renegotiate: v.literal(true) }),
+    v.object({ transceiverRequest: v.object({ kind: v.string() }) }),
+  ]),
+});
+
+interface Link {
+  readonly id: string;
+  readonly initiator: boolean;
+  /** The peer is in the room according to the signaling server. */
+  present: boolean;
+  session: string | null;
+  peer: SimplePeer | null;
+  localDtls: string | null;
+  remoteDtls: string | null;
+  challenge: Uint8Array | null;
+  name: string | null;
+  state: LinkState;
+  detail: string | null;
+  retries: number;
+  timer: ReturnType<typeof setTimeout> | undefined;
+}
+
+const RETRY_BASE_MS = 500;
+const RETRY_MAX_MS = 10_000;
+
+export class Mesh {
+  private readonly links = new Map<string, Link>();
+  /** Messages from peers that were dropped, by reason. */
+  readonly dropped = new Map<string, number>();
+  private stopped = false;
+
+  constructor(private readonly options: MeshOptions) {}
+
+  /** The signaling server (re)admitted us; these peers are in the room. */
+  roomJoined(peers: readonly string[]): void {
+    for (const id of peers) {
+      const link = this.linkFor(id);
+      link.present = true;
+      // Our own signaling reconnect does not disturb data channels that still work.
+      if (link.state !== 'verified' && link.state !== 'incompatible') this.restart(link);
+    }
+  }
+
+  /** A peer (re)joined the room: whatever we had with it belongs to a page that is gone. */
+  peerJoined(id: string): void {
+    const link = this.linkFor(id);
+    link.present = true;
+    link.retries = 0;
+    this.restart(link);
+  }
+
+  peerLeft(id: string): void {
+    const link = this.links.get(id);
+    if (!link) return;
+    link.present = false;
+    // A verified channel may outlive the peer's signaling socket; its own close event decides.
+    if (link.state !== 'verified') this.drop(link, 'disconnected', 'left the room');
+  }
+
+  signal(from: string, data: unknown): void {
+    const parsed = v.safeParse(Envelope, data);
+    if (!parsed.success) return this.count('bad-signal');
+    const { s: session, d } = parsed.output;
+    const link = this.linkFor(from);
+    if (!link.initiator && 'type' in d && d.type === 'offer' && session !== link.session) {
+      this.open(link, session);
+    }
+    if (session !== link.session || !link.peer) return this.count('stale-signal');
+    if ('sdp' in d) link.remoteDtls = dtlsFingerprint(d.sdp);
+    try {
+      link.peer.signal(d as SignalData);
+    } catch {
+      this.count('bad-signal');
+    }
+  }
+
+  rename(name: string): void {
+    this.options.me.name = name;
+    for (const link of this.links.values()) {
+      if (link.state === 'verified') this.sendTo(link, { t: 'name', name });
+    }
+  }
+
+  peers(): PeerView[] {
+    return [...this.links.values()]
+      .map((l) => ({
+        id: l.id,
+        fingerprint: fingerprint(fromHex(l.id)),
+        name: l.name,
+        state: l.state,
+        detail: l.detail,
+      }))
+      .sort((a, b) => (a.id < b.id ? -1 : 1));
+  }
+
+  stop(): void {
+    this.stopped = true;
+    for (const link of this.links.values()) {
+      clearTimeout(link.timer);
+      link.peer?.destroy();
+      link.peer = null;
+    }
+  }
+
+  private linkFor(id: string): Link {
+    let link = this.links.get(id);
+    if (!link) {
+      link = {
+        id, initiator: this.options.me.id < id, present: false, session: null, peer: null,
+        localDtls: null, remoteDtls: null, challenge: null, name: null,
+        state: 'connecting', detail: null, retries: 0, timer: undefined,
+      };
+      this.links.set(id, link);
+      this.options.onChange();
+    }
+    return link;
+  }
+
+  /** Start over with this peer: the initiator opens a new session, the other side waits for it. */
+  private restart(link: Link): void {
+    this.close(link);
+    this.setState(link, 'connecting', link.initiator ? null : 'waiting for its offer');
+    if (link.initiator) this.open(link, toHex(randomBytes(8)));
+  }
+
+  private open(link: Link, session: string): void {
+    if (this.stopped) return;
+    this.close(link);
+    link.session = session;
+    const peer = new SimplePeer({
+      initiator: link.initiator,
+      trickle: true,
+      config: this.options.rtcConfig ?? { iceServers: [] },
+    });
+    link.peer = peer;
+    const current = () => link.peer === peer;
+    peer.on('signal', (d) => {
+      if (!current()) return;
+      if (typeof d.sdp === 'string') link.localDtls = dtlsFingerprint(d.sdp);
+      this.options.sendSignal(link.id, { s: session, d });
+    });
+    peer.on('connect', () => {
+      if (!current()) return;
+      link.challenge = randomBytes(CHALLENGE_BYTES);
+      this.setState(link, 'verifying', null);
+      this.sendTo(link, {
+        t: 'hello', proto: PROTOCOL_VERSION, room: this.options.room, from: this.options.me.id, to: link.id,
+        name: this.options.me.name, challenge: link.challenge,
+      });
+    });
+    peer.on('data', (data) => {
+      if (current()) this.receive(link, new Uint8Array(data));
+    });
+    peer.on('close', () => {
+      if (current()) this.drop(link, 'disconnected', 'connection closed');
+    });
+    peer.on('error', (e) => {
+      if (current()) this.drop(link, 'disconnected', describeError(e));
+    });
+    link.timer = setTimeout(() => {
+      if (current() && link.state !== 'verified') this.drop(link, 'disconnected', 'no connection yet, retrying');
+    }, this.options.attemptTimeoutMs ?? 15_000);
+  }
+
+  private receive(link: Link, data: Uint8Array): void {
+    const decoded = decodeMessage(data);
+    if (!decoded.ok) {
+      if (decoded.reason === 'other-version') {
+        this.drop(link, 'incompatible',
+          `runs protocol version ${String(decoded.version)}; this tab runs version ${PROTOCOL_VERSION} — reload both tabs from the same link`);
+      } else {
+        this.count(decoded.reason);
+      }
+      return;
+    }
+    const msg = decoded.message;
+    const { room, me } = this.options;
+    switch (msg.t) {
+      case 'hello': {
+        if (msg.from !== link.id || msg.to !== me.id || msg.room !== room) {
+          return this.drop(link, 'failed', 'its hello names another member or room');
+        }
+        if (!link.localDtls || !link.remoteDtls) return this.drop(link, 'failed', 'no DTLS fingerprint in the SDP');
+        link.name = msg.name;
+        const sig = signHandshake(
+          { room, signer: me.id, verifier: link.id, challenge: msg.challenge, signerDtls: link.localDtls, verifierDtls: link.remoteDtls },
+          me.secretKey,
+        );
+        this.sendTo(link, { t: 'auth', sig });
+        this.options.onChange();
+        return;
+      }
+      case 'auth': {
+        if (!link.challenge || !link.localDtls || !link.remoteDtls || link.state !== 'verifying') return this.count('unexpected');
+        const ok = verifyHandshake(
+          { room, signer: link.id, verifier: me.id, challenge: link.challenge, signerDtls: link.remoteDtls, verifierDtls: link.localDtls },
+          msg.sig,
+        );
+        if (!ok) return this.drop(link, 'failed', 'could not prove it holds the key it claims');
+        clearTimeout(link.timer);
+        link.retries = 0;
+        this.setState(link, 'verified', null);
+        return;
+      }
+      case 'name':
+        if (link.state !== 'verified') return this.count('unexpected');
+        link.name = msg.name;
+        this.options.onChange();
+        return;
+    }
+  }
+
+  private sendTo(link: Link, message: PeerMessage): void {
+    try {
+      link.peer?.send(encodeMessage(message));
+    } catch (e) {
+      this.drop(link, 'disconnected', describeError(e));
+    }
+  }
+
+  /** Abandon the current attempt; the initiator tries again while the peer is in the room. */
+  private drop(link: Link, state: LinkState, detail: string): void {
+    this.close(link);
+    this.setState(link, state, detail);
+    if (this.stopped || state === 'incompatible' || !link.initiator || !link.present) return;
+    const delay = Math.min(RETRY_BASE_MS * 2 ** link.retries, RETRY_MAX_MS);
+    link.retries++;
+    link.timer = setTimeout(() => {
+      if (link.peer === null && link.present) this.restart(link);
+    }, delay);
+  }
+
+  private close(link: Link): void {
+    clearTimeout(link.timer);
+    const peer = link.peer;
+    link.peer = null;
+    link.session = null;
+    link.localDtls = null;
+    link.remoteDtls = null;
+    link.challenge = null;
+    peer?.destroy();
+  }
+
+  private setState(link: Link, state: LinkState, detail: string | null): void {
+    link.state = state;
+    link.detail = detail;
+    this.options.onChange();
+  }
+
+  private count(reason: string): void {
+    this.dropped.set(reason, (this.dropped.get(reason) ?? 0) + 1);
+  }
+}
+
+function describeError(e: unknown): string {
+  const code = typeof e === 'object' && e !== null && 'code' in e ? String((e as { code: unknown }).code) : '';
+  if (code === 'ERR_ICE_CONNECTION_FAILURE') return 'no network path to this peer (ICE failed)';
+  if (code === 'ERR_CONNECTION_FAILURE') return 'connection failed';
+  return e instanceof Error ? e.message : String(e);
+}

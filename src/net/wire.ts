@@ -1,0 +1,62 @@
+// Messages that travel between two tabs over their data channel: CBOR bytes, decoded with strict
+// options and checked against a schema before anything acts on them. Anything else is dropped and
+// counted by reason; nothing thrown here escapes to the caller.
+import { decode, encode } from 'cborg';
+import * as v from 'valibot';
+import { CHALLENGE_BYTES } from './handshake.ts';
+
+/** Bumped whenever peers running different code could misread each other. */
+export const PROTOCOL_VERSION = 1;
+/** Below the data-channel size every browser accepts in one message without chunking. */
+export const MAX_MESSAGE_BYTES = 16 * 1024;
+
+const bytes = (length: number) =>
+  v.custom<Uint8Array>((b) => b instanceof Uint8Array && b.length === length, `must be ${length} bytes`);
+const DisplayName = v.pipe(v.string(), v.minLength(1), v.maxLength(32));
+const HexKey = v.pipe(v.string(), v.regex(/^[0-9a-f]{64}$/));
+
+export const Hello = v.strictObject({
+  t: v.literal('hello'),
+  proto: v.literal(PROTOCOL_VERSION),
+  room: v.string(),
+  from: HexKey,
+  to: HexKey,
+  name: DisplayName,
+  challenge: bytes(CHALLENGE_BYTES),
+});
+export const Auth = v.strictObject({ t: v.literal('auth'), sig: bytes(64) });
+export const Rename = v.strictObject({ t: v.literal('name'), name: DisplayName });
+
+export const PeerMessage = v.variant('t', [Hello, Auth, Rename]);
+export type PeerMessage = v.InferOutput<typeof PeerMessage>;
+
+export type DropReason = 'too-large' | 'not-cbor' | 'bad-shape' | 'other-version' | 'unexpected' | 'bad-handshake';
+
+export type Decoded =
+  | { ok: true; message: PeerMessage }
+  | { ok: false; reason: DropReason; detail: string; version?: unknown };
+
+export function encodeMessage(message: PeerMessage): Uint8Array {
+  return encode(message);
+}
+
+export function decodeMessage(data: Uint8Array): Decoded {
+  if (data.length > MAX_MESSAGE_BYTES) return { ok: false, reason: 'too-large', detail: `${data.length} bytes` };
+  let value: unknown;
+  try {
+    value = decode(data, { strict: true, rejectDuplicateMapKeys: true, useMaps: false });
+  } catch (e) {
+    return { ok: false, reason: 'not-cbor', detail: e instanceof Error ? e.message : String(e) };
+  }
+  // A hello from a tab running other code is worth telling the user about, not just dropping.
+  if (isRecord(value) && value.t === 'hello' && value.proto !== PROTOCOL_VERSION) {
+    return { ok: false, reason: 'other-version', detail: `protocol ${String(value.proto)}`, version: value.proto };
+  }
+  const parsed = v.safeParse(PeerMessage, value);
+  if (!parsed.success) return { ok: false, reason: 'bad-shape', detail: parsed.issues[0]?.message ?? 'invalid' };
+  return { ok: true, message: parsed.output };
+}
+
+function isRecord(x: unknown): x is Record<string, unknown> {
+  return typeof x === 'object' && x !== null && !Array.isArray(x);
+}
