@@ -1,0 +1,610 @@
+// Tests the signaling server with real `ws` clients over real sockets on 127.0.0.1.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join as joinPath } from 'node:path';
+import { afterEach, describe, expect, onTestFailed, test } from 'vitest';
+import { WebSocket, type ClientOptions } from 'ws';
+import { generateKeyPair, sign, signedBytes, toHex, type KeyPair } from '../src/crypto/ed25519.ts';
+import { JOIN_DOMAIN, joinPayload, MAX_FRAME_BYTES, SIGNALING_PATH, type RoomSize, type ServerFrame } from './frames.ts';
+import { createSignalingServer, type SignalingServer, type SignalingServerOptions } from './server.ts';
+
+// ---------------------------------------------------------------------------------------------
+// Helpers
+// ---------------------------------------------------------------------------------------------
+
+const WAIT_MS = 5_000;
+const servers: SignalingServer[] = [];
+const clients: TestClient[] = [];
+const tempDirs: string[] = [];
+
+afterEach(async () => {
+  for (const c of clients.splice(0)) c.ws.terminate();
+  await Promise.all(servers.splice(0).map((s) => s.close()));
+  for (const dir of tempDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+async function startServer(options: SignalingServerOptions = {}) {
+  const server = createSignalingServer({ pingIntervalMs: 60_000, onInternalError: () => {}, ...options });
+  servers.push(server);
+  const { port } = await server.listen(0, '127.0.0.1');
+  return { server, port, url: `ws://127.0.0.1:${port}${SIGNALING_PATH}` };
+}
+
+type Frame = ServerFrame;
+type ErrorFrame = Extract<Frame, { type: 'error' }>;
+
+class TestClient {
+  readonly inbox: Frame[] = [];
+  readonly peer: string;
+  nonce = '';
+  received = 0;
+  readonly closed: Promise<{ code: number; reason: string }>;
+  private waiters: { match: (f: Frame) => boolean; resolve: (f: Frame) => void }[] = [];
+
+  constructor(readonly ws: WebSocket, readonly key: KeyPair = generateKeyPair()) {
+    this.peer = toHex(key.publicKey);
+    ws.on('error', () => {});
+    ws.on('message', (data) => {
+      this.received++;
+      const frame = JSON.parse(String(data)) as Frame;
+      const i = this.waiters.findIndex((w) => w.match(frame));
+      if (i >= 0) this.waiters.splice(i, 1)[0]!.resolve(frame);
+      else this.inbox.push(frame);
+    });
+    this.closed = new Promise((resolve) => ws.on('close', (code, reason) => resolve({ code, reason: String(reason) })));
+  }
+
+  /** Resolves with (and consumes) the first frame, received or to come, that matches. */
+  waitFor<T extends Frame = Frame>(match: (f: Frame) => boolean, what = 'a matching frame', timeoutMs = WAIT_MS): Promise<T> {
+    const i = this.inbox.findIndex(match);
+    if (i >= 0) return Promise.resolve(this.inbox.splice(i, 1)[0] as T);
+    return new Promise<T>((resolve, reject) => {
+      const waiter = {
+        match,
+        resolve: (f: Frame) => {
+          clearTimeout(timer);
+          resolve(f as T);
+        },
+      };
+      const timer = setTimeout(() => {
+        this.waiters = this.waiters.filter((w) => w !== waiter);
+        reject(new Error(`timed out waiting for ${what}; inbox: ${JSON.stringify(this.inbox).slice(0, 500)}`));
+      }, timeoutMs);
+      this.waiters.push(waiter);
+    });
+  }
+
+  waitError(code: string): Promise<ErrorFrame> {
+    return this.waitFor<ErrorFrame>((f) => f.type === 'error' && f.code === code, `error ${code}`);
+  }
+
+  waitSignal(from: string, match: (data: unknown) => boolean = () => true): Promise<Frame> {
+    return this.waitFor((f) => f.type === 'signal' && f.from === from && match(f.data), `signal from ${from.slice(0, 8)}`);
+  }
+
+  send(frame: unknown): void {
+    this.ws.send(typeof frame === 'string' ? frame : JSON.stringify(frame));
+  }
+
+  joinFrame(room: string, size: RoomSize = 4, nonce = this.nonce, key = this.key) {
+    const peer = toHex(key.publicKey);
+    const sig = toHex(sign(signedBytes(JOIN_DOMAIN, joinPayload(nonce, room, peer, size)), key.secretKey));
+    return { type: 'join', room, peer, size, sig };
+  }
+
+  async join(room: string, size: RoomSize = 4): Promise<Extract<Frame, { type: 'joined' }>> {
+    this.send(this.joinFrame(room, size));
+    return this.waitFor((f) => f.type === 'joined' || f.type === 'error', `joined ${room}`).then((f) => {
+      if (f.type !== 'joined') throw new Error(`join failed: ${JSON.stringify(f)}`);
+      return f;
+    });
+  }
+
+  signal(to: TestClient | string, data: unknown): void {
+    this.send({ type: 'signal', to: typeof to === 'string' ? to : to.peer, data });
+  }
+}
+
+async function connect(url: string, options: ClientOptions = {}, key?: KeyPair): Promise<TestClient> {
+  const ws = new WebSocket(url, options);
+  const client = new TestClient(ws, key);
+  clients.push(client);
+  const challenge = await client.waitFor((f) => f.type === 'challenge', 'challenge');
+  if (challenge.type === 'challenge') client.nonce = challenge.nonce;
+  return client;
+}
+
+async function connectAndJoin(url: string, room: string, size: RoomSize = 4): Promise<TestClient> {
+  const client = await connect(url);
+  await client.join(room, size);
+  return client;
+}
+
+async function waitUntil(condition: () => boolean, what: string, timeoutMs = WAIT_MS): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+/**
+ * Proves `target` has already received everything the server sent it before this call: a roommate
+ * relays a marker and we wait for it, since one socket's frames arrive in order.
+ */
+async function flush(target: TestClient, via: TestClient): Promise<void> {
+  const marker = `flush-${Math.random()}`;
+  via.signal(target, marker);
+  await target.waitSignal(via.peer, (d) => d === marker);
+}
+
+const typesOf = (c: TestClient) => c.inbox.map((f) => f.type);
+
+// ---------------------------------------------------------------------------------------------
+// Tests
+// ---------------------------------------------------------------------------------------------
+
+describe('join, relay, leave', () => {
+  test('members are introduced, relay both ways, and are told when someone leaves or disconnects', async () => {
+    const { url, server } = await startServer();
+    const a = await connect(url);
+    expect(a.nonce).toMatch(/^[0-9a-f]{32}$/);
+    const joinedA = await a.join('lunch');
+    expect(joinedA).toEqual({ type: 'joined', room: 'lunch', size: 4, peers: [] });
+
+    const b = await connect(url);
+    const joinedB = await b.join('lunch');
+    expect(joinedB.peers).toEqual([a.peer]);
+    await a.waitFor((f) => f.type === 'peer-joined' && f.peer === b.peer, 'peer-joined b');
+
+    a.signal(b, { sdp: 'offer', n: 1 });
+    expect(await b.waitSignal(a.peer)).toEqual({ type: 'signal', from: a.peer, data: { sdp: 'offer', n: 1 } });
+    b.signal(a, ['answer', null, 3.5]);
+    expect(await a.waitSignal(b.peer)).toEqual({ type: 'signal', from: b.peer, data: ['answer', null, 3.5] });
+
+    const c = await connectAndJoin(url, 'lunch');
+    await a.waitFor((f) => f.type === 'peer-joined' && f.peer === c.peer);
+    await b.waitFor((f) => f.type === 'peer-joined' && f.peer === c.peer);
+    expect(server.stats()).toMatchObject({ rooms: 1, members: 3, connections: 3 });
+
+    // leave: the others hear peer-left, the socket stays open and may join again
+    b.send({ type: 'leave' });
+    await a.waitFor((f) => f.type === 'peer-left' && f.peer === b.peer, 'peer-left b');
+    await c.waitFor((f) => f.type === 'peer-left' && f.peer === b.peer, 'peer-left b');
+    b.signal(a, 'after leave');
+    await b.waitError('not-joined');
+    const again = await b.join('lunch');
+    expect(new Set(again.peers)).toEqual(new Set([a.peer, c.peer]));
+    await a.waitFor((f) => f.type === 'peer-joined' && f.peer === b.peer);
+
+    // a join on a socket that already joined is refused
+    b.send(b.joinFrame('elsewhere'));
+    expect((await b.waitError('already-joined')).message).toMatch(/already joined/);
+
+    // closing the socket is a leave
+    c.ws.close();
+    await a.waitFor((f) => f.type === 'peer-left' && f.peer === c.peer, 'peer-left c');
+    await b.waitFor((f) => f.type === 'peer-left' && f.peer === c.peer, 'peer-left c');
+
+    // empty rooms are deleted
+    a.ws.close();
+    b.ws.close();
+    await waitUntil(() => server.stats().rooms === 0 && server.stats().connections === 0, 'the room is gone');
+  });
+
+  test('signal before joining is not-joined, and to a peer not in the room is unknown-peer', async () => {
+    const { url } = await startServer();
+    const a = await connect(url);
+    a.signal('ab'.repeat(32), 'hi');
+    expect((await a.waitError('not-joined')).message).toMatch(/Join a room/);
+    await a.join('r1');
+    a.signal('cd'.repeat(32), 'hi');
+    await a.waitError('unknown-peer');
+  });
+
+  test('a signal cannot reach a peer in another room, and naming a room in a signal is a bad frame', async () => {
+    const { url } = await startServer();
+    const target = await connectAndJoin(url, 'roomB');
+    const roommate = await connectAndJoin(url, 'roomB');
+    await target.waitFor((f) => f.type === 'peer-joined');
+    const attacker = await connectAndJoin(url, 'roomA');
+
+    attacker.signal(target, 'sneaky');
+    const error = await attacker.waitError('unknown-peer');
+    expect(error.message).not.toMatch(/roomB/);
+
+    attacker.send({ type: 'signal', to: target.peer, data: 'sneaky', room: 'roomB' });
+    expect((await attacker.waitError('bad-frame')).message).toMatch(/room/);
+
+    await flush(target, roommate);
+    expect(target.inbox).toEqual([]);
+  });
+});
+
+describe('join checks', () => {
+  test('a signature by another key, over another room, or over another connection\'s nonce is refused', async () => {
+    const { url, server } = await startServer();
+    const a = await connect(url);
+    const b = await connect(url);
+
+    // peer names a's key, but the signature is by some other key
+    const forged = { ...a.joinFrame('r'), sig: a.joinFrame('r', 4, a.nonce, generateKeyPair()).sig };
+    a.send(forged);
+    expect((await a.waitError('bad-signature')).message).toMatch(/nonce/);
+
+    // signed for another room
+    a.send({ ...a.joinFrame('r'), room: 'other' });
+    await a.waitError('bad-signature');
+
+    // a's valid join, replayed on b (whose challenge nonce differs)
+    const valid = a.joinFrame('r');
+    b.send(valid);
+    await b.waitError('bad-signature');
+    expect(server.stats().rooms).toBe(0);
+
+    // ... while it still works on a, where it belongs
+    a.send(valid);
+    await a.waitFor((f) => f.type === 'joined');
+  });
+
+  test('a room holds its size: a fifth member is refused, and a join with another size too', async () => {
+    const { url } = await startServer();
+    const members = [];
+    for (let i = 0; i < 4; i++) members.push(await connectAndJoin(url, 'lunch4'));
+    const fifth = await connect(url);
+    fifth.send(fifth.joinFrame('lunch4'));
+    expect((await fifth.waitError('room-full')).message).toContain('lunch4 is full: it has 4 of 4 members');
+
+    const other = await connect(url);
+    other.send(other.joinFrame('lunch4', 7));
+    expect((await other.waitError('size-mismatch')).message).toMatch(/4 members.*asked for 7/);
+
+    // a room made for 7 takes 7
+    const seven = [];
+    for (let i = 0; i < 7; i++) seven.push(await connectAndJoin(url, 'seven', 7));
+    const eighth = await connect(url);
+    eighth.send(eighth.joinFrame('seven', 7));
+    await eighth.waitError('room-full');
+  });
+
+  test('too-many-rooms when the room cap is reached; a room freed makes space again', async () => {
+    const { url, server } = await startServer({ maxRooms: 2 });
+    const a = await connectAndJoin(url, 'one');
+    await connectAndJoin(url, 'two');
+    const c = await connect(url);
+    c.send(c.joinFrame('three'));
+    await c.waitError('too-many-rooms');
+    await c.join('one'); // joining an existing room is fine
+    c.send({ type: 'leave' });
+    a.send({ type: 'leave' });
+    await waitUntil(() => server.stats().rooms === 1, 'room one is deleted');
+    await c.join('three');
+  });
+
+  test('a reloaded tab (same peer id, new socket) replaces the old socket at once', async () => {
+    const { url, server } = await startServer();
+    const [a, b, c, d] = [await connectAndJoin(url, 'r'), await connectAndJoin(url, 'r'), await connectAndJoin(url, 'r'), await connectAndJoin(url, 'r')];
+    for (const x of [a, b, c]) await x.waitFor((f) => f.type === 'peer-joined' && f.peer === d.peer);
+    for (const x of [a, b, c]) x.inbox.length = 0;
+
+    // d reloads: a new socket with the same key
+    const d2 = await connect(url, {}, d.key);
+    expect(d2.peer).toBe(d.peer);
+    const joined = await d2.join('r');
+    expect(new Set(joined.peers)).toEqual(new Set([a.peer, b.peer, c.peer]));
+
+    const replaced = await d.waitError('replaced');
+    expect(replaced.message).toMatch(/replaced/);
+    expect((await d.closed).code).toBe(4000);
+    for (const x of [a, b, c]) await x.waitFor((f) => f.type === 'peer-joined' && f.peer === d.peer, 'peer-joined again');
+
+    // the old socket's close must not have removed the new one
+    await waitUntil(() => server.stats().connections === 4, 'the old socket is gone on the server');
+    for (const x of [a, b, c]) await flush(x, d2);
+    for (const x of [a, b, c]) expect(typesOf(x)).toEqual([]);
+    expect(server.stats()).toMatchObject({ rooms: 1, members: 4 });
+
+    // still full for a different fifth peer
+    const e = await connect(url);
+    e.send(e.joinFrame('r'));
+    await e.waitError('room-full');
+
+    // relays reach the new socket
+    a.signal(d.peer, 'to the new tab');
+    await d2.waitSignal(a.peer, (x) => x === 'to the new tab');
+
+    // and when the new socket closes, the others do hear peer-left
+    d2.ws.close();
+    for (const x of [a, b, c]) await x.waitFor((f) => f.type === 'peer-left' && f.peer === d.peer, 'peer-left d');
+  });
+});
+
+describe('hardening', () => {
+  test('malformed JSON, wrong types, missing and extra fields, and binary frames are refused with a reason', async () => {
+    const { url, server } = await startServer();
+    const a = await connect(url);
+    const refusals: [unknown, string, RegExp][] = [
+      ['{"type":"join",', 'bad-json', /not valid JSON/],
+      ['', 'bad-json', /JSON/],
+      ['hello', 'bad-json', /JSON/],
+      ['42', 'bad-frame', /protocol/],
+      ['null', 'bad-frame', /protocol/],
+      [[], 'bad-frame', /protocol/],
+      [{}, 'bad-frame', /type/],
+      [{ type: 'dance' }, 'bad-frame', /type/],
+      [{ type: 'join', room: 'r', peer: a.peer, size: 4 }, 'bad-frame', /sig/],
+      [{ ...a.joinFrame('r'), size: '4' }, 'bad-frame', /size must be 4, 7 or 10/],
+      [{ ...a.joinFrame('r'), size: 5 }, 'bad-frame', /size/],
+      [{ ...a.joinFrame('r'), room: 'has space' }, 'bad-frame', /room must be/],
+      [{ ...a.joinFrame('r'), peer: a.peer.toUpperCase() }, 'bad-frame', /peer/],
+      [{ ...a.joinFrame('r'), extra: true }, 'bad-frame', /extra/],
+      [{ type: 'signal', to: 12, data: 'x' }, 'bad-frame', /to/],
+      [{ type: 'signal', data: 'x' }, 'bad-frame', /to/],
+      [{ type: 'leave', now: true }, 'bad-frame', /now/],
+      ['{"type":"leave","__proto__":{"polluted":true}}', 'bad-frame', /protocol/],
+    ];
+    for (const [frame, code, message] of refusals) {
+      a.send(frame);
+      const error = await a.waitFor<ErrorFrame>((f) => f.type === 'error', `error for ${JSON.stringify(frame)}`);
+      expect({ frame, code: error.code }).toEqual({ frame, code });
+      expect(error.message).toMatch(message);
+    }
+    a.ws.send(Buffer.from([1, 2, 3]), { binary: true });
+    expect((await a.waitError('bad-frame')).message).toMatch(/Binary/);
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+
+    await a.join('r'); // still usable after all that
+    expect(server.stats().internalErrors).toBe(0);
+  });
+
+  test('an oversize frame closes only its sender (1009); the server and other clients carry on', async () => {
+    const { url, server } = await startServer();
+    const a = await connectAndJoin(url, 'r');
+    const b = await connectAndJoin(url, 'r');
+
+    const big = await connect(url);
+    big.send({ type: 'signal', to: a.peer, data: 'x'.repeat(MAX_FRAME_BYTES + 10) });
+    expect((await big.waitError('too-large')).message).toMatch(/limit is 65536/);
+    expect((await big.closed).code).toBe(1009);
+
+    // far over the limit: ws cuts it off without reading it all
+    const huge = await connect(url);
+    huge.send('y'.repeat(4 * MAX_FRAME_BYTES));
+    expect((await huge.closed).code).toBe(1009);
+
+    a.signal(b, 'still here');
+    await b.waitSignal(a.peer, (d) => d === 'still here');
+    const late = await connect(url);
+    await late.join('r');
+    expect(server.stats().internalErrors).toBe(0);
+  });
+
+  test('invalid UTF-8 in a text frame closes that socket only', async () => {
+    const { url } = await startServer();
+    const a = await connectAndJoin(url, 'r');
+    const b = await connectAndJoin(url, 'r');
+    const bad = await connect(url);
+    bad.ws.send(Buffer.from([0x7b, 0xff, 0xfe, 0x7d]), { binary: false });
+    expect((await bad.closed).code).toBe(1007);
+    a.signal(b, 'ok');
+    await b.waitSignal(a.peer);
+  });
+
+  test('a flooder gets rate-limited, then disconnected, while others keep relaying', async () => {
+    const { url, server } = await startServer({ ratePerSecond: 10, rateBurst: 20, maxRateLimited: 50 });
+    const a = await connectAndJoin(url, 'r');
+    const b = await connectAndJoin(url, 'r');
+    const flooder = await connectAndJoin(url, 'r');
+
+    for (let i = 0; i < 300; i++) flooder.signal(a, i);
+    const limited = await flooder.waitError('rate-limited');
+    expect(limited.message).toMatch(/at most 10 per second/);
+    expect((await flooder.closed).code).toBe(1008);
+    expect(server.stats().errorsSent['rate-limited']).toBeGreaterThanOrEqual(50);
+
+    // a got the flooder's first burst, not all of it
+    const fromFlooder = a.inbox.filter((f) => f.type === 'signal' && f.from === flooder.peer).length;
+    expect(fromFlooder).toBeLessThan(300);
+
+    a.signal(b, 'unaffected');
+    await b.waitSignal(a.peer, (d) => d === 'unaffected');
+    await a.waitFor((f) => f.type === 'peer-left' && f.peer === flooder.peer);
+  });
+
+  test('too many connections: the extra socket gets server-full and is closed', async () => {
+    const { url } = await startServer({ maxConnections: 2 });
+    await connect(url);
+    await connect(url);
+    const ws = new WebSocket(url);
+    const third = new TestClient(ws);
+    clients.push(third);
+    expect((await third.waitError('server-full')).message).toMatch(/Try again/);
+    expect((await third.closed).code).toBe(1013);
+  });
+
+  test('a socket that stops answering pings is dropped and its room hears peer-left', async () => {
+    const { url, server } = await startServer({ pingIntervalMs: 100 });
+    const alive = await connectAndJoin(url, 'r');
+    const dead = await connect(url, { autoPong: false });
+    await dead.join('r');
+    await alive.waitFor((f) => f.type === 'peer-joined' && f.peer === dead.peer);
+
+    await alive.waitFor((f) => f.type === 'peer-left' && f.peer === dead.peer, 'peer-left for the dead socket');
+    await dead.closed;
+    // the one that answers pings survives several rounds
+    await new Promise((r) => setTimeout(r, 350));
+    expect(alive.ws.readyState).toBe(WebSocket.OPEN);
+    expect(server.stats()).toMatchObject({ connections: 1, members: 1 });
+  });
+
+  test('WebSocket upgrades on other paths are refused; without a static dir HTTP answers 404', async () => {
+    const { port, url } = await startServer();
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/elsewhere`);
+    const status = await new Promise<number>((resolve) => {
+      ws.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
+      ws.on('error', () => resolve(-1));
+    });
+    expect(status).toBe(404);
+    const res = await fetch(`http://127.0.0.1:${port}/`);
+    expect(res.status).toBe(404);
+    expect(await res.text()).toContain(SIGNALING_PATH);
+    await connect(url); // the real path still works
+  });
+
+  test('serves the static dir as a single-page app', async () => {
+    const dir = mkdtempSync(joinPath(tmpdir(), 'lunch-static-'));
+    tempDirs.push(dir);
+    writeFileSync(joinPath(dir, 'index.html'), '<!doctype html><title>Byzantine Lunch</title>');
+    writeFileSync(joinPath(dir, 'app.js'), 'console.log("lunch")');
+    const { port, url } = await startServer({ staticDir: dir });
+    const base = `http://127.0.0.1:${port}`;
+
+    const index = await fetch(`${base}/?room=abc`);
+    expect(index.status).toBe(200);
+    expect(index.headers.get('content-type')).toMatch(/text\/html/);
+    expect(await index.text()).toContain('Byzantine Lunch');
+    const js = await fetch(`${base}/app.js`);
+    expect(await js.text()).toContain('lunch');
+    expect(js.headers.get('content-type')).toMatch(/javascript/);
+    expect(await (await fetch(`${base}/some/route`)).text()).toContain('Byzantine Lunch');
+    expect((await fetch(`${base}/missing.js`)).status).toBe(404);
+    await connectAndJoin(url, 'r'); // and the WebSocket alongside
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Garbage
+// ---------------------------------------------------------------------------------------------
+
+/** mulberry32: a small seeded PRNG, so a failing run can be replayed with GARBAGE_SEED. */
+function prng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function garbageMaker(random: () => number, self: string) {
+  const int = (n: number) => Math.floor(random() * n);
+  const pick = <T>(xs: readonly T[]): T => xs[int(xs.length)]!;
+  const hex = (n: number) => Array.from({ length: n }, () => '0123456789abcdef'[int(16)]).join('');
+  const str = () => {
+    const alphabets = ['abc', 'ÿ€😀\u0000\n"\\', '{}[]:,', 'join signal leave'];
+    const a = pick(alphabets);
+    return Array.from({ length: int(20) }, () => a[int(a.length)]).join('');
+  };
+  const scalar = (): unknown =>
+    pick<() => unknown>([
+      () => int(1000) - 500,
+      () => random() * 1e308 * (random() < 0.5 ? -1 : 1),
+      () => null,
+      () => random() < 0.5,
+      str,
+      () => hex(64),
+      () => hex(128),
+      () => pick([4, 7, 10, 5, 0, -4]),
+    ])();
+  const value = (depth: number): unknown => {
+    if (depth > 4 || random() < 0.4) return scalar();
+    if (random() < 0.5) return Array.from({ length: int(5) }, () => value(depth + 1));
+    const o: Record<string, unknown> = {};
+    for (let i = int(5); i > 0; i--) o[pick(['type', 'room', 'peer', 'size', 'sig', 'to', 'data', 'from', 'x', str()])] = value(depth + 1);
+    return o;
+  };
+  const wrongTypes = (): unknown =>
+    pick<() => unknown>([
+      () => ({ type: 'join', room: value(3), peer: hex(64), size: 4, sig: hex(128) }),
+      () => ({ type: 'join', room: 'r', peer: int(1e9), size: 4, sig: hex(128) }),
+      () => ({ type: 'join', room: 'r', peer: hex(64), size: String(pick([4, 7, 10])), sig: hex(128) }),
+      () => ({ type: 'join', room: 'r', peer: hex(64), size: 4, sig: [hex(128)] }),
+      () => ({ type: 'join', room: 'r', peer: hex(63), size: 4 }),
+      () => ({ type: 'signal', to: value(2), data: value(0) }),
+      () => ({ type: 'signal', to: hex(64).toUpperCase(), data: 1 }),
+      () => ({ type: 'signal', data: value(0) }),
+      () => ({ type: 'leave', extra: value(1) }),
+      () => ({ type: pick(['JOIN', 'Signal', 'leave ', 'error', 'joined', '']) }),
+      () => ({ type: value(2) }),
+    ])();
+  const kinds = [
+    /** random bytes, as a binary frame */
+    () => ({ binary: Buffer.from(Array.from({ length: 1 + int(200) }, () => int(256))) }),
+    /** random JSON of random shapes */
+    () => ({ text: JSON.stringify(value(0)) ?? 'undefined' }),
+    /** truncated JSON */
+    () => {
+      const text = JSON.stringify({ type: 'signal', to: self, data: value(0) });
+      return { text: text.slice(0, Math.max(1, int(text.length - 1))) };
+    },
+    /** huge numbers */
+    () => ({ text: pick(['{"type":"join","size":1e999}', '[1e400]', `{"type":"signal","to":${'9'.repeat(5000)}}`, '-0', '1'.repeat(60_000)]) }),
+    /** deep nesting within the size cap: arrays or objects, bare or as signal data */
+    () => {
+      const depth = 1000 + int(30_000);
+      const nested = random() < 0.5 ? '['.repeat(depth) + ']'.repeat(depth) : '{"a":'.repeat(depth / 5) + '1' + '}'.repeat(depth / 5);
+      return { text: random() < 0.5 ? nested : `{"type":"signal","to":"${self}","data":${nested}}` };
+    },
+    /** valid-looking frames with wrong field types */
+    () => ({ text: JSON.stringify(wrongTypes()) }),
+    /** well-formed signals to a peer that is not in this room */
+    () => ({ text: JSON.stringify({ type: 'signal', to: hex(64), data: value(1) }) }),
+  ];
+  return () => pick(kinds)();
+}
+
+describe('garbage', () => {
+  test('1,000 garbage frames from one client do not disturb a room relaying in order', async () => {
+    const seed = Number(process.env.GARBAGE_SEED ?? Math.floor(Math.random() * 2 ** 31));
+    onTestFailed(() => console.error(`garbage test failed with seed ${seed}; replay with GARBAGE_SEED=${seed}`));
+    const { url, server } = await startServer({ ratePerSecond: 1e6, rateBurst: 1e6 });
+    const a = await connectAndJoin(url, 'calm');
+    const b = await connectAndJoin(url, 'calm');
+    await a.waitFor((f) => f.type === 'peer-joined' && f.peer === b.peer);
+    const garbler = await connectAndJoin(url, 'noisy');
+    const nextGarbage = garbageMaker(prng(seed), garbler.peer);
+
+    const TOTAL = 1000;
+    const BATCH = 50;
+    const PER_BATCH = 10;
+    const received = garbler.received;
+    let sent = 0;
+    for (let batch = 0; sent < TOTAL; batch++) {
+      for (let i = 0; i < BATCH && sent < TOTAL; i++, sent++) {
+        const g = nextGarbage();
+        if ('binary' in g) garbler.ws.send(g.binary, { binary: true });
+        else garbler.ws.send(g.text);
+      }
+      for (let i = 0; i < PER_BATCH; i++) {
+        a.signal(b, { seq: batch * PER_BATCH + i });
+        b.signal(a, { seq: batch * PER_BATCH + i });
+      }
+      await new Promise((r) => setImmediate(r));
+    }
+    const messages = (TOTAL / BATCH) * PER_BATCH;
+    const expected = Array.from({ length: messages }, (_, i) => ({ seq: i }));
+    for (const [to, from] of [[b, a], [a, b]] as const) {
+      const got = [];
+      for (let i = 0; i < messages; i++) got.push((await to.waitSignal(from.peer)) as Extract<Frame, { type: 'signal' }>);
+      expect(got.map((f) => f.data)).toEqual(expected);
+    }
+
+    // every garbage frame got exactly one answer (an error, or its own signal echoed back)
+    await waitUntil(() => garbler.received - received >= TOTAL, 'the garbage has all been answered');
+    expect(garbler.ws.readyState).toBe(WebSocket.OPEN);
+    const stats = server.stats();
+    const rejected = (stats.errorsSent['bad-json'] ?? 0) + (stats.errorsSent['bad-frame'] ?? 0);
+    expect(rejected).toBeGreaterThan(TOTAL / 2);
+    expect(stats.errorsSent['rate-limited'] ?? 0).toBe(0);
+    expect(stats.internalErrors).toBe(0);
+    expect(a.inbox.concat(b.inbox)).toEqual([]);
+
+    // and the server keeps serving
+    const newcomer = await connectAndJoin(url, 'calm');
+    a.signal(newcomer, 'welcome');
+    await newcomer.waitSignal(a.peer, (d) => d === 'welcome');
+    expect((await fetch(`http://127.0.0.1:${new URL(url).port}/`)).status).toBe(404);
+  });
+});
