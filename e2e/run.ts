@@ -1,0 +1,86 @@
+// `npm run test:e2e`: find a Chromium (installing Debian's when we are root and have none), then
+// run the Playwright suite inside a fresh network namespace that has only loopback, so no test
+// traffic can leave this machine. Where no namespace can be made, say so and run as is.
+import { spawnSync, type SpawnSyncOptions } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { chromium } from '@playwright/test';
+import { CHROMIUM_ENV, DEBIAN_CHROMIUM } from './browser.ts';
+
+function log(line: string): void {
+  console.log(`[e2e] ${line}`);
+}
+
+function run(cmd: string, args: string[], options: SpawnSyncOptions = {}): number {
+  const r = spawnSync(cmd, args, { stdio: 'inherit', ...options });
+  return r.error ? 127 : (r.status ?? 1);
+}
+
+function quiet(cmd: string, args: string[]): boolean {
+  const r = spawnSync(cmd, args, { stdio: 'ignore' });
+  return !r.error && r.status === 0;
+}
+
+const isRoot = process.getuid?.() === 0;
+
+function findChromium(): { path: string | undefined; how: string } {
+  const fromEnv = process.env[CHROMIUM_ENV];
+  if (fromEnv) {
+    if (!existsSync(fromEnv)) fail(`${CHROMIUM_ENV}=${fromEnv}, but there is no such file. Point it at a Chromium or Chrome executable.`);
+    return { path: fromEnv, how: `from ${CHROMIUM_ENV}` };
+  }
+  if (existsSync(DEBIAN_CHROMIUM)) return { path: DEBIAN_CHROMIUM, how: "Debian's package" };
+  const own = safeExecutablePath();
+  if (own && existsSync(own)) return { path: undefined, how: `Playwright's own browser (${own})` };
+  if (isRoot && existsSync('/usr/bin/apt-get')) {
+    log(`no Chromium found; installing Debian's: apt-get install -y chromium`);
+    if (run('apt-get', ['update', '-q']) !== 0 || run('apt-get', ['install', '-y', '-q', 'chromium']) !== 0 || !existsSync(DEBIAN_CHROMIUM)) {
+      fail('installing Chromium with apt-get failed (see above).');
+    }
+    return { path: DEBIAN_CHROMIUM, how: "Debian's package, just installed" };
+  }
+  fail(
+    `no Chromium found. Install one, then run npm test again:\n` +
+      `  - on Debian or Ubuntu: sudo apt-get install -y chromium\n` +
+      `  - or Playwright's own browser: npx playwright install chromium\n` +
+      `  - or set ${CHROMIUM_ENV}=/path/to/chromium`,
+  );
+}
+
+function safeExecutablePath(): string | undefined {
+  try {
+    return chromium.executablePath();
+  } catch {
+    return undefined;
+  }
+}
+
+function fail(message: string): never {
+  console.error(`[e2e] ${message}`);
+  process.exit(1);
+}
+
+/** Why the suite cannot run in its own loopback-only namespace here, or null when it can. */
+function namespaceUnavailable(): string | null {
+  if (process.env.BYZANTINE_LUNCH_NO_NETNS === '1') return 'BYZANTINE_LUNCH_NO_NETNS=1';
+  if (!isRoot) return 'not running as root';
+  if (!quiet('unshare', ['-n', 'true'])) return 'unshare -n failed (no permission to create network namespaces)';
+  if (!quiet('unshare', ['-n', 'sh', '-c', 'ip link set lo up'])) return 'cannot bring up loopback (is iproute2 installed?)';
+  return null;
+}
+
+const chosen = findChromium();
+const env = { ...process.env };
+if (chosen.path) env[CHROMIUM_ENV] = chosen.path;
+log(`browser: ${chosen.path ?? 'Playwright default'} (${chosen.how})`);
+
+const playwright = ['npx', 'playwright', 'test', ...process.argv.slice(2)];
+const why = namespaceUnavailable();
+let status: number;
+if (why === null) {
+  log('running inside a new network namespace that has only loopback');
+  status = run('unshare', ['-n', 'sh', '-c', 'ip link set lo up && exec "$@"', 'sh', ...playwright], { env });
+} else {
+  log(`running without a private network namespace: ${why}`);
+  status = run(playwright[0]!, playwright.slice(1), { env });
+}
+process.exit(status);
