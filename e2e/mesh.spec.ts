@@ -80,3 +80,36 @@ test('a link with a bad room size gets a clear message', async ({ page }) => {
   await page.goto('/?room=abc&n=5');
   await expect(page.getByRole('alert')).toContainText('n must be 4, 7, 10');
 });
+
+test('a dropped connection is re-established and verified again', async ({ context }) => {
+  // Keep a handle on every RTCPeerConnection the page makes, so the test can cut them.
+  await context.addInitScript(() => {
+    const Native = window.RTCPeerConnection;
+    const made: RTCPeerConnection[] = [];
+    (window as unknown as { __connections: RTCPeerConnection[] }).__connections = made;
+    window.RTCPeerConnection = class extends Native {
+      constructor(config?: RTCConfiguration) {
+        super(config);
+        made.push(this);
+      }
+    };
+  });
+  const tabs = await openTabs(context, roomUrl(uniqueRoom('drop')), 4);
+  for (const tab of tabs) await expectVerifiedPeers(tab, 3);
+  const cut = await tabs[1]!.evaluate(() => {
+    const all = (window as unknown as { __connections: RTCPeerConnection[] }).__connections;
+    const open = all.filter((pc) => pc.connectionState === 'connected');
+    for (const pc of open) pc.close();
+    return open.length;
+  });
+  expect(cut).toBe(3);
+  // Three fresh connections replace the closed ones, and every tab verifies them again.
+  await expect
+    .poll(() =>
+      tabs[1]!.evaluate(
+        () => (window as unknown as { __connections: RTCPeerConnection[] }).__connections.filter((pc) => pc.connectionState === 'connected').length,
+      ),
+    )
+    .toBe(3);
+  for (const tab of tabs) await expectVerifiedPeers(tab, 3);
+});

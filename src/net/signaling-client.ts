@@ -26,10 +26,15 @@ export interface SignalingOptions {
   peer: string;
   secretKey: Uint8Array;
   events: SignalingEvents;
+  /** The WebSocket constructor; the browser's unless a test passes another. */
+  WebSocket?: new (url: string) => WebSocket;
+  /** First reconnect delay; doubles up to 10 s. */
+  retryBaseMs?: number;
 }
 
 const FATAL: ReadonlySet<ErrorCode> = new Set(['room-full', 'size-mismatch', 'replaced', 'too-many-rooms', 'server-full', 'bad-signature']);
 const MAX_BACKOFF_MS = 10_000;
+const OPEN = 1; // WebSocket.OPEN, which not every WebSocket implementation exposes statically
 
 export function signalingUrl(location: Location): string {
   const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
@@ -39,12 +44,14 @@ export function signalingUrl(location: Location): string {
 export class SignalingClient {
   private socket: WebSocket | null = null;
   private stopped = false;
-  private backoff = 250;
+  private backoff: number;
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
   /** Frames from the server that failed validation, by reason. */
   readonly dropped = new Map<string, number>();
 
-  constructor(private readonly options: SignalingOptions) {}
+  constructor(private readonly options: SignalingOptions) {
+    this.backoff = options.retryBaseMs ?? 250;
+  }
 
   start(): void {
     this.stopped = false;
@@ -63,13 +70,14 @@ export class SignalingClient {
   }
 
   private send(frame: ClientFrame): void {
-    if (this.socket?.readyState === WebSocket.OPEN) this.socket.send(JSON.stringify(frame));
+    if (this.socket?.readyState === OPEN) this.socket.send(JSON.stringify(frame));
   }
 
   private connect(): void {
     const { events } = this.options;
     events.status('connecting');
-    const socket = new WebSocket(this.options.url);
+    const Socket = this.options.WebSocket ?? WebSocket;
+    const socket = new Socket(this.options.url);
     this.socket = socket;
     socket.onmessage = (e) => {
       if (this.socket !== socket) return;
@@ -107,7 +115,7 @@ export class SignalingClient {
         return;
       }
       case 'joined':
-        this.backoff = 250;
+        this.backoff = this.options.retryBaseMs ?? 250;
         events.status('joined');
         events.joined(frame.peers.filter((p) => p !== peer));
         return;

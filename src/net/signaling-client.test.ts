@@ -1,0 +1,109 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { WebSocket as NodeWebSocket, WebSocketServer } from 'ws';
+import { createSignalingServer, type SignalingServer } from '../../signaling-server/server.ts';
+import { SIGNALING_PATH, type ErrorCode } from '../../signaling-server/frames.ts';
+import { generateKeyPair, toHex } from '../crypto/ed25519.ts';
+import { SignalingClient, type SignalingStatus } from './signaling-client.ts';
+
+interface Probe {
+  client: SignalingClient;
+  id: string;
+  events: string[];
+  statuses: SignalingStatus[];
+  fatal: { code: ErrorCode; message: string } | null;
+  signals: { from: string; data: unknown }[];
+}
+
+const cleanup: (() => unknown)[] = [];
+afterEach(async () => {
+  for (const f of cleanup.splice(0).reverse()) await f();
+});
+
+function probe(url: string, room: string, size: 4 | 7 | 10 = 4): Probe {
+  const keys = generateKeyPair();
+  const p: Probe = { client: null!, id: toHex(keys.publicKey), events: [], statuses: [], fatal: null, signals: [] };
+  p.client = new SignalingClient({
+    url, room, size, peer: p.id, secretKey: keys.secretKey, retryBaseMs: 20,
+    WebSocket: NodeWebSocket as unknown as new (url: string) => WebSocket,
+    events: {
+      joined: (peers) => p.events.push(`joined:${peers.length}`),
+      peerJoined: (peer) => p.events.push(`peer-joined:${peer}`),
+      peerLeft: (peer) => p.events.push(`peer-left:${peer}`),
+      signal: (from, data) => p.signals.push({ from, data }),
+      fatal: (code, message) => (p.fatal = { code, message }),
+      status: (s) => p.statuses.push(s),
+    },
+  });
+  p.client.start();
+  cleanup.push(() => p.client.stop());
+  return p;
+}
+
+async function until(what: string, check: () => boolean, ms = 5000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+async function startServer(port = 0): Promise<{ server: SignalingServer; url: string; port: number }> {
+  const server = createSignalingServer();
+  const addr = await server.listen(port, '127.0.0.1');
+  return { server, url: `ws://127.0.0.1:${addr.port}${SIGNALING_PATH}`, port: addr.port };
+}
+
+describe('signaling client', () => {
+  it('joins with a signed challenge, relays, and rejoins after the server restarts', async () => {
+    const first = await startServer();
+    const a = probe(first.url, 'r1');
+    await until('a joined', () => a.events.includes('joined:0'));
+    const b = probe(first.url, 'r1');
+    await until('b joined', () => b.events.includes('joined:1'));
+    await until('a told of b', () => a.events.includes(`peer-joined:${b.id}`));
+    a.client.sendSignal(b.id, { hello: 'b' });
+    await until('b got the signal', () => b.signals.length === 1);
+    expect(b.signals[0]).toEqual({ from: a.id, data: { hello: 'b' } });
+
+    await first.server.close();
+    await until('both offline', () => a.statuses.includes('offline') && b.statuses.includes('offline'));
+    const second = await startServer(first.port);
+    cleanup.push(() => second.server.close());
+    await until('both back', () => a.statuses.at(-1) === 'joined' && b.statuses.at(-1) === 'joined');
+    expect(second.server.stats().members).toBe(2);
+    b.client.sendSignal(a.id, 'again');
+    await until('a got the signal', () => a.signals.length === 1);
+    expect(a.fatal).toBeNull();
+  });
+
+  it('reports a full room as final and stops retrying', async () => {
+    const { server, url } = await startServer();
+    cleanup.push(() => server.close());
+    const members = [0, 1, 2, 3].map(() => probe(url, 'full'));
+    await until('four joined', () => server.stats().members === 4);
+    const fifth = probe(url, 'full');
+    await until('fifth refused', () => fifth.fatal !== null);
+    expect(fifth.fatal!.code).toBe('room-full');
+    expect(fifth.fatal!.message).toContain('4 of 4');
+    expect(members.every((m) => m.fatal === null)).toBe(true);
+  });
+
+  it('drops malformed frames from the server and counts them', async () => {
+    // A hostile signaling server: garbage first, then a proper introduction.
+    const wss = new WebSocketServer({ port: 0, host: '127.0.0.1' });
+    cleanup.push(() => new Promise((r) => wss.close(r)));
+    await new Promise((r) => wss.once('listening', r));
+    const port = (wss.address() as { port: number }).port;
+    wss.on('connection', (socket) => {
+      socket.send('not json');
+      socket.send(JSON.stringify({ type: 'joined', room: 'x', size: 5, peers: [] }));
+      socket.send(JSON.stringify({ type: 'signal', from: 'nobody', data: 1 }));
+      socket.send(JSON.stringify({ type: 'joined', room: 'x', size: 4, peers: [] }));
+    });
+    const p = probe(`ws://127.0.0.1:${port}`, 'x');
+    await until('joined', () => p.events.includes('joined:0'));
+    expect(p.client.dropped.get('bad-json')).toBe(1);
+    expect(p.client.dropped.get('bad-frame')).toBe(2);
+    expect(p.signals).toEqual([]);
+  });
+});
