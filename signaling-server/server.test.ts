@@ -47,6 +47,8 @@ class TestClient {
     ws.on('message', (data) => {
       this.received++;
       const frame = JSON.parse(String(data)) as Frame;
+      // The server hands out a fresh nonce after every leave; a join must sign the latest.
+      if (frame.type === 'challenge') this.nonce = frame.nonce;
       const i = this.waiters.findIndex((w) => w.match(frame));
       if (i >= 0) this.waiters.splice(i, 1)[0]!.resolve(frame);
       else this.inbox.push(frame);
@@ -93,6 +95,7 @@ class TestClient {
   }
 
   async join(room: string, size: RoomSize = 4): Promise<Extract<Frame, { type: 'joined' }>> {
+    await this.waitFor((f) => f.type === 'challenge', 'a fresh challenge');
     this.send(this.joinFrame(room, size));
     return this.waitFor((f) => f.type === 'joined' || f.type === 'error', `joined ${room}`).then((f) => {
       if (f.type !== 'joined') throw new Error(`join failed: ${JSON.stringify(f)}`);
@@ -109,8 +112,7 @@ async function connect(url: string, options: ClientOptions = {}, key?: KeyPair):
   const ws = new WebSocket(url, options);
   const client = new TestClient(ws, key);
   clients.push(client);
-  const challenge = await client.waitFor((f) => f.type === 'challenge', 'challenge');
-  if (challenge.type === 'challenge') client.nonce = challenge.nonce;
+  await waitUntil(() => client.nonce !== '', 'the challenge');
   return client;
 }
 
@@ -243,8 +245,28 @@ describe('join checks', () => {
     expect(server.stats().rooms).toBe(0);
 
     // ... while it still works on a, where it belongs
+    const used = a.nonce;
     a.send(valid);
     await a.waitFor((f) => f.type === 'joined');
+
+    // once used, that signed join is spent: after a leave the server hands out a new nonce
+    a.send({ type: 'leave' });
+    await a.waitFor((f) => f.type === 'challenge' && f.nonce !== used, 'a new challenge');
+    a.send(valid);
+    await a.waitError('bad-signature');
+    await a.join('r');
+  });
+
+  test('a socket that joins no room is closed after the join timeout', async () => {
+    const { url, server } = await startServer({ joinTimeoutMs: 100, pingIntervalMs: 50 });
+    const idle = await connect(url);
+    const member = await connectAndJoin(url, 'r');
+    expect((await idle.waitError('not-joined')).message).toMatch(/joined no room/);
+    expect((await idle.closed).code).toBe(1008);
+    // a member in a room is not affected
+    expect(server.stats().members).toBe(1);
+    member.signal(member, 'still here');
+    await member.waitSignal(member.peer);
   });
 
   test('a room holds its size: a fifth member is refused, and a join with another size too', async () => {

@@ -39,6 +39,8 @@ export interface SignalingServerOptions {
   maxRateLimited?: number;
   /** A socket whose unsent output exceeds this many bytes is not reading and is dropped. Default 1 MiB. */
   maxBufferedBytes?: number;
+  /** A socket that stays outside every room this long is closed, so idle sockets cannot fill the server. Default 60000. */
+  joinTimeoutMs?: number;
   /** Where unexpected internal errors are reported. Default console.error. */
   onInternalError?: (error: unknown) => void;
 }
@@ -74,7 +76,10 @@ export const CLOSE_CODES = {
 
 interface Connection {
   readonly ws: WebSocket;
-  readonly nonce: string;
+  /** Fresh per join attempt, so one join signature can be used once only. */
+  nonce: string;
+  /** When this socket last stood outside any room (connect, leave, refusal). */
+  outsideSince: number | undefined;
   room: string | undefined;
   peer: string | undefined;
   alive: boolean;
@@ -96,6 +101,7 @@ export function createSignalingServer(options: SignalingServerOptions = {}): Sig
   const rateBurst = options.rateBurst ?? 80;
   const maxRateLimited = options.maxRateLimited ?? 200;
   const maxBufferedBytes = options.maxBufferedBytes ?? 1024 * 1024;
+  const joinTimeoutMs = options.joinTimeoutMs ?? 60_000;
   const onInternalError = options.onInternalError ?? ((e: unknown) => console.error('signaling server:', e));
 
   const rooms = new Map<string, Room>();
@@ -182,6 +188,7 @@ export function createSignalingServer(options: SignalingServerOptions = {}): Sig
       const conn: Connection = {
         ws,
         nonce: toHex(randomBytes(16)),
+        outsideSince: Date.now(),
         room: undefined,
         peer: undefined,
         alive: true,
@@ -255,7 +262,11 @@ export function createSignalingServer(options: SignalingServerOptions = {}): Sig
     const frame = parsed.output;
     if (frame.type === 'join') join(conn, frame);
     else if (frame.type === 'signal') relay(conn, frame.to, frame.data);
-    else leave(conn);
+    else {
+      leave(conn);
+      // A later join on this socket signs a fresh nonce, never one already used.
+      send(conn, { type: 'challenge', nonce: conn.nonce });
+    }
   }
 
   // ---- the protocol ----
@@ -287,6 +298,7 @@ export function createSignalingServer(options: SignalingServerOptions = {}): Sig
       // The same member is back (a reloaded tab): the new socket takes over its seat at once.
       previous.room = undefined;
       previous.peer = undefined;
+      previous.outsideSince = Date.now();
       sendError(previous, 'replaced', 'This member joined again from another connection (a reload?), which replaced this one.');
       previous.ws.close(CLOSE_CODES.replaced, 'replaced');
     } else if (room.members.size >= room.size) {
@@ -296,6 +308,8 @@ export function createSignalingServer(options: SignalingServerOptions = {}): Sig
     room.members.set(peer, conn);
     conn.room = roomId;
     conn.peer = peer;
+    conn.outsideSince = undefined;
+    conn.nonce = toHex(randomBytes(16));
     const others = [...room.members.keys()].filter((p) => p !== peer);
     send(conn, { type: 'joined', room: roomId, size: room.size, peers: others });
     broadcast(room, conn, { type: 'peer-joined', peer });
@@ -323,9 +337,10 @@ export function createSignalingServer(options: SignalingServerOptions = {}): Sig
 
   function leave(conn: Connection): void {
     const { room: roomId, peer } = conn;
+    if (roomId === undefined || peer === undefined) return;
     conn.room = undefined;
     conn.peer = undefined;
-    if (roomId === undefined || peer === undefined) return;
+    conn.outsideSince = Date.now();
     const room = rooms.get(roomId);
     if (room === undefined || room.members.get(peer) !== conn) return;
     room.members.delete(peer);
@@ -339,6 +354,11 @@ export function createSignalingServer(options: SignalingServerOptions = {}): Sig
       guard(() => {
         if (!conn.alive) {
           conn.ws.terminate();
+          return;
+        }
+        if (conn.outsideSince !== undefined && Date.now() - conn.outsideSince > joinTimeoutMs) {
+          sendError(conn, 'not-joined', `This connection joined no room for ${Math.round(joinTimeoutMs / 1000)} s and is being closed. Reconnect when you are ready to join.`);
+          conn.ws.close(CLOSE_CODES.policy, 'no join');
           return;
         }
         conn.alive = false;
