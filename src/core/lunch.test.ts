@@ -1,0 +1,341 @@
+import { describe, expect, it } from 'vitest';
+import * as v from 'valibot';
+import {
+  applyLunch,
+  currentDecision,
+  encodeLunchState,
+  initialLunch,
+  LunchOpSchema,
+  tally,
+  type LunchEvent,
+  type LunchOp,
+  type LunchState,
+  type RequestRef,
+} from './lunch.ts';
+import { quorumFor } from './quorum.ts';
+
+/** Drives a state through requests, numbering each member's requests like the log would. */
+class Script {
+  state: LunchState;
+  events: LunchEvent[] = [];
+  private counters: number[];
+  constructor(n: number) {
+    this.state = initialLunch(n);
+    this.counters = Array(n).fill(0);
+  }
+  run(member: number, op: LunchOp): RequestRef {
+    const counter = this.counters[member] ?? 0;
+    this.counters[member] = counter + 1;
+    const ref = { member, counter };
+    const result = applyLunch(this.state, member, ref, op);
+    this.state = result.state;
+    this.events = result.events;
+    return ref;
+  }
+  propose(member: number, place = 'Pho', time = '12:30'): RequestRef {
+    return this.run(member, { kind: 'propose', place, time });
+  }
+  vote(member: number, proposal: RequestRef, choice: 'join' | 'decline' = 'join'): LunchEvent[] {
+    this.run(member, { kind: 'vote', proposal, choice });
+    return this.events;
+  }
+  kinds(): string[] {
+    return this.events.map((e) => e.kind);
+  }
+}
+
+const ignoredReason = (events: LunchEvent[]): string => {
+  expect(events).toHaveLength(1);
+  const [e] = events;
+  if (e?.kind !== 'ignored') throw new Error(`expected ignored, got ${JSON.stringify(events)}`);
+  return e.reason;
+};
+
+describe('initialLunch', () => {
+  it('accepts n = 3f+1 >= 4 only', () => {
+    for (const n of [4, 7, 10]) expect(initialLunch(n)).toEqual({ n, round: 0, proposals: [], decisions: [] });
+    for (const n of [0, 1, 3, 5, 6, 8, 4.5, NaN, -2]) expect(() => initialLunch(n)).toThrow(RangeError);
+  });
+});
+
+describe('applyLunch', () => {
+  it('reaches a decision with n = 4 once 3 members join', () => {
+    const s = new Script(4);
+    const p = s.propose(0, '  Pho Saigon ', '12:30');
+    expect(s.events).toEqual([{ kind: 'proposed', ref: p, round: 0, place: 'Pho Saigon', time: '12:30' }]);
+    s.vote(0, p);
+    s.vote(1, p, 'decline');
+    s.vote(2, p);
+    expect(currentDecision(s.state)).toBeNull();
+    expect(tally(s.state, p)).toEqual({ join: 2, decline: 1 });
+    expect(s.vote(3, p)).toEqual([
+      { kind: 'voted', member: 3, proposal: p, choice: 'join', changed: true },
+      { kind: 'decided', round: 0, proposal: p, place: 'Pho Saigon', time: '12:30', joined: [0, 2, 3] },
+    ]);
+    expect(currentDecision(s.state)).toEqual({ round: 0, proposal: p, joined: [0, 2, 3] });
+  });
+
+  it('keeps the first proposal to reach q even if another reaches q later', () => {
+    const s = new Script(4);
+    const a = s.propose(0, 'Tacos');
+    const b = s.propose(1, 'Sushi');
+    for (const m of [0, 1]) s.vote(m, b);
+    for (const m of [0, 1]) s.vote(m, a);
+    s.vote(2, a);
+    expect(s.kinds()).toEqual(['voted', 'decided']);
+    s.vote(3, b);
+    expect(s.kinds()).toEqual(['voted']);
+    expect(tally(s.state, b).join).toBe(3);
+    expect(s.state.decisions).toEqual([{ round: 0, proposal: a, joined: [0, 1, 2] }]);
+  });
+
+  it('records a withdrawn join after the decision but keeps the decision', () => {
+    const s = new Script(4);
+    const p = s.propose(0);
+    for (const m of [0, 1, 2]) s.vote(m, p);
+    const decided = s.state.decisions;
+    expect(s.vote(1, p, 'decline')).toEqual([{ kind: 'voted', member: 1, proposal: p, choice: 'decline', changed: true }]);
+    expect(tally(s.state, p)).toEqual({ join: 2, decline: 1 });
+    s.vote(1, p, 'join'); // joining again does not decide a second time
+    expect(s.kinds()).toEqual(['voted']);
+    expect(s.state.decisions).toEqual(decided);
+  });
+
+  it('ignores votes on unknown proposals and on proposals of earlier rounds', () => {
+    const s = new Script(4);
+    const old = s.propose(0);
+    expect(ignoredReason(s.vote(1, { member: 3, counter: 9 }))).toMatch(/unknown proposal/);
+    s.run(2, { kind: 'new-round' });
+    expect(s.events).toEqual([{ kind: 'round-started', round: 1 }]);
+    const before = s.state;
+    expect(ignoredReason(s.vote(1, old))).toMatch(/earlier round/);
+    expect(s.state).toBe(before);
+  });
+
+  it('ignores proposals after a decision until a new round, which can decide afresh', () => {
+    const s = new Script(4);
+    const p = s.propose(0);
+    for (const m of [1, 2, 3]) s.vote(m, p);
+    s.propose(1, 'Too late');
+    expect(ignoredReason(s.events)).toBe('round 0 is already decided; start a new round');
+    expect(s.state.proposals).toHaveLength(1);
+
+    s.run(3, { kind: 'new-round' });
+    expect(currentDecision(s.state)).toBeNull();
+    const q = s.propose(1, 'Curry', '13:05');
+    expect(s.state.proposals.map((x) => x.round)).toEqual([0, 1]);
+    for (const m of [3, 0]) s.vote(m, q);
+    expect(s.vote(1, q)).toContainEqual({ kind: 'decided', round: 1, proposal: q, place: 'Curry', time: '13:05', joined: [0, 1, 3] });
+    expect(s.state.decisions.map((d) => d.round)).toEqual([0, 1]);
+  });
+
+  it('needs 5 joins with n = 7', () => {
+    const s = new Script(7);
+    const p = s.propose(6);
+    for (const m of [0, 1, 2, 3]) s.vote(m, p);
+    s.vote(4, p, 'decline');
+    s.vote(5, p, 'decline');
+    expect(currentDecision(s.state)).toBeNull();
+    s.vote(5, p); // changed mind: the fifth join decides
+    expect(s.kinds()).toEqual(['voted', 'decided']);
+    expect(currentDecision(s.state)?.joined).toEqual([0, 1, 2, 3, 5]);
+  });
+
+  it("counts a member's last vote only", () => {
+    const s = new Script(4);
+    const p = s.propose(0);
+    s.vote(1, p);
+    s.vote(1, p, 'decline');
+    s.vote(1, p);
+    s.vote(1, p);
+    expect(s.events).toEqual([{ kind: 'voted', member: 1, proposal: p, choice: 'join', changed: false }]);
+    s.vote(2, p, 'decline');
+    expect(tally(s.state, p)).toEqual({ join: 1, decline: 1 });
+    expect(s.state.proposals[0]?.votes).toEqual([null, 'join', 'decline', null]);
+  });
+
+  it('ignores malformed requests with a reason and never throws', () => {
+    const s = new Script(4);
+    const p = s.propose(0);
+    const start = s.state;
+    const bad: [number, unknown, unknown][] = [
+      [0, { member: 0, counter: 5 }, { kind: 'propose', place: '   ', time: '12:00' }],
+      [0, { member: 0, counter: 5 }, { kind: 'propose', place: 'x'.repeat(61), time: '12:00' }],
+      [0, { member: 0, counter: 5 }, { kind: 'propose', place: 'Bar\nBaz', time: '12:00' }],
+      [0, { member: 0, counter: 5 }, { kind: 'propose', place: 'Bar\uD800', time: '12:00' }],
+      [0, { member: 0, counter: 5 }, { kind: 'propose', place: 'Bar', time: '24:00' }],
+      [0, { member: 0, counter: 5 }, { kind: 'propose', place: 'Bar', time: '9:30' }],
+      [0, { member: 0, counter: 5 }, { kind: 'propose', place: 'Bar', time: '12:30', extra: 1 }],
+      [0, { member: 0, counter: 5 }, { kind: 'propose', place: 42, time: '12:30' }],
+      [0, { member: 0, counter: 5 }, { kind: 'vote', proposal: p, choice: 'maybe' }],
+      [0, { member: 0, counter: 5 }, { kind: 'vote', proposal: { member: 0 }, choice: 'join' }],
+      [0, { member: 0, counter: 5 }, { kind: 'vote', proposal: { member: -1, counter: 0 }, choice: 'join' }],
+      [0, { member: 0, counter: 5 }, { kind: 'dance' }],
+      [0, { member: 0, counter: 5 }, null],
+      [0, { member: 0, counter: 5 }, 'new-round'],
+      [0, { member: 0, counter: 5 }, { kind: 'new-round', round: 7 }],
+      [4, { member: 4, counter: 0 }, { kind: 'new-round' }],
+      [-1, { member: -1, counter: 0 }, { kind: 'new-round' }],
+      [1.5, { member: 1.5, counter: 0 }, { kind: 'new-round' }],
+      [1, { member: 2, counter: 0 }, { kind: 'new-round' }],
+      [1, { member: 1, counter: -1 }, { kind: 'new-round' }],
+      [1, { member: 1, counter: 0.5 }, { kind: 'new-round' }],
+      [1, null, { kind: 'new-round' }],
+      [0, p, { kind: 'propose', place: 'Duplicate ref', time: '12:00' }],
+      [0, { member: 0, counter: 5 }, { get kind(): string { throw new Error('boom'); } }],
+    ];
+    for (const [member, ref, op] of bad) {
+      const result = applyLunch(start, member, ref as RequestRef, op as LunchOp);
+      expect(result.state).toBe(start);
+      expect(ignoredReason(result.events)).not.toBe('');
+    }
+    const dance = applyLunch(start, 0, { member: 0, counter: 5 }, { kind: 'dance' } as unknown as LunchOp);
+    expect(ignoredReason(dance.events)).toMatch(/malformed op/);
+  });
+
+  it('does not mutate its input', () => {
+    const s = new Script(4);
+    const p = s.propose(0);
+    for (const m of [0, 1]) s.vote(m, p);
+    const frozen = structuredClone(s.state);
+    const bytes = encodeLunchState(s.state);
+    const input = s.state;
+    s.vote(2, p);
+    s.vote(2, p, 'decline');
+    s.propose(3);
+    s.run(3, { kind: 'new-round' });
+    expect(input).toEqual(frozen);
+    expect(encodeLunchState(input)).toEqual(bytes);
+    expect(s.state.decisions).toHaveLength(1);
+  });
+
+  it('encodes equal histories equally and different ones differently', () => {
+    const history = (placeB: string, lastChoice: 'join' | 'decline') => {
+      const s = new Script(4);
+      const a = s.propose(0, 'Tacos');
+      s.propose(1, placeB);
+      s.vote(2, a, lastChoice);
+      return encodeLunchState(s.state);
+    };
+    expect(history('Sushi', 'join')).toEqual(history('Sushi', 'join'));
+    expect(history('Sushi', 'join')).not.toEqual(history('Sushi', 'decline'));
+    expect(history('Sushi', 'join')).not.toEqual(history('Sush', 'join'));
+    const s = new Script(4);
+    const before = encodeLunchState(s.state);
+    s.run(0, { kind: 'new-round' });
+    expect(encodeLunchState(s.state)).not.toEqual(before);
+  });
+});
+
+describe('LunchOpSchema', () => {
+  it('accepts well-formed ops and rejects the rest', () => {
+    const good: unknown[] = [
+      { kind: 'propose', place: 'Bánh mì 🥖', time: '00:00' },
+      { kind: 'propose', place: 'x'.repeat(60), time: '23:59' },
+      { kind: 'vote', proposal: { member: 3, counter: 0 }, choice: 'decline' },
+      { kind: 'new-round' },
+    ];
+    const bad: unknown[] = [
+      { kind: 'propose', place: '', time: '12:00' },
+      { kind: 'propose', place: 'a\u0007', time: '12:00' },
+      { kind: 'propose', place: 'Ok', time: '12:60' },
+      { kind: 'vote', proposal: { member: 0, counter: 1, x: 1 }, choice: 'join' },
+      { kind: 'vote', proposal: { member: 0, counter: 2 ** 53 }, choice: 'join' },
+      { kind: 'vote', proposal: { member: '0', counter: 1 }, choice: 'join' },
+      { kind: 'new-round', extra: true },
+      {},
+    ];
+    for (const op of good) expect(v.is(LunchOpSchema, op)).toBe(true);
+    for (const op of bad) expect(v.is(LunchOpSchema, op)).toBe(false);
+  });
+});
+
+// A small seeded PRNG (mulberry32) so the random histories are reproducible.
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+describe('random histories', () => {
+  const places = ['Pho', ' Tacos ', 'Sushi', '', 'x'.repeat(61), 'Tab\there', 'Ramen'];
+  const times = ['12:00', '12:30', '25:00', 'noon', '13:15'];
+
+  function randomRequest(rand: () => number, state: LunchState, counters: number[]): [number, RequestRef, LunchOp] {
+    const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)] as T;
+    const n = state.n;
+    const member = rand() < 0.03 ? pick([-1, n, 0.5]) : Math.floor(rand() * n);
+    const ref = { member: rand() < 0.03 ? (member + 1) % n : member, counter: counters[member] ?? 0 };
+    if (member >= 0 && member < n) counters[member] = ref.counter + 1;
+    // Votes mostly go to the current round's proposals, so that decisions actually happen.
+    const current = state.proposals.filter((p) => p.round === state.round).map((p) => p.ref);
+    const known = rand() < 0.8 && current.length > 0 ? current : state.proposals.map((p) => p.ref);
+    const roll = rand();
+    let op: unknown;
+    if (roll < 0.15) op = { kind: 'propose', place: pick(places), time: pick(times) };
+    else if (roll < 0.9) {
+      const proposal = known.length > 0 && rand() < 0.95 ? pick(known) : { member: Math.floor(rand() * n), counter: 99 };
+      op = { kind: 'vote', proposal, choice: rand() < 0.75 ? 'join' : rand() < 0.9 ? 'decline' : 'meh' };
+    } else if (roll < 0.95) op = { kind: 'new-round' };
+    else op = pick([null, 7, { kind: 'vote' }, { kind: 'new-round', x: 1 }, { kind: 'lunch!' }, []]);
+    return [member, ref, op as LunchOp];
+  }
+
+  const sameBytes = (x: Uint8Array, y: Uint8Array) => x.length === y.length && x.every((b, i) => b === y[i]);
+  const joinsAt = (state: LunchState, ref: RequestRef) => tally(state, ref).join;
+
+  for (const n of [4, 7, 10]) {
+    it(`replicas agree and decisions are sound (n = ${n})`, () => {
+      const { q } = quorumFor(n);
+      let decisions = 0;
+      for (let seed = 1; seed <= 25; seed++) {
+        const rand = prng(seed * 1000 + n);
+        let a = initialLunch(n);
+        let b = initialLunch(n);
+        const counters = Array<number>(n).fill(0);
+        for (let step = 0; step < 300; step++) {
+          const where = `seed ${seed} step ${step}`;
+          const [member, ref, op] = randomRequest(rand, a, counters);
+          const before = encodeLunchState(a);
+          const ra = applyLunch(a, member, ref, op);
+          const rb = applyLunch(b, member, structuredClone(ref), structuredClone(op));
+          // Plain checks per step, expect() only on failure: vitest assertions are slow in a hot loop.
+          if (!sameBytes(encodeLunchState(a), before)) expect.fail(`input mutated at ${where}`);
+          if (!sameBytes(encodeLunchState(rb.state), encodeLunchState(ra.state))) expect.fail(`replicas diverged at ${where}`);
+          if (JSON.stringify(rb.events) !== JSON.stringify(ra.events)) expect(rb.events).toEqual(ra.events);
+
+          for (const e of ra.events) {
+            if (e.kind === 'proposed' && currentDecision(a) !== null) {
+              expect.fail(`proposal accepted in a decided round at ${where}`);
+            }
+            if (e.kind !== 'decided') continue;
+            decisions++;
+            // First to reach q this round: the round was undecided and nobody had q joins before this step.
+            const firstToQuorum =
+              currentDecision(a) === null && a.proposals.every((p) => p.round !== a.round || joinsAt(a, p.ref) < q);
+            const sound =
+              joinsAt(ra.state, e.proposal) >= q &&
+              e.joined.length === joinsAt(ra.state, e.proposal) &&
+              e.joined.every((m, i) => i === 0 || (e.joined[i - 1] ?? Infinity) < m) &&
+              e.round === ra.state.round;
+            if (!firstToQuorum || !sound) expect.fail(`unsound decision at ${where}: ${JSON.stringify(e)}`);
+          }
+          a = ra.state;
+          b = rb.state;
+        }
+        const rounds = a.decisions.map((d) => d.round);
+        expect(rounds.every((r, i) => i === 0 || (rounds[i - 1] ?? Infinity) < r)).toBe(true); // at most one per round
+        for (const d of a.decisions) {
+          const p = a.proposals.find((x) => x.ref.member === d.proposal.member && x.ref.counter === d.proposal.counter);
+          expect(p?.round).toBe(d.round);
+        }
+      }
+      expect(decisions).toBeGreaterThan(25); // the histories really exercise decisions
+    });
+  }
+});
