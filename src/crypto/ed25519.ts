@@ -89,3 +89,10 @@ export function fingerprint(publicKey: Uint8Array): string {
   const hex = toHex(sha256(publicKey).subarray(0, 8));
   return hex.match(/.{4}/g)!.join(' ');
 }
+
+/** The core's signing interface (see src/core/suite.ts) backed by this module's strict rules. */
+export const ed25519Suite = {
+  name: 'ed25519',
+  sign: (secretKey: Uint8Array, message: Uint8Array): Uint8Array => sign(message, secretKey),
+  verify: (publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean => verify(signature, message, publicKey),
+} as const;

@@ -1,0 +1,181 @@
+// Malicious members, as real code: each wraps an honest Replica that holds the member's real key
+// and corrupts what it says. Nothing here is a special case inside the honest replica, and the
+// same wrappers serve the simulator and, later, the app's malicious mode.
+//
+// Everything is deterministic: choices follow counters, not randomness, so a seeded simulation
+// that uses an adversary replays exactly.
+import type { Effect } from './effects.ts';
+import type { LunchOp } from './lunch.ts';
+import {
+  batchDigest, encodeWire, signBody, type AnyBody, type Roster, type Signed, type Wire,
+} from './messages.ts';
+import type { Replica } from './replica.ts';
+import type { CryptoSuite } from './suite.ts';
+
+export const STRATEGIES = ['silent', 'equivocate', 'forge', 'false-accuse', 'replay', 'slow'] as const;
+export type Strategy = (typeof STRATEGIES)[number];
+
+export interface AdversaryContext {
+  readonly replica: Replica;
+  readonly secretKey: Uint8Array;
+  readonly suite: CryptoSuite;
+  readonly roster: Roster;
+  /** For `slow`: how long primary duties are held back, e.g. a little under the request timeout. */
+  readonly delayMs?: number;
+}
+
+type Send = Extract<Effect, { kind: 'send' }>;
+
+export class Adversary {
+  readonly me: number;
+  private readonly n: number;
+  private counter = 0;
+  private now = 0;
+  private readonly captured: Uint8Array[] = [];
+  private readonly held: { at: number; effect: Send }[] = [];
+
+  constructor(readonly strategy: Strategy, private readonly ctx: AdversaryContext) {
+    this.me = ctx.replica.me;
+    this.n = ctx.roster.keys.length;
+  }
+
+  step(from: number, bytes: Uint8Array): Effect[] {
+    if (this.strategy === 'replay' && this.captured.length < 200) this.captured.push(bytes);
+    return this.corrupt(this.ctx.replica.step(from, bytes));
+  }
+
+  tick(now: number): Effect[] {
+    this.now = now;
+    const out = this.corrupt(this.ctx.replica.tick(now));
+    if (this.strategy === 'slow') {
+      while (this.held.length > 0 && this.held[0]!.at <= now) out.push(this.held.shift()!.effect);
+    }
+    if (this.strategy === 'false-accuse' && this.counter++ % 20 === 0) out.push(...this.accuse());
+    if (this.strategy === 'replay' && this.counter++ % 5 === 0) out.push(...this.replay());
+    return out;
+  }
+
+  request(op: LunchOp): Effect[] {
+    return this.corrupt(this.ctx.replica.request(op));
+  }
+
+  snapshot() {
+    return this.ctx.replica.snapshot();
+  }
+
+  private corrupt(effects: Effect[]): Effect[] {
+    const out: Effect[] = [];
+    for (const e of effects) {
+      if (e.kind !== 'send') {
+        out.push(e);
+        continue;
+      }
+      switch (this.strategy) {
+        case 'silent':
+          break; // says nothing at all
+        case 'equivocate':
+          out.push(...this.equivocate(e));
+          break;
+        case 'forge':
+          out.push(e, ...this.forge(e));
+          break;
+        case 'slow':
+          if (e.type === 'pre-prepare' || e.type === 'new-view') this.held.push({ at: this.now + (this.ctx.delayMs ?? 3500), effect: e });
+          else out.push(e);
+          break;
+        default:
+          out.push(e);
+      }
+    }
+    return out;
+  }
+
+  private sign<B extends AnyBody>(body: B): Signed<B> {
+    return signBody(this.ctx.suite, this.ctx.secretKey, body);
+  }
+
+  private sendTo(to: number, message: Wire): Send {
+    return { kind: 'send', to, type: message.k, message, bytes: encodeWire(message) };
+  }
+
+  private others(): number[] {
+    return Array.from({ length: this.n }, (_, i) => i).filter((i) => i !== this.me);
+  }
+
+  /** Tell half the members one thing and the other half another, for the same slot. */
+  private equivocate(e: Send): Send[] {
+    const m = e.message;
+    if (m === null) return [e];
+    let twin: Wire | null = null;
+    if (m.k === 'pre-prepare') {
+      // As primary: a different batch (the same requests less the first, or none) for the same slot.
+      const batch = m.batch.length > 0 ? m.batch.slice(1) : [];
+      const pp = this.sign({ ...m.pp.body, digest: batchDigest(batch) });
+      twin = { k: 'pre-prepare', pp, batch };
+    } else if (m.k === 'prepare') {
+      twin = { k: 'prepare', prepare: this.sign({ ...m.prepare.body, digest: scramble(m.prepare.body.digest) }), pp: m.pp };
+    } else if (m.k === 'commit') {
+      twin = { k: 'commit', commit: this.sign({ ...m.commit.body, digest: scramble(m.commit.body.digest) }) };
+    }
+    if (twin === null || e.to !== 'all') return [e];
+    const others = this.others();
+    const half = Math.ceil(others.length / 2);
+    return others.map((to, i) => this.sendTo(to, i < half ? m : twin));
+  }
+
+  /** Alongside its own traffic, send messages in other members' names, signed with its own key. */
+  private forge(e: Send): Send[] {
+    const victim = this.others()[this.counter++ % (this.n - 1)]!;
+    const m = e.message;
+    if (m === null) return [];
+    let forged: Wire | null = null;
+    if (m.k === 'request') {
+      const body = { ...m.req.body, from: victim, counter: m.req.body.counter + 1000 };
+      forged = { k: 'request', req: { body, sig: this.sign(m.req.body).sig } };
+    } else if (m.k === 'prepare') {
+      forged = { k: 'prepare', prepare: { body: { ...m.prepare.body, from: victim }, sig: m.prepare.sig }, pp: m.pp };
+    } else if (m.k === 'commit') {
+      forged = { k: 'commit', commit: { body: { ...m.commit.body, from: victim }, sig: m.commit.sig } };
+    } else if (m.k === 'status') {
+      // A pre-prepare in the primary's name for a slot far ahead.
+      const body = { t: 'pre-prepare' as const, room: this.ctx.roster.room, from: victim, view: m.status.body.view, seq: m.status.body.executed + 1, digest: batchDigest([]) };
+      forged = { k: 'pre-prepare', pp: { body, sig: this.sign(body).sig }, batch: [] };
+    }
+    return forged ? [{ kind: 'send', to: 'all', type: forged.k, message: forged, bytes: encodeWire(forged) }] : [];
+  }
+
+  /** Accuse an honest member: a signed claim with no proof, and a "proof" that proves nothing. */
+  private accuse(): Send[] {
+    const accused = this.others()[(this.counter >> 2) % (this.n - 1)]!;
+    const claim: Wire = {
+      k: 'accuse',
+      accuse: this.sign({ t: 'accuse', room: this.ctx.roster.room, from: this.me, accused, reason: `member ${accused} does not want lunch` }),
+    };
+    // Two conflicting commits "by" the accused, but signed with the accuser's own key.
+    const body = (digest: Uint8Array) => ({ t: 'commit' as const, room: this.ctx.roster.room, from: accused, view: 0, seq: 1, digest });
+    const a = body(new Uint8Array(32).fill(1));
+    const b = body(new Uint8Array(32).fill(2));
+    const fake: Wire = { k: 'evidence', proof: { a: { body: a, sig: this.sign(a).sig }, b: { body: b, sig: this.sign(b).sig } } };
+    return [claim, fake].map((m) => ({ kind: 'send', to: 'all', type: m.k, message: m, bytes: encodeWire(m) }) as Send);
+  }
+
+  /** Old messages again, garbage, truncated and oversize bytes. */
+  private replay(): Send[] {
+    const out: Send[] = [];
+    const pick = this.captured[this.counter % Math.max(1, this.captured.length)];
+    const to = this.others()[this.counter % (this.n - 1)]!;
+    const raw = (bytes: Uint8Array): Send => ({ kind: 'send', to, type: 'garbage', message: null, bytes });
+    if (pick) {
+      out.push(raw(pick));
+      out.push(raw(pick.subarray(0, Math.floor(pick.length / 2))));
+    }
+    out.push(raw(new Uint8Array([0xff, 0x00, 0x13, 0x37])));
+    if (this.counter % 50 === 0) out.push(raw(new Uint8Array(1024 * 1024 + 1)));
+    return out;
+  }
+}
+
+/** A digest that differs from the given one in every byte. */
+function scramble(digest: Uint8Array): Uint8Array {
+  return digest.map((b) => b ^ 0xa5);
+}

@@ -1,0 +1,114 @@
+// A tiny deterministic cluster for scripted tests, in the spirit of etcd raft's interaction tests:
+// messages wait in one FIFO queue until the script delivers them, optionally filtered.
+import { generateKeyPair, ed25519Suite } from '../crypto/ed25519.ts';
+import type { Effect } from './effects.ts';
+import type { LunchOp } from './lunch.ts';
+import { decodeWire, type Roster, type Wire, type WireKind } from './messages.ts';
+import { Replica, type Timing } from './replica.ts';
+import { InsecureSimulationSuite, type CryptoSuite } from './suite.ts';
+
+/** What a member of a test cluster must offer: a Replica, or an adversary wrapping one. */
+export interface Node {
+  readonly me: number;
+  step(from: number, bytes: Uint8Array): Effect[];
+  tick(now: number): Effect[];
+  request(op: LunchOp): Effect[];
+}
+
+export interface InFlight {
+  from: number;
+  to: number;
+  type: WireKind | 'garbage';
+  bytes: Uint8Array;
+}
+
+export interface Member {
+  index: number;
+  secretKey: Uint8Array;
+}
+
+export function makeRoster(n: number, real: boolean, room = 'test-room'): { roster: Roster; suite: CryptoSuite; members: Member[] } {
+  const sim = new InsecureSimulationSuite();
+  const pairs = Array.from({ length: n }, (_, i) => (real ? generateKeyPair() : sim.keyPair(`${room}/${i}`)));
+  return {
+    roster: { room, keys: pairs.map((p) => p.publicKey) },
+    suite: real ? ed25519Suite : sim,
+    members: pairs.map((p, index) => ({ index, secretKey: p.secretKey })),
+  };
+}
+
+export class Cluster {
+  readonly queue: InFlight[] = [];
+  readonly effects: { at: number; effect: Effect }[] = [];
+  readonly sent = new Map<WireKind | 'garbage', number>();
+  now = 0;
+  readonly nodes: Node[];
+  readonly roster: Roster;
+  readonly suite: CryptoSuite;
+  readonly members: Member[];
+  /** Members whose traffic is dropped in both directions. */
+  readonly down = new Set<number>();
+
+  constructor(n: number, options: { real?: boolean; timing?: Partial<Timing>; wrap?: (replica: Replica, member: Member, c: Cluster) => Node } = {}) {
+    const { roster, suite, members } = makeRoster(n, options.real ?? false);
+    this.roster = roster;
+    this.suite = suite;
+    this.members = members;
+    this.nodes = members.map((m) => {
+      const replica = new Replica({ roster, me: m.index, secretKey: m.secretKey, suite, timing: options.timing });
+      return options.wrap ? options.wrap(replica, m, this) : replica;
+    });
+  }
+
+  collect(from: number, effects: Effect[]): void {
+    for (const effect of effects) {
+      this.effects.push({ at: from, effect });
+      if (effect.kind !== 'send') continue;
+      const targets = effect.to === 'all' ? this.nodes.map((_, i) => i).filter((i) => i !== from) : [effect.to];
+      for (const to of targets) {
+        this.sent.set(effect.type, (this.sent.get(effect.type) ?? 0) + 1);
+        this.queue.push({ from, to, type: effect.type, bytes: effect.bytes });
+      }
+    }
+  }
+
+  request(member: number, op: LunchOp): void {
+    this.collect(member, this.nodes[member]!.request(op));
+  }
+
+  /** Deliver queued messages (and whatever they cause) until none is left or `limit` is reached. */
+  deliverAll(filter: (m: InFlight) => boolean = () => true, limit = 100_000): number {
+    let delivered = 0;
+    while (this.queue.length > 0 && delivered < limit) {
+      const m = this.queue.shift()!;
+      if (this.down.has(m.from) || this.down.has(m.to) || !filter(m)) continue;
+      delivered++;
+      this.collect(m.to, this.nodes[m.to]!.step(m.from, m.bytes));
+    }
+    return delivered;
+  }
+
+  /** Advance virtual time in steps, ticking every node and delivering what follows. */
+  run(ms: number, stepMs = 100, filter?: (m: InFlight) => boolean): void {
+    const end = this.now + ms;
+    while (this.now < end) {
+      this.now += stepMs;
+      for (const node of this.nodes) if (!this.down.has(node.me)) this.collect(node.me, node.tick(this.now));
+      this.deliverAll(filter);
+    }
+  }
+
+  executed(member: number): Extract<Effect, { kind: 'executed' }>[] {
+    return this.effects.filter((e) => e.at === member && e.effect.kind === 'executed').map((e) => e.effect as Extract<Effect, { kind: 'executed' }>);
+  }
+
+  evidence(member: number): Extract<Effect, { kind: 'evidence' }>[] {
+    return this.effects.filter((e) => e.at === member && e.effect.kind === 'evidence').map((e) => e.effect as Extract<Effect, { kind: 'evidence' }>);
+  }
+
+  decode(m: InFlight): Wire {
+    const d = decodeWire(m.bytes);
+    if (!d.ok) throw new Error(`undecodable message in flight: ${d.reason}`);
+    return d.message;
+  }
+}

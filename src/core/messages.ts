@@ -1,0 +1,189 @@
+// The PBFT messages of Byzantine Lunch: their shapes, canonical signed bytes, and validation.
+//
+// Every signed part is `{ body, sig }`. The signature covers deterministic CBOR of
+// [PROTOCOL_DOMAIN, body], and every body names the room and its own type `t`, so a signature
+// can never be replayed in another room, for another message type or by another protocol
+// version. The outer wire message (`k`) is only a container: it says what is inside but proves
+// nothing by itself.
+import { decode, encode } from 'cborg';
+import * as v from 'valibot';
+import { LunchOpSchema, type LunchOp } from './lunch.ts';
+import { digest, type CryptoSuite } from './suite.ts';
+
+export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_DOMAIN = `byzantine-lunch/pbft/v${PROTOCOL_VERSION}`;
+/** Largest message the core accepts; the network layer chunks below this. */
+export const MAX_WIRE_BYTES = 1024 * 1024;
+export const MAX_BATCH = 64;
+
+const u32 = v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(0xffffffff));
+const member = v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(255));
+const bytes = (length: number) =>
+  v.custom<Uint8Array>((b) => b instanceof Uint8Array && b.length === length, `must be ${length} bytes`);
+const Digest = bytes(32);
+const Sig = bytes(64);
+const Room = v.pipe(v.string(), v.minLength(1), v.maxLength(64));
+
+const base = { room: Room, from: member };
+export const RequestBody = v.strictObject({ t: v.literal('request'), ...base, counter: u32, op: LunchOpSchema });
+export const PrePrepareBody = v.strictObject({ t: v.literal('pre-prepare'), ...base, view: u32, seq: u32, digest: Digest });
+export const PrepareBody = v.strictObject({ t: v.literal('prepare'), ...base, view: u32, seq: u32, digest: Digest });
+export const CommitBody = v.strictObject({ t: v.literal('commit'), ...base, view: u32, seq: u32, digest: Digest });
+export const StatusBody = v.strictObject({ t: v.literal('status'), ...base, view: u32, executed: u32 });
+export const AccuseBody = v.strictObject({
+  t: v.literal('accuse'), ...base, accused: member, reason: v.pipe(v.string(), v.maxLength(200)),
+});
+
+const signed = <T extends v.GenericSchema>(body: T) => v.strictObject({ body, sig: Sig });
+export const SignedRequest = signed(RequestBody);
+export const SignedPrePrepare = signed(PrePrepareBody);
+export const SignedPrepare = signed(PrepareBody);
+export const SignedCommit = signed(CommitBody);
+
+const Batch = v.pipe(v.array(SignedRequest), v.maxLength(MAX_BATCH));
+export const PreparedCert = v.strictObject({
+  pp: SignedPrePrepare,
+  prepares: v.pipe(v.array(SignedPrepare), v.maxLength(255)),
+  batch: Batch,
+});
+export const ViewChangeBody = v.strictObject({
+  t: v.literal('view-change'), ...base, view: u32, stable: u32,
+  prepared: v.pipe(v.array(PreparedCert), v.maxLength(4096)),
+});
+export const SignedViewChange = signed(ViewChangeBody);
+export const NewViewBody = v.strictObject({
+  t: v.literal('new-view'), ...base, view: u32,
+  vcs: v.pipe(v.array(SignedViewChange), v.maxLength(255)),
+  pps: v.pipe(v.array(SignedPrePrepare), v.maxLength(4096)),
+});
+export const SignedNewView = signed(NewViewBody);
+export const SignedStatus = signed(StatusBody);
+export const SignedAccuse = signed(AccuseBody);
+
+/** Any signed body: what a proof of equivocation is made of. */
+export const SignedAny = v.union([
+  SignedRequest, SignedPrePrepare, SignedPrepare, SignedCommit, SignedViewChange, SignedNewView,
+]);
+export const Proof = v.strictObject({ a: SignedAny, b: SignedAny });
+export const CommitCert = v.strictObject({
+  pp: SignedPrePrepare,
+  batch: Batch,
+  commits: v.pipe(v.array(SignedCommit), v.maxLength(255)),
+});
+
+export const Wire = v.variant('k', [
+  v.strictObject({ k: v.literal('request'), req: SignedRequest }),
+  v.strictObject({ k: v.literal('pre-prepare'), pp: SignedPrePrepare, batch: Batch }),
+  v.strictObject({ k: v.literal('prepare'), prepare: SignedPrepare, pp: SignedPrePrepare }),
+  v.strictObject({ k: v.literal('commit'), commit: SignedCommit }),
+  v.strictObject({ k: v.literal('view-change'), vc: SignedViewChange }),
+  v.strictObject({ k: v.literal('new-view'), nv: SignedNewView }),
+  v.strictObject({ k: v.literal('status'), status: SignedStatus }),
+  v.strictObject({ k: v.literal('fetch'), seq: u32 }),
+  v.strictObject({ k: v.literal('committed'), cert: CommitCert }),
+  v.strictObject({ k: v.literal('get-new-view'), view: u32 }),
+  v.strictObject({ k: v.literal('evidence'), proof: Proof }),
+  v.strictObject({ k: v.literal('accuse'), accuse: SignedAccuse }),
+]);
+
+export type RequestBody = v.InferOutput<typeof RequestBody>;
+export type PrePrepareBody = v.InferOutput<typeof PrePrepareBody>;
+export type PrepareBody = v.InferOutput<typeof PrepareBody>;
+export type CommitBody = v.InferOutput<typeof CommitBody>;
+export type ViewChangeBody = v.InferOutput<typeof ViewChangeBody>;
+export type NewViewBody = v.InferOutput<typeof NewViewBody>;
+export type StatusBody = v.InferOutput<typeof StatusBody>;
+export type AccuseBody = v.InferOutput<typeof AccuseBody>;
+export type AnyBody = RequestBody | PrePrepareBody | PrepareBody | CommitBody | ViewChangeBody | NewViewBody | StatusBody | AccuseBody;
+export interface Signed<B extends AnyBody = AnyBody> { body: B; sig: Uint8Array }
+export type PreparedCert = v.InferOutput<typeof PreparedCert>;
+export type CommitCert = v.InferOutput<typeof CommitCert>;
+export type Proof = v.InferOutput<typeof Proof>;
+export type Wire = v.InferOutput<typeof Wire>;
+export type WireKind = Wire['k'];
+export type { LunchOp };
+
+export function bodyBytes(body: AnyBody): Uint8Array {
+  return encode([PROTOCOL_DOMAIN, body]);
+}
+
+export function signBody<B extends AnyBody>(suite: CryptoSuite, secretKey: Uint8Array, body: B): Signed<B> {
+  return { body, sig: suite.sign(secretKey, bodyBytes(body)) };
+}
+
+/** The roster a signature is checked against: member i's key is keys[i]. */
+export interface Roster {
+  readonly room: string;
+  readonly keys: readonly Uint8Array[];
+}
+
+/** Room, sender and signature: the checks every signed part gets before anything else looks at it. */
+export function verifySigned(suite: CryptoSuite, roster: Roster, s: Signed): boolean {
+  const key = roster.keys[s.body.from];
+  return s.body.room === roster.room && key !== undefined && suite.verify(key, bodyBytes(s.body), s.sig);
+}
+
+export function batchDigest(batch: readonly Signed<RequestBody>[]): Uint8Array {
+  return digest(encode(batch.map((r) => [r.body, r.sig])));
+}
+
+export function encodeWire(message: Wire): Uint8Array {
+  return encode(message);
+}
+
+export type DecodeResult = { ok: true; message: Wire } | { ok: false; reason: string };
+
+/** Never throws: anything that is not a well-formed message is a reason to drop it. */
+export function decodeWire(bytes: Uint8Array): DecodeResult {
+  if (!(bytes instanceof Uint8Array)) return { ok: false, reason: 'not-bytes' };
+  if (bytes.length > MAX_WIRE_BYTES) return { ok: false, reason: 'oversize' };
+  let value: unknown;
+  try {
+    value = decode(bytes, { strict: true, rejectDuplicateMapKeys: true, useMaps: false });
+  } catch {
+    return { ok: false, reason: 'not-cbor' };
+  }
+  const parsed = v.safeParse(Wire, value);
+  return parsed.success ? { ok: true, message: parsed.output } : { ok: false, reason: 'bad-shape' };
+}
+
+/**
+ * What a member may sign only once. Two different bodies under one key are proof of
+ * equivocation; status and accusations are not slots.
+ */
+export function slotKey(body: AnyBody): string | null {
+  switch (body.t) {
+    case 'request':
+      return `request/${body.from}/${body.counter}`;
+    case 'pre-prepare':
+    case 'prepare':
+    case 'commit':
+      return `${body.t}/${body.from}/${body.view}/${body.seq}`;
+    case 'view-change':
+    case 'new-view':
+      return `${body.t}/${body.from}/${body.view}`;
+    default:
+      return null;
+  }
+}
+
+export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+export type ProofCheck = { ok: true; member: number; slot: string } | { ok: false; reason: string };
+
+/** A proof holds when both parts are validly signed by one member for one slot with different content. */
+export function checkProof(suite: CryptoSuite, roster: Roster, proof: Proof): ProofCheck {
+  const { a, b } = proof;
+  const slot = slotKey(a.body);
+  if (slot === null || slot !== slotKey(b.body)) return { ok: false, reason: 'the two messages are not for the same slot' };
+  if (sameBytes(bodyBytes(a.body), bodyBytes(b.body))) return { ok: false, reason: 'the two messages are the same' };
+  if (!verifySigned(suite, roster, a) || !verifySigned(suite, roster, b)) {
+    return { ok: false, reason: 'a signature does not verify, which proves nothing about the claimed signer' };
+  }
+  return { ok: true, member: a.body.from, slot };
+}
+

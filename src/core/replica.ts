@@ -1,0 +1,818 @@
+// A PBFT replica with signatures (Castro and Liskov, OSDI 1999), as protocol.md restates it.
+//
+// Pure and deterministic: the caller feeds received bytes (`step`), the passage of time (`tick`)
+// and the local member's intents (`request`), and carries out the returned effects. There are no
+// timers, clocks, randomness or I/O in here.
+//
+// Not yet here (the durability issue): checkpoints and garbage collection, state transfer past a
+// checkpoint, and restart from persisted records. Until then the stable checkpoint is always 0,
+// every prepared certificate is kept, and view changes carry all of them.
+import { applyLunch, encodeLunchState, initialLunch, type LunchEvent, type LunchOp, type LunchState } from './lunch.ts';
+import {
+  batchDigest, bodyBytes, checkProof, encodeWire, decodeWire, sameBytes, signBody, slotKey, verifySigned,
+  type AnyBody, type CommitBody, type CommitCert, type NewViewBody, type PreparedCert, type PrePrepareBody,
+  type PrepareBody, type Proof, type RequestBody, type Roster, type Signed, type ViewChangeBody, type Wire,
+} from './messages.ts';
+import type { Effect, ExecutedRequest } from './effects.ts';
+import { primaryOf, quorumFor } from './quorum.ts';
+import type { CryptoSuite } from './suite.ts';
+
+export interface Timing {
+  /** A request not executed this long after it was first seen triggers a view change. */
+  requestTimeout: number;
+  /** How often every member broadcasts its status (the primary's doubles as a heartbeat). */
+  heartbeatInterval: number;
+  /** A primary not heard from this long, even with nothing pending, is suspected. */
+  primarySilence: number;
+  /** How often unacknowledged work is sent again. */
+  retransmitInterval: number;
+  /** First view-change timer; doubles after each failed view change, reset by progress. */
+  viewChangeTimeout: number;
+  maxBatch: number;
+  /** Sequence numbers the primary may have assigned beyond the last executed one. */
+  maxInFlight: number;
+}
+
+export const DEFAULT_TIMING: Timing = {
+  requestTimeout: 4000,
+  heartbeatInterval: 1500,
+  primarySilence: 6000,
+  retransmitInterval: 1000,
+  viewChangeTimeout: 4000,
+  maxBatch: 16,
+  maxInFlight: 4,
+};
+const VIEW_CHANGE_TIMEOUT_CAP = 8;
+
+export interface ReplicaConfig {
+  roster: Roster;
+  me: number;
+  secretKey: Uint8Array;
+  suite: CryptoSuite;
+  timing?: Partial<Timing>;
+  now?: number;
+}
+
+export interface ReplicaSnapshot {
+  view: number;
+  changing: number | null;
+  executedSeq: number;
+  lastCounter: number[];
+  lunch: LunchState;
+  lunchBytes: Uint8Array;
+  proven: number[];
+  pendingOwn: number;
+  drops: Record<string, number>;
+}
+
+interface Slot {
+  readonly view: number;
+  readonly seq: number;
+  pp: Signed<PrePrepareBody> | null;
+  batch: Signed<RequestBody>[] | null;
+  prepares: Map<number, Signed<PrepareBody>>;
+  commits: Map<number, Signed<CommitBody>>;
+  prepared: boolean;
+  committed: boolean;
+  /** What this replica sent for the slot, kept as signed so retransmission resends the same bytes. */
+  sent: Wire[];
+}
+
+interface PendingRequest {
+  readonly req: Signed<RequestBody>;
+  /** The request timer, keyed by (member, counter): started when first seen, reset on a new view. */
+  since: number;
+}
+
+const NULL_DIGEST = batchDigest([]);
+
+export class Replica {
+  readonly me: number;
+  readonly n: number;
+  readonly f: number;
+  readonly q: number;
+  private readonly roster: Roster;
+  private readonly suite: CryptoSuite;
+  private readonly secretKey: Uint8Array;
+  private readonly timing: Timing;
+  private now: number;
+
+  private view = 0;
+  /** Target view while a view change is under way. */
+  private changing: number | null = null;
+  private lunch: LunchState;
+  private executedSeq = 0;
+  private readonly lastCounter: number[];
+
+  private readonly pending = new Map<string, PendingRequest>();
+  private myCounter = 0;
+  private myOutstanding: Signed<RequestBody> | null = null;
+  private readonly myQueue: LunchOp[] = [];
+
+  private readonly slots = new Map<string, Slot>();
+  private readonly committed = new Map<number, CommitCert>();
+  private readonly preparedCerts = new Map<number, PreparedCert>();
+  private nextSeq = 1;
+  private readonly assigned = new Set<string>();
+  private rrStart = 0;
+
+  private readonly viewChanges = new Map<number, Map<number, Signed<ViewChangeBody>>>();
+  private readonly myViewChanges = new Map<number, Wire>();
+  private newView: Signed<NewViewBody> | null = null;
+  private sentNewViewFor = -1;
+  private vcDeadline: number | null = null;
+  private vcTimeout: number;
+
+  private readonly seen = new Map<string, Signed>();
+  private readonly proofs = new Map<number, Proof>();
+
+  private lastHeardPrimary: number;
+  private nextHeartbeat: number;
+  private nextRetransmit: number;
+  private readonly peerExecuted: number[];
+  private fetching: { seq: number; at: number } | null = null;
+  private readonly lastServed = new Map<string, number>();
+  private readonly verified = new Map<string, Uint8Array>();
+  private readonly drops = new Map<string, number>();
+
+  private out: Effect[] = [];
+
+  constructor(config: ReplicaConfig) {
+    const { n, f, q } = quorumFor(config.roster.keys.length);
+    if (!Number.isInteger(config.me) || config.me < 0 || config.me >= n) throw new RangeError(`member ${config.me} is not in a roster of ${n}`);
+    this.n = n;
+    this.f = f;
+    this.q = q;
+    this.me = config.me;
+    this.roster = config.roster;
+    this.suite = config.suite;
+    this.secretKey = config.secretKey;
+    this.timing = { ...DEFAULT_TIMING, ...config.timing };
+    this.now = config.now ?? 0;
+    this.lunch = initialLunch(n);
+    this.lastCounter = new Array<number>(n).fill(0);
+    this.peerExecuted = new Array<number>(n).fill(0);
+    this.vcTimeout = this.timing.viewChangeTimeout;
+    this.lastHeardPrimary = this.now;
+    this.nextHeartbeat = this.now;
+    this.nextRetransmit = this.now + this.timing.retransmitInterval;
+  }
+
+  // ---- the three inputs ----
+
+  step(from: number, bytes: Uint8Array): Effect[] {
+    return this.run(() => {
+      if (!Number.isInteger(from) || from < 0 || from >= this.n || from === this.me) return this.drop(from, 'unknown-sender');
+      const decoded = decodeWire(bytes);
+      if (!decoded.ok) return this.drop(from, decoded.reason);
+      this.receive(from, decoded.message);
+    });
+  }
+
+  tick(now: number): Effect[] {
+    return this.run(() => {
+      if (now > this.now) this.now = now;
+      this.timers();
+    });
+  }
+
+  request(op: LunchOp): Effect[] {
+    return this.run(() => {
+      if (this.myOutstanding) this.myQueue.push(op);
+      else this.issue(op);
+    });
+  }
+
+  snapshot(): ReplicaSnapshot {
+    return {
+      view: this.view,
+      changing: this.changing,
+      executedSeq: this.executedSeq,
+      lastCounter: [...this.lastCounter],
+      lunch: this.lunch,
+      lunchBytes: encodeLunchState(this.lunch),
+      proven: [...this.proofs.keys()].sort((a, b) => a - b),
+      pendingOwn: (this.myOutstanding ? 1 : 0) + this.myQueue.length,
+      drops: Object.fromEntries(this.drops),
+    };
+  }
+
+  proofOf(member: number): Proof | undefined {
+    return this.proofs.get(member);
+  }
+
+  primary(view = this.view): number {
+    return primaryOf(view, this.n);
+  }
+
+  private run(body: () => void): Effect[] {
+    this.out = [];
+    body();
+    const effects = this.out;
+    this.out = [];
+    return effects;
+  }
+
+  // ---- helpers for effects ----
+
+  private drop(from: number, reason: string): void {
+    this.drops.set(reason, (this.drops.get(reason) ?? 0) + 1);
+    this.out.push({ kind: 'drop', from, reason });
+  }
+
+  private send(to: number | 'all', message: Wire): void {
+    this.out.push({ kind: 'send', to, type: message.k, message, bytes: encodeWire(message) });
+  }
+
+  /** Sign a body for a slot: persisted before anything carrying it is sent. */
+  private sign<B extends AnyBody>(body: B): Signed<B> {
+    const signed = signBody(this.suite, this.secretKey, body);
+    const slot = slotKey(body);
+    if (slot !== null) {
+      this.out.push({ kind: 'persist', slot, signed });
+      this.seen.set(slot, signed);
+    }
+    return signed;
+  }
+
+  /** Signature and room check, remembering what verified so retransmissions cost no crypto. */
+  private valid(s: Signed): boolean {
+    const body = bodyBytes(s.body);
+    const key = hex(s.sig);
+    const known = this.verified.get(key);
+    if (known && sameBytes(known, body)) return true;
+    if (!verifySigned(this.suite, this.roster, s)) return false;
+    if (this.verified.size > 50_000) this.verified.clear();
+    this.verified.set(key, body);
+    this.observe(s);
+    return true;
+  }
+
+  /** Every validly signed slot message is compared with the first one seen for its slot. */
+  private observe(s: Signed): void {
+    const slot = slotKey(s.body);
+    if (slot === null) return;
+    const first = this.seen.get(slot);
+    if (!first) {
+      this.seen.set(slot, s);
+      return;
+    }
+    // Only slot bodies (never status or accusations) reach `seen`, so the pair is a Proof.
+    if (!sameBytes(bodyBytes(first.body), bodyBytes(s.body))) this.convict({ a: first, b: s } as Proof, slot);
+  }
+
+  private convict(proof: Proof, slot: string): void {
+    const member = proof.a.body.from;
+    if (this.proofs.has(member)) return;
+    this.proofs.set(member, proof);
+    this.out.push({ kind: 'evidence', member, slot, proof });
+    this.send('all', { k: 'evidence', proof });
+    // A primary proven to lie is not given the benefit of the doubt.
+    if (member === this.primary() && this.changing === null) this.startViewChange(this.view + 1);
+  }
+
+  // ---- receiving ----
+
+  private receive(from: number, m: Wire): void {
+    switch (m.k) {
+      case 'request':
+        return this.onRequest(from, m.req);
+      case 'pre-prepare':
+        return this.onPrePrepare(from, m.pp, m.batch);
+      case 'prepare':
+        return this.onPrepare(from, m.prepare, m.pp);
+      case 'commit':
+        return this.onCommit(from, m.commit);
+      case 'view-change':
+        return this.onViewChange(from, m.vc);
+      case 'new-view':
+        return this.onNewView(from, m.nv);
+      case 'status':
+        if (!this.valid(m.status)) return this.drop(from, 'bad-signature');
+        return this.onStatus(m.status.body.from, m.status.body.view, m.status.body.executed);
+      case 'fetch':
+        return this.onFetch(from, m.seq);
+      case 'committed':
+        return this.onCommitted(from, m.cert);
+      case 'get-new-view':
+        return this.onGetNewView(from, m.view);
+      case 'evidence': {
+        const check = checkProof(this.suite, this.roster, m.proof);
+        if (!check.ok) return this.drop(from, 'bad-proof');
+        if (!this.proofs.has(check.member)) this.convict(m.proof, check.slot);
+        return;
+      }
+      case 'accuse': {
+        if (!this.valid(m.accuse)) return this.drop(from, 'bad-signature');
+        const { from: accuser, accused, reason } = m.accuse.body;
+        if (accused >= this.n) return this.drop(from, 'bad-accusation');
+        this.out.push({ kind: 'claim', accuser, accused, reason });
+        return;
+      }
+    }
+  }
+
+  private validRequest(r: Signed<RequestBody>): boolean {
+    return this.valid(r);
+  }
+
+  private onRequest(from: number, req: Signed<RequestBody>): void {
+    if (!this.validRequest(req)) return this.drop(from, 'bad-signature');
+    this.admit(req);
+  }
+
+  /** A valid request joins the pool unless already executed; its timer starts now. */
+  private admit(req: Signed<RequestBody>): void {
+    const { from: member, counter } = req.body;
+    if (counter <= this.lastCounter[member]!) return;
+    const id = requestId(member, counter);
+    if (this.pending.has(id)) return;
+    this.pending.set(id, { req, since: this.now });
+    if (this.isPrimary() && this.changing === null) this.assign();
+  }
+
+  private onPrePrepare(from: number, pp: Signed<PrePrepareBody>, batch: Signed<RequestBody>[]): void {
+    const { view, seq } = pp.body;
+    if (!this.valid(pp)) return this.drop(from, 'bad-signature');
+    if (pp.body.from !== this.primary(view)) return this.drop(from, 'not-from-primary');
+    if (view > this.view) return this.askNewView(from, view);
+    if (view < this.view || this.changing !== null) return this.drop(from, 'wrong-view');
+    if (!this.acceptBatch(from, pp, batch)) return;
+    this.lastHeardPrimary = this.now;
+    this.acceptPrePrepare(pp, batch);
+  }
+
+  private acceptBatch(from: number, pp: Signed<PrePrepareBody>, batch: Signed<RequestBody>[]): boolean {
+    let problem: string | null = null;
+    if (pp.body.seq < 1) problem = 'bad-sequence';
+    else if (!sameBytes(batchDigest(batch), pp.body.digest)) problem = 'digest-mismatch';
+    else if (!batch.every((r) => this.validRequest(r))) problem = 'bad-request-in-batch';
+    if (problem) this.drop(from, problem);
+    return problem === null;
+  }
+
+  /** Accept the primary's assignment for (view, seq) and, as a backup, vouch for it with a prepare. */
+  private acceptPrePrepare(pp: Signed<PrePrepareBody>, batch: Signed<RequestBody>[]): void {
+    const slot = this.slot(pp.body.view, pp.body.seq);
+    if (slot.pp) return; // one per (view, seq); a different one has already convicted the primary
+    slot.pp = pp;
+    slot.batch = batch;
+    for (const r of batch) this.assigned.add(requestId(r.body.from, r.body.counter));
+    if (!this.isPrimary(pp.body.view)) {
+      const prepare = this.sign<PrepareBody>({
+        t: 'prepare', room: this.roster.room, from: this.me, view: pp.body.view, seq: pp.body.seq, digest: pp.body.digest,
+      });
+      slot.prepares.set(this.me, prepare);
+      const msg: Wire = { k: 'prepare', prepare, pp };
+      slot.sent.push(msg);
+      this.send('all', msg);
+    }
+    this.checkPrepared(slot);
+  }
+
+  private onPrepare(from: number, prepare: Signed<PrepareBody>, pp: Signed<PrePrepareBody>): void {
+    // The primary's signed header rides along so that conflicting pre-prepares meet here.
+    if (!this.valid(prepare) || !this.valid(pp)) return this.drop(from, 'bad-signature');
+    const { view, seq, digest } = prepare.body;
+    if (pp.body.from !== this.primary(pp.body.view)) return this.drop(from, 'not-from-primary');
+    if (pp.body.view !== view || pp.body.seq !== seq || !sameBytes(pp.body.digest, digest)) return this.drop(from, 'header-mismatch');
+    if (prepare.body.from === this.primary(view)) return this.drop(from, 'prepare-from-primary');
+    if (view > this.view) return this.askNewView(from, view);
+    if (view < this.view) return this.drop(from, 'wrong-view');
+    const slot = this.slot(view, seq);
+    if (!slot.prepares.has(prepare.body.from)) slot.prepares.set(prepare.body.from, prepare);
+    this.checkPrepared(slot);
+  }
+
+  private onCommit(from: number, commit: Signed<CommitBody>): void {
+    if (!this.valid(commit)) return this.drop(from, 'bad-signature');
+    const { view, seq } = commit.body;
+    if (view > this.view) return this.askNewView(from, view);
+    if (view < this.view) return this.drop(from, 'wrong-view');
+    const slot = this.slot(view, seq);
+    if (!slot.commits.has(commit.body.from)) slot.commits.set(commit.body.from, commit);
+    this.checkCommitted(slot);
+  }
+
+  private matching<T extends Signed<PrepareBody | CommitBody>>(slot: Slot, map: Map<number, T>): T[] {
+    const digest = slot.pp!.body.digest;
+    return [...map.values()].filter((m) => sameBytes(m.body.digest, digest));
+  }
+
+  private checkPrepared(slot: Slot): void {
+    if (slot.prepared || !slot.pp || !slot.batch || this.changing !== null || slot.view !== this.view) return;
+    const prepares = this.matching(slot, slot.prepares).filter((p) => p.body.from !== this.primary(slot.view));
+    if (prepares.length < 2 * this.f) return;
+    slot.prepared = true;
+    const cert: PreparedCert = {
+      pp: slot.pp,
+      prepares: prepares.sort((a, b) => a.body.from - b.body.from).slice(0, 2 * this.f),
+      batch: slot.batch,
+    };
+    const old = this.preparedCerts.get(slot.seq);
+    if (!old || old.pp.body.view < slot.view) this.preparedCerts.set(slot.seq, cert);
+    const commit = this.sign<CommitBody>({
+      t: 'commit', room: this.roster.room, from: this.me, view: slot.view, seq: slot.seq, digest: slot.pp.body.digest,
+    });
+    slot.commits.set(this.me, commit);
+    const msg: Wire = { k: 'commit', commit };
+    slot.sent.push(msg);
+    this.send('all', msg);
+    this.checkCommitted(slot);
+  }
+
+  private checkCommitted(slot: Slot): void {
+    if (slot.committed || !slot.prepared || !slot.pp || !slot.batch) return;
+    const commits = this.matching(slot, slot.commits);
+    if (commits.length < this.q) return;
+    slot.committed = true;
+    if (!this.committed.has(slot.seq)) {
+      this.committed.set(slot.seq, {
+        pp: slot.pp,
+        batch: slot.batch,
+        commits: commits.sort((a, b) => a.body.from - b.body.from).slice(0, this.q),
+      });
+    }
+    this.execute();
+  }
+
+  // ---- execution ----
+
+  private execute(): void {
+    let progressed = false;
+    for (let cert = this.committed.get(this.executedSeq + 1); cert; cert = this.committed.get(this.executedSeq + 1)) {
+      const seq = this.executedSeq + 1;
+      const requests: ExecutedRequest[] = [];
+      const events: LunchEvent[] = [];
+      for (const r of cert.batch) {
+        const { from: member, counter, op } = r.body;
+        this.pending.delete(requestId(member, counter));
+        // Duplicates and replays are skipped here, the same way by everyone.
+        if (counter <= this.lastCounter[member]!) continue;
+        this.lastCounter[member] = counter;
+        const applied = applyLunch(this.lunch, member, { member, counter }, op);
+        this.lunch = applied.state;
+        requests.push({ member, counter, op });
+        events.push(...applied.events);
+      }
+      this.executedSeq = seq;
+      progressed = true;
+      this.out.push({ kind: 'executed', seq, view: cert.pp.body.view, requests, events });
+    }
+    if (!progressed) return;
+    this.vcTimeout = this.timing.viewChangeTimeout;
+    for (const id of [...this.assigned]) {
+      const [m, c] = id.split(':').map(Number) as [number, number];
+      if (c <= this.lastCounter[m]!) this.assigned.delete(id);
+    }
+    if (this.myOutstanding && this.myOutstanding.body.counter <= this.lastCounter[this.me]!) {
+      this.myOutstanding = null;
+      const next = this.myQueue.shift();
+      if (next) this.issue(next);
+    }
+    if (this.isPrimary() && this.changing === null) this.assign();
+    this.fetchMissing();
+  }
+
+  // ---- the primary ----
+
+  private isPrimary(view = this.view): boolean {
+    return this.primary(view) === this.me;
+  }
+
+  /**
+   * Assign waiting requests to sequence numbers, in batches, taking members in turn so that one
+   * member flooding requests cannot starve the others.
+   */
+  private assign(): void {
+    while (this.nextSeq - 1 - this.executedSeq < this.timing.maxInFlight) {
+      const byMember = new Map<number, Signed<RequestBody>[]>();
+      for (const p of this.pending.values()) {
+        const { from, counter } = p.req.body;
+        if (counter <= this.lastCounter[from]! || this.assigned.has(requestId(from, counter))) continue;
+        const list = byMember.get(from) ?? [];
+        list.push(p.req);
+        byMember.set(from, list);
+      }
+      if (byMember.size === 0) return;
+      for (const list of byMember.values()) list.sort((a, b) => a.body.counter - b.body.counter);
+      const batch: Signed<RequestBody>[] = [];
+      for (let round = 0; batch.length < this.timing.maxBatch; round++) {
+        let added = false;
+        for (let k = 0; k < this.n && batch.length < this.timing.maxBatch; k++) {
+          const r = byMember.get((this.rrStart + k) % this.n)?.[round];
+          if (r) {
+            batch.push(r);
+            added = true;
+          }
+        }
+        if (!added) break;
+      }
+      this.rrStart = (this.rrStart + 1) % this.n;
+      const seq = this.nextSeq++;
+      const pp = this.sign<PrePrepareBody>({
+        t: 'pre-prepare', room: this.roster.room, from: this.me, view: this.view, seq, digest: batchDigest(batch),
+      });
+      const msg: Wire = { k: 'pre-prepare', pp, batch };
+      this.send('all', msg);
+      this.acceptPrePrepare(pp, batch);
+      this.slot(this.view, seq).sent.push(msg);
+    }
+  }
+
+  // ---- own requests ----
+
+  private issue(op: LunchOp): void {
+    const req = this.sign<RequestBody>({ t: 'request', room: this.roster.room, from: this.me, counter: ++this.myCounter, op });
+    this.myOutstanding = req;
+    this.send('all', { k: 'request', req });
+    this.admit(req);
+  }
+
+  // ---- view change ----
+
+  private startViewChange(target: number): void {
+    if (target <= this.view || (this.changing !== null && this.changing >= target)) return;
+    this.changing = target;
+    this.vcDeadline = null;
+    const prepared = [...this.preparedCerts.values()].sort((a, b) => a.pp.body.seq - b.pp.body.seq);
+    const vc = this.sign<ViewChangeBody>({ t: 'view-change', room: this.roster.room, from: this.me, view: target, stable: 0, prepared });
+    const msg: Wire = { k: 'view-change', vc };
+    this.myViewChanges.set(target, msg);
+    this.votes(target).set(this.me, vc);
+    this.out.push({ kind: 'view', view: this.view, changing: true });
+    this.send('all', msg);
+    this.checkViewChangeQuorum(target);
+  }
+
+  private votes(view: number): Map<number, Signed<ViewChangeBody>> {
+    let m = this.viewChanges.get(view);
+    if (!m) {
+      m = new Map();
+      this.viewChanges.set(view, m);
+    }
+    return m;
+  }
+
+  private validPreparedCert(cert: PreparedCert, below: number): boolean {
+    const { pp, prepares, batch } = cert;
+    const { view, seq, digest } = pp.body;
+    if (view >= below || seq < 1 || !this.valid(pp) || pp.body.from !== this.primary(view)) return false;
+    if (!sameBytes(batchDigest(batch), digest) || !batch.every((r) => this.validRequest(r))) return false;
+    const senders = new Set<number>();
+    for (const p of prepares) {
+      if (!this.valid(p) || p.body.view !== view || p.body.seq !== seq || !sameBytes(p.body.digest, digest)) return false;
+      if (p.body.from === this.primary(view)) return false;
+      senders.add(p.body.from);
+    }
+    return senders.size >= 2 * this.f;
+  }
+
+  private validViewChange(vc: Signed<ViewChangeBody>): boolean {
+    if (!this.valid(vc)) return false;
+    const seqs = new Set<number>();
+    for (const cert of vc.body.prepared) {
+      if (seqs.has(cert.pp.body.seq) || !this.validPreparedCert(cert, vc.body.view)) return false;
+      seqs.add(cert.pp.body.seq);
+    }
+    return true;
+  }
+
+  private onViewChange(from: number, vc: Signed<ViewChangeBody>): void {
+    if (!this.validViewChange(vc)) return this.drop(from, 'bad-view-change');
+    const target = vc.body.view;
+    if (target <= this.view) {
+      // A member still changing to a view we already entered: hand it the new view.
+      if (target === this.view && this.newView) this.serve(vc.body.from, 'new-view', { k: 'new-view', nv: this.newView });
+      return;
+    }
+    this.votes(target).set(vc.body.from, vc);
+    // f + 1 members want a higher view: at least one is honest, so join the smallest of them.
+    const highest = new Map<number, number>();
+    for (const [view, votes] of this.viewChanges) {
+      if (view <= this.view || (this.changing !== null && view <= this.changing)) continue;
+      for (const m of votes.keys()) highest.set(m, Math.max(highest.get(m) ?? 0, view));
+    }
+    if (highest.size >= this.f + 1) this.startViewChange(Math.min(...highest.values()));
+    this.checkViewChangeQuorum(target);
+  }
+
+  private checkViewChangeQuorum(target: number): void {
+    if (this.changing !== target) return;
+    const votes = this.votes(target);
+    if (votes.size < this.q) return;
+    this.vcDeadline ??= this.now + this.vcTimeout;
+    if (!this.isPrimary(target) || this.sentNewViewFor >= target) return;
+    this.sentNewViewFor = target;
+    const chosen = [...votes.values()].sort((a, b) => a.body.from - b.body.from).slice(0, this.q);
+    const plan = this.planNewView(target, chosen);
+    const pps = plan.map((e) =>
+      this.sign<PrePrepareBody>({ t: 'pre-prepare', room: this.roster.room, from: this.me, view: target, seq: e.seq, digest: e.digest }),
+    );
+    const nv = this.sign<NewViewBody>({ t: 'new-view', room: this.roster.room, from: this.me, view: target, vcs: chosen, pps });
+    this.send('all', { k: 'new-view', nv });
+    this.enterView(nv, plan);
+  }
+
+  /**
+   * The pre-prepares a new view must re-issue, computed from 2f + 1 view-changes: for every
+   * sequence number above the highest stable checkpoint up to the highest prepared one, the
+   * batch prepared in the highest view, or a null batch where none prepared.
+   */
+  private planNewView(view: number, vcs: readonly Signed<ViewChangeBody>[]): { seq: number; digest: Uint8Array; batch: Signed<RequestBody>[] }[] {
+    const minS = Math.max(...vcs.map((v) => v.body.stable));
+    const best = new Map<number, PreparedCert>();
+    for (const vc of vcs) {
+      for (const cert of vc.body.prepared) {
+        const s = cert.pp.body.seq;
+        if (s <= minS) continue;
+        const old = best.get(s);
+        if (!old || cert.pp.body.view > old.pp.body.view) best.set(s, cert);
+      }
+    }
+    const maxS = Math.max(minS, ...best.keys());
+    const plan: { seq: number; digest: Uint8Array; batch: Signed<RequestBody>[] }[] = [];
+    for (let s = minS + 1; s <= maxS; s++) {
+      const cert = best.get(s);
+      plan.push(cert ? { seq: s, digest: cert.pp.body.digest, batch: cert.batch } : { seq: s, digest: NULL_DIGEST, batch: [] });
+    }
+    void view;
+    return plan;
+  }
+
+  private onNewView(from: number, nv: Signed<NewViewBody>): void {
+    const { view } = nv.body;
+    if (!this.valid(nv) || nv.body.from !== this.primary(view)) return this.drop(from, 'bad-new-view');
+    if (view <= this.view) return;
+    const members = new Set<number>();
+    for (const vc of nv.body.vcs) {
+      if (vc.body.view !== view || !this.validViewChange(vc)) return this.drop(from, 'bad-new-view');
+      members.add(vc.body.from);
+    }
+    if (members.size < this.q || members.size !== nv.body.vcs.length) return this.drop(from, 'bad-new-view');
+    // Never trust the new primary's plan: recompute it and compare.
+    const plan = this.planNewView(view, nv.body.vcs);
+    if (plan.length !== nv.body.pps.length) return this.drop(from, 'new-view-mismatch');
+    for (const [i, e] of plan.entries()) {
+      const pp = nv.body.pps[i]!;
+      const b = pp.body;
+      if (!this.valid(pp) || b.from !== nv.body.from || b.view !== view || b.seq !== e.seq || !sameBytes(b.digest, e.digest)) {
+        return this.drop(from, 'new-view-mismatch');
+      }
+    }
+    for (const vc of nv.body.vcs) this.votes(view).set(vc.body.from, vc);
+    this.enterView(nv, plan);
+  }
+
+  private enterView(nv: Signed<NewViewBody>, plan: { seq: number; digest: Uint8Array; batch: Signed<RequestBody>[] }[]): void {
+    const view = nv.body.view;
+    this.view = view;
+    this.changing = null;
+    this.vcDeadline = null;
+    this.newView = nv;
+    this.lastHeardPrimary = this.now;
+    for (const key of [...this.slots.keys()]) if (this.slots.get(key)!.view < view) this.slots.delete(key);
+    for (const v of [...this.viewChanges.keys()]) if (v < view) this.viewChanges.delete(v);
+    this.assigned.clear();
+    for (const p of this.pending.values()) p.since = this.now;
+    const maxS = plan.length ? plan[plan.length - 1]!.seq : 0;
+    this.nextSeq = Math.max(maxS, this.executedSeq) + 1;
+    this.out.push({ kind: 'view', view, changing: false });
+    for (const [i, e] of plan.entries()) this.acceptPrePrepare(nv.body.pps[i]!, e.batch);
+    if (this.proofs.has(this.primary())) this.startViewChange(view + 1);
+    else if (this.isPrimary()) this.assign();
+  }
+
+  // ---- status, catching up ----
+
+  private onStatus(member: number, view: number, executed: number): void {
+    if (member === this.primary() && view === this.view) this.lastHeardPrimary = this.now;
+    this.peerExecuted[member] = Math.max(this.peerExecuted[member]!, executed);
+    if (view > this.view && (this.changing === null || view >= this.changing)) this.askNewView(member, view);
+    this.fetchMissing();
+  }
+
+  /** Whenever a peer has executed further, fetch the next batch with its commit certificate. */
+  private fetchMissing(): void {
+    const want = this.executedSeq + 1;
+    if (this.committed.has(want)) return;
+    if (this.fetching && this.fetching.seq === want && this.now - this.fetching.at < this.timing.retransmitInterval) return;
+    const ahead = this.peerExecuted.map((e, m) => ({ e, m })).filter((p) => p.e >= want && p.m !== this.me);
+    if (ahead.length === 0) return;
+    // Rotate through the peers that are ahead so one that refuses to answer only delays us.
+    const attempt = this.fetching?.seq === want ? Math.floor(this.now / this.timing.retransmitInterval) : 0;
+    const peer = ahead[attempt % ahead.length]!.m;
+    this.fetching = { seq: want, at: this.now };
+    this.send(peer, { k: 'fetch', seq: want });
+  }
+
+  private onFetch(from: number, seq: number): void {
+    const cert = this.committed.get(seq);
+    if (cert) this.serve(from, `fetch/${seq}`, { k: 'committed', cert });
+  }
+
+  /** Answer a peer's request at most once per retransmission interval per kind. */
+  private serve(to: number, what: string, message: Wire): void {
+    const key = `${what}/${to}`;
+    const last = this.lastServed.get(key);
+    if (last !== undefined && this.now - last < this.timing.retransmitInterval / 2) return;
+    this.lastServed.set(key, this.now);
+    this.send(to, message);
+  }
+
+  private onCommitted(from: number, cert: CommitCert): void {
+    const { pp, batch, commits } = cert;
+    const { view, seq, digest } = pp.body;
+    if (!this.valid(pp) || pp.body.from !== this.primary(view)) return this.drop(from, 'bad-certificate');
+    if (!sameBytes(batchDigest(batch), digest) || !batch.every((r) => this.validRequest(r))) return this.drop(from, 'bad-certificate');
+    const signers = new Set<number>();
+    for (const c of commits) {
+      if (!this.valid(c) || c.body.view !== view || c.body.seq !== seq || !sameBytes(c.body.digest, digest)) {
+        return this.drop(from, 'bad-certificate');
+      }
+      signers.add(c.body.from);
+    }
+    if (signers.size < this.q) return this.drop(from, 'bad-certificate');
+    if (seq <= this.executedSeq || this.committed.has(seq)) return;
+    this.committed.set(seq, cert);
+    this.execute();
+  }
+
+  private onGetNewView(from: number, view: number): void {
+    if (this.newView && this.newView.body.view === view) this.serve(from, 'new-view', { k: 'new-view', nv: this.newView });
+  }
+
+  private askNewView(from: number, view: number): void {
+    if (view <= this.view) return;
+    this.serve(from, `get-new-view/${view}`, { k: 'get-new-view', view });
+  }
+
+  // ---- time ----
+
+  private timers(): void {
+    const t = this.timing;
+    if (this.now >= this.nextHeartbeat) {
+      this.nextHeartbeat = this.now + t.heartbeatInterval;
+      const status = signBody(this.suite, this.secretKey, {
+        t: 'status', room: this.roster.room, from: this.me, view: this.view, executed: this.executedSeq,
+      } as const);
+      this.send('all', { k: 'status', status });
+    }
+    if (this.changing === null) {
+      const expired = [...this.pending.values()].some((p) => this.now - p.since >= t.requestTimeout);
+      const silent = !this.isPrimary() && this.now - this.lastHeardPrimary >= t.primarySilence;
+      if (expired || silent) this.startViewChange(this.view + 1);
+    } else if (this.vcDeadline !== null && this.now >= this.vcDeadline) {
+      this.vcTimeout = Math.min(this.vcTimeout * 2, t.viewChangeTimeout * VIEW_CHANGE_TIMEOUT_CAP);
+      this.startViewChange(this.changing + 1);
+    }
+    if (this.now >= this.nextRetransmit) {
+      this.nextRetransmit = this.now + t.retransmitInterval;
+      this.retransmit();
+    }
+    this.fetchMissing();
+  }
+
+  /** Resend the stored signed bytes of unfinished work; never re-sign a slot. */
+  private retransmit(): void {
+    if (this.myOutstanding) this.send('all', { k: 'request', req: this.myOutstanding });
+    // Backups pass on requests the primary seems not to have assigned, in case it never got them.
+    if (this.changing === null && !this.isPrimary()) {
+      for (const p of this.pending.values()) {
+        const { from, counter } = p.req.body;
+        if (from !== this.me && !this.assigned.has(requestId(from, counter)) && this.now - p.since >= this.timing.retransmitInterval) {
+          this.send(this.primary(), { k: 'request', req: p.req });
+        }
+      }
+    }
+    if (this.changing !== null) {
+      const vc = this.myViewChanges.get(this.changing);
+      if (vc) this.send('all', vc);
+      return;
+    }
+    for (const slot of this.slots.values()) {
+      if (slot.view !== this.view || slot.seq <= this.executedSeq) continue;
+      for (const msg of slot.sent) this.send('all', msg);
+    }
+  }
+
+  private slot(view: number, seq: number): Slot {
+    const key = `${view}:${seq}`;
+    let s = this.slots.get(key);
+    if (!s) {
+      s = { view, seq, pp: null, batch: null, prepares: new Map(), commits: new Map(), prepared: false, committed: false, sent: [] };
+      this.slots.set(key, s);
+    }
+    return s;
+  }
+}
+
+function requestId(member: number, counter: number): string {
+  return `${member}:${counter}`;
+}
+
+function hex(bytes: Uint8Array): string {
+  let s = '';
+  for (const b of bytes) s += b.toString(16).padStart(2, '0');
+  return s;
+}
