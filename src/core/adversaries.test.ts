@@ -3,6 +3,9 @@ import { Adversary, STRATEGIES, type Strategy } from './adversaries.ts';
 import type { Effect } from './effects.ts';
 import { Cluster, type Node } from './harness.ts';
 import type { LunchOp } from './lunch.ts';
+import {
+  batchDigest, encodeWire, signBody, type CommitBody, type PrePrepareBody, type PrepareBody, type RequestBody, type Signed, type Wire,
+} from './messages.ts';
 import { Replica } from './replica.ts';
 
 const proposal = (place: string): LunchOp => ({ kind: 'propose', place, time: '12:30' });
@@ -108,4 +111,41 @@ describe('Twins (two replicas sharing one key)', () => {
       expectHonestAgree(c, honest, honest.length);
     });
   }
+});
+
+describe('beyond f: two colluding liars out of four', () => {
+  it('can split the honest members, and both liars end up proven faulty at each of them', () => {
+    // The guarantees hold for at most f liars. With f + 1 the honest members may decide
+    // differently; what the product still shows is who lied, with proof.
+    const c = new Cluster(4, { real: true });
+    const [p0, p1] = [c.members[0]!.secretKey, c.members[1]!.secretKey];
+    const room = c.roster.room;
+    const req = (place: string, counter: number) =>
+      signBody<RequestBody>(c.suite, p1, { t: 'request', room, from: 1, counter, op: proposal(place) });
+    const version = (batch: Signed<RequestBody>[]) => {
+      const digest = batchDigest(batch);
+      const pp = signBody<PrePrepareBody>(c.suite, p0, { t: 'pre-prepare', room, from: 0, view: 0, seq: 1, digest });
+      const prepare = signBody<PrepareBody>(c.suite, p1, { t: 'prepare', room, from: 1, view: 0, seq: 1, digest });
+      const commit = (key: Uint8Array, from: number) => signBody<CommitBody>(c.suite, key, { t: 'commit', room, from, view: 0, seq: 1, digest });
+      return [
+        { k: 'pre-prepare', pp, batch },
+        { k: 'prepare', prepare, pp },
+        { k: 'commit', commit: commit(p0, 0) },
+        { k: 'commit', commit: commit(p1, 1) },
+      ] as Wire[];
+    };
+    const a = version([req('Pizza', 1)]);
+    const b = version([req('Sushi', 1)]);
+    for (const m of a) c.collect(0, [{ kind: 'send', to: 2, type: m.k, message: m, bytes: encodeWire(m) }]);
+    for (const m of b) c.collect(0, [{ kind: 'send', to: 3, type: m.k, message: m, bytes: encodeWire(m) }]);
+    // The liars' replicas themselves take no further part: only what was crafted above goes out.
+    c.deliverAll((m) => m.to === 2 || m.to === 3);
+    c.down.add(0);
+    c.down.add(1);
+    c.run(30_000);
+    const first = (m: number) => c.executed(m)[0]?.requests.map((r) => r.op);
+    expect(first(2)).toEqual([proposal('Pizza')]);
+    expect(first(3)).toEqual([proposal('Sushi')]);
+    for (const m of [2, 3]) expect((c.nodes[m] as Replica).snapshot().proven).toEqual([0, 1]);
+  });
 });
