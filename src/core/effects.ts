@@ -1,8 +1,9 @@
 // What a replica asks its caller to do. The caller carries effects out in order: a `persist`
 // precedes the `send` that carries what it records, and the send must wait until the write is
 // durable (see protocol.md, Durability).
-import type { LunchEvent, LunchOp } from './lunch.ts';
-import type { Proof, Signed, Wire, WireKind } from './messages.ts';
+import type { LunchEvent, LunchOp, LunchState } from './lunch.ts';
+import type { Proof, Wire, WireKind } from './messages.ts';
+import type { WalRecord } from './wal.ts';
 
 export interface ExecutedRequest {
   readonly member: number;
@@ -17,11 +18,13 @@ export type Effect =
    */
   | { kind: 'send'; to: number | 'all'; type: WireKind; message: Wire; bytes: Uint8Array }
   | { kind: 'send'; to: number | 'all'; type: 'garbage'; message: null; bytes: Uint8Array }
-  /** Something this replica signed for a slot; durable before any send that carries it. */
-  | { kind: 'persist'; slot: string; signed: Signed }
+  /** A write-ahead record; durable before any send that follows it. */
+  | { kind: 'persist'; record: WalRecord }
   | { kind: 'executed'; seq: number; view: number; requests: ExecutedRequest[]; events: LunchEvent[] }
   | { kind: 'evidence'; member: number; slot: string; proof: Proof }
   /** An accusation without proof: shown at most as a claim, it changes nothing. */
   | { kind: 'claim'; accuser: number; accused: number; reason: string }
   | { kind: 'view'; view: number; changing: boolean }
+  /** The replica adopted a certified stable state (state transfer): the lunch state jumps to it. */
+  | { kind: 'state'; seq: number; lunch: LunchState }
   | { kind: 'drop'; from: number; reason: string };

@@ -42,18 +42,23 @@ export class Cluster {
   readonly effects: { at: number; effect: Effect }[] = [];
   readonly sent = new Map<WireKind | 'garbage', number>();
   now = 0;
-  readonly nodes: Node[];
+  nodes: Node[];
   readonly roster: Roster;
   readonly suite: CryptoSuite;
   readonly members: Member[];
   /** Members whose traffic is dropped in both directions. */
   readonly down = new Set<number>();
+  /** Write-ahead records each member has made durable, in order. */
+  readonly records: unknown[][];
+  private readonly timing: Partial<Timing> | undefined;
 
   constructor(n: number, options: { real?: boolean; timing?: Partial<Timing>; wrap?: (replica: Replica, member: Member, c: Cluster) => Node } = {}) {
     const { roster, suite, members } = makeRoster(n, options.real ?? false);
     this.roster = roster;
     this.suite = suite;
     this.members = members;
+    this.timing = options.timing;
+    this.records = members.map(() => []);
     this.nodes = members.map((m) => {
       const replica = new Replica({ roster, me: m.index, secretKey: m.secretKey, suite, timing: options.timing });
       return options.wrap ? options.wrap(replica, m, this) : replica;
@@ -63,6 +68,7 @@ export class Cluster {
   collect(from: number, effects: Effect[]): void {
     for (const effect of effects) {
       this.effects.push({ at: from, effect });
+      if (effect.kind === 'persist') this.records[from]!.push(effect.record);
       if (effect.kind !== 'send') continue;
       const targets = effect.to === 'all' ? this.nodes.map((_, i) => i).filter((i) => i !== from) : [effect.to];
       for (const to of targets) {
@@ -88,6 +94,19 @@ export class Cluster {
     return delivered;
   }
 
+  /** Deliver only the queued messages that match (and what they cause that matches); keep the rest queued. */
+  deliverMatching(match: (m: InFlight) => boolean): void {
+    for (let i = 0; i < this.queue.length; ) {
+      const m = this.queue[i]!;
+      if (!match(m)) {
+        i++;
+        continue;
+      }
+      this.queue.splice(i, 1);
+      if (!this.down.has(m.from) && !this.down.has(m.to)) this.collect(m.to, this.nodes[m.to]!.step(m.from, m.bytes));
+    }
+  }
+
   /** Advance virtual time in steps, ticking every node and delivering what follows. */
   run(ms: number, stepMs = 100, filter?: (m: InFlight) => boolean): void {
     const end = this.now + ms;
@@ -96,6 +115,23 @@ export class Cluster {
       for (const node of this.nodes) if (!this.down.has(node.me)) this.collect(node.me, node.tick(this.now));
       this.deliverAll(filter);
     }
+  }
+
+  /**
+   * Restart a member from the given records (default: all it made durable). `lost` says the
+   * records are known to be gone, as when storage was wiped.
+   */
+  restart(member: number, options: { records?: unknown[]; lost?: boolean } = {}): ReturnType<typeof Replica.restore>['report'] {
+    const records = options.records ?? [...this.records[member]!];
+    this.records[member] = [...records];
+    const { replica, effects, report } = Replica.restore(
+      { roster: this.roster, me: member, secretKey: this.members[member]!.secretKey, suite: this.suite, timing: this.timing, now: this.now },
+      records,
+      { lost: options.lost ?? false },
+    );
+    this.nodes[member] = replica;
+    this.collect(member, effects);
+    return report;
   }
 
   executed(member: number): Extract<Effect, { kind: 'executed' }>[] {

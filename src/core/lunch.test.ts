@@ -339,3 +339,17 @@ describe('random histories', () => {
     });
   }
 });
+
+describe('decodeLunchState', () => {
+  it('inverts encodeLunchState and refuses anything else', async () => {
+    const { decodeLunchState } = await import('./lunch.ts');
+    let s = initialLunch(4);
+    s = applyLunch(s, 1, { member: 1, counter: 1 }, { kind: 'propose', place: 'Pizza', time: '12:00' }).state;
+    for (const m of [0, 1, 2]) s = applyLunch(s, m, { member: m, counter: 5 }, { kind: 'vote', proposal: { member: 1, counter: 1 }, choice: 'join' }).state;
+    const bytes = encodeLunchState(s);
+    expect(decodeLunchState(bytes, 4)).toEqual(s);
+    expect(decodeLunchState(bytes, 7)).toBeNull();
+    expect(decodeLunchState(bytes.subarray(0, bytes.length - 1), 4)).toBeNull();
+    expect(decodeLunchState(new Uint8Array([0xa0]), 4)).toBeNull();
+  });
+});

@@ -1,7 +1,7 @@
 // The lunch state machine. The replicated log executes requests in agreed order and each executed
 // request applies one LunchOp here. Everything is pure and deterministic: the same history gives
 // byte-identical encodings on every honest tab, and a malformed op is a recorded no-op, never a throw.
-import { encode } from 'cborg';
+import { decode, encode } from 'cborg';
 import * as v from 'valibot';
 import { quorumFor } from './quorum.ts';
 
@@ -185,4 +185,41 @@ export function encodeLunchState(state: LunchState): Uint8Array {
     ]),
     state.decisions.map((d) => [d.round, d.proposal.member, d.proposal.counter, d.joined]),
   ]);
+}
+
+const VOTE_OF = [null, 'join', 'decline'] as const;
+const Int = v.pipe(v.number(), v.safeInteger(), v.minValue(0));
+const EncodedState = v.tuple([
+  v.literal(STATE_FORMAT),
+  Int,
+  Int,
+  v.array(v.tuple([Int, Int, Int, v.string(), v.string(), Int, v.array(v.picklist([0, 1, 2]))])),
+  v.array(v.tuple([Int, Int, Int, v.array(Int)])),
+]);
+
+/**
+ * The inverse of `encodeLunchState`, for state transfer. Returns null for anything that is not
+ * exactly such an encoding for a room of n (it must re-encode to the same bytes).
+ */
+export function decodeLunchState(bytes: Uint8Array, n: number): LunchState | null {
+  let raw: unknown;
+  try {
+    raw = decode(bytes, { strict: true, rejectDuplicateMapKeys: true, useMaps: false });
+  } catch {
+    return null;
+  }
+  const parsed = v.safeParse(EncodedState, raw);
+  if (!parsed.success || parsed.output[1] !== n) return null;
+  const [, , round, proposals, decisions] = parsed.output;
+  const state: LunchState = {
+    n,
+    round,
+    proposals: proposals.map(([member, counter, pRound, place, time, proposer, votes]) => ({
+      ref: { member, counter }, round: pRound, place, time, proposer, votes: votes.map((c) => VOTE_OF[c]),
+    })),
+    decisions: decisions.map(([dRound, member, counter, joined]) => ({ round: dRound, proposal: { member, counter }, joined })),
+  };
+  const again = encodeLunchState(state);
+  if (again.length !== bytes.length || again.some((b, i) => b !== bytes[i])) return null;
+  return state;
 }

@@ -15,6 +15,8 @@ export const PROTOCOL_DOMAIN = `byzantine-lunch/pbft/v${PROTOCOL_VERSION}`;
 /** Largest message the core accepts; the network layer chunks below this. */
 export const MAX_WIRE_BYTES = 1024 * 1024;
 export const MAX_BATCH = 64;
+/** State transfer answers in chunks no larger than this. */
+export const STATE_CHUNK_BYTES = 8 * 1024;
 
 const u32 = v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(0xffffffff));
 const member = v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(255));
@@ -30,6 +32,7 @@ export const PrePrepareBody = v.strictObject({ t: v.literal('pre-prepare'), ...b
 export const PrepareBody = v.strictObject({ t: v.literal('prepare'), ...base, view: u32, seq: u32, digest: Digest });
 export const CommitBody = v.strictObject({ t: v.literal('commit'), ...base, view: u32, seq: u32, digest: Digest });
 export const StatusBody = v.strictObject({ t: v.literal('status'), ...base, view: u32, executed: u32 });
+export const CheckpointBody = v.strictObject({ t: v.literal('checkpoint'), ...base, seq: u32, digest: Digest });
 export const AccuseBody = v.strictObject({
   t: v.literal('accuse'), ...base, accused: member, reason: v.pipe(v.string(), v.maxLength(200)),
 });
@@ -39,6 +42,9 @@ export const SignedRequest = signed(RequestBody);
 export const SignedPrePrepare = signed(PrePrepareBody);
 export const SignedPrepare = signed(PrepareBody);
 export const SignedCommit = signed(CommitBody);
+export const SignedCheckpoint = signed(CheckpointBody);
+/** 2f + 1 matching checkpoints: proof that a state is stable. */
+const CheckpointProof = v.pipe(v.array(SignedCheckpoint), v.maxLength(255));
 
 const Batch = v.pipe(v.array(SignedRequest), v.maxLength(MAX_BATCH));
 export const PreparedCert = v.strictObject({
@@ -47,7 +53,7 @@ export const PreparedCert = v.strictObject({
   batch: Batch,
 });
 export const ViewChangeBody = v.strictObject({
-  t: v.literal('view-change'), ...base, view: u32, stable: u32,
+  t: v.literal('view-change'), ...base, view: u32, stable: u32, proof: CheckpointProof,
   prepared: v.pipe(v.array(PreparedCert), v.maxLength(4096)),
 });
 export const SignedViewChange = signed(ViewChangeBody);
@@ -62,7 +68,7 @@ export const SignedAccuse = signed(AccuseBody);
 
 /** Any signed body: what a proof of equivocation is made of. */
 export const SignedAny = v.union([
-  SignedRequest, SignedPrePrepare, SignedPrepare, SignedCommit, SignedViewChange, SignedNewView,
+  SignedRequest, SignedPrePrepare, SignedPrepare, SignedCommit, SignedViewChange, SignedNewView, SignedCheckpoint,
 ]);
 export const Proof = v.strictObject({ a: SignedAny, b: SignedAny });
 export const CommitCert = v.strictObject({
@@ -84,6 +90,13 @@ export const Wire = v.variant('k', [
   v.strictObject({ k: v.literal('get-new-view'), view: u32 }),
   v.strictObject({ k: v.literal('evidence'), proof: Proof }),
   v.strictObject({ k: v.literal('accuse'), accuse: SignedAccuse }),
+  v.strictObject({ k: v.literal('checkpoint'), checkpoint: SignedCheckpoint }),
+  // State transfer: the state at a stable checkpoint, with its proof, in bounded chunks.
+  v.strictObject({ k: v.literal('get-state'), seq: u32, chunk: u32 }),
+  v.strictObject({
+    k: v.literal('state'), seq: u32, proof: CheckpointProof, chunk: u32, chunks: u32,
+    bytes: v.custom<Uint8Array>((b) => b instanceof Uint8Array && b.length <= STATE_CHUNK_BYTES, 'state chunk too large'),
+  }),
 ]);
 
 export type RequestBody = v.InferOutput<typeof RequestBody>;
@@ -93,8 +106,10 @@ export type CommitBody = v.InferOutput<typeof CommitBody>;
 export type ViewChangeBody = v.InferOutput<typeof ViewChangeBody>;
 export type NewViewBody = v.InferOutput<typeof NewViewBody>;
 export type StatusBody = v.InferOutput<typeof StatusBody>;
+export type CheckpointBody = v.InferOutput<typeof CheckpointBody>;
 export type AccuseBody = v.InferOutput<typeof AccuseBody>;
-export type AnyBody = RequestBody | PrePrepareBody | PrepareBody | CommitBody | ViewChangeBody | NewViewBody | StatusBody | AccuseBody;
+export type AnyBody =
+  | RequestBody | PrePrepareBody | PrepareBody | CommitBody | ViewChangeBody | NewViewBody | StatusBody | AccuseBody | CheckpointBody;
 export interface Signed<B extends AnyBody = AnyBody> { body: B; sig: Uint8Array }
 export type PreparedCert = v.InferOutput<typeof PreparedCert>;
 export type CommitCert = v.InferOutput<typeof CommitCert>;
@@ -162,6 +177,8 @@ export function slotKey(body: AnyBody): string | null {
     case 'view-change':
     case 'new-view':
       return `${body.t}/${body.from}/${body.view}`;
+    case 'checkpoint':
+      return `checkpoint/${body.from}/${body.seq}`;
     default:
       return null;
   }

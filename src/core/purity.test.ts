@@ -9,7 +9,7 @@ const sources = readdirSync(dir).filter((f) => f.endsWith('.ts') && !f.endsWith(
 const ALLOWED_IMPORTS = /^(\.\/[\w-]+\.ts|cborg|valibot|@noble\/hashes\/sha2\.js)$/;
 const FORBIDDEN = [
   /\bDate\b/, /\bperformance\b/, /\bsetTimeout\b/, /\bsetInterval\b/, /\bMath\.random\b/, /\bcrypto\.getRandomValues\b/,
-  /\bwindow\b/, /\bdocument\b/, /\bindexedDB\b/, /\blocalStorage\b/, /\bsessionStorage\b/, /\bfetch\(/, /\bWebSocket\b/,
+  /\bwindow\./, /\bglobalThis\b/, /\bdocument\./, /\bindexedDB\b/, /\blocalStorage\b/, /\bsessionStorage\b/, /\bfetch\(/, /\bWebSocket\b/,
   /\bRTCPeerConnection\b/, /\bprocess\./, /\bconsole\./,
 ];
 

@@ -4,18 +4,25 @@
 // and the local member's intents (`request`), and carries out the returned effects. There are no
 // timers, clocks, randomness or I/O in here.
 //
-// Not yet here (the durability issue): checkpoints and garbage collection, state transfer past a
-// checkpoint, and restart from persisted records. Until then the stable checkpoint is always 0,
-// every prepared certificate is kept, and view changes carry all of them.
-import { applyLunch, encodeLunchState, initialLunch, type LunchEvent, type LunchOp, type LunchState } from './lunch.ts';
+// Durability: every K sequence numbers members sign checkpoints of the state; 2f + 1 matching ones
+// make it stable, and everything below it is forgotten except proofs of equivocation. A replica
+// that is behind adopts a certified stable state (state transfer) and the certified entries after
+// it. What it signs is handed out as a write-ahead record first, and `Replica.restore` rebuilds a
+// replica from those records; a replica whose records are lost or corrupt signs no PREPARE,
+// COMMIT or VIEW-CHANGE until a stable checkpoint lies a full window beyond anything it could
+// have signed before.
+import { decode, encode } from 'cborg';
+import * as v from 'valibot';
+import { applyLunch, decodeLunchState, encodeLunchState, initialLunch, type LunchEvent, type LunchOp, type LunchState } from './lunch.ts';
 import {
-  batchDigest, bodyBytes, checkProof, encodeWire, decodeWire, sameBytes, signBody, slotKey, verifySigned,
-  type AnyBody, type CommitBody, type CommitCert, type NewViewBody, type PreparedCert, type PrePrepareBody,
+  batchDigest, bodyBytes, checkProof, encodeWire, decodeWire, sameBytes, signBody, slotKey, verifySigned, STATE_CHUNK_BYTES,
+  type AnyBody, type CheckpointBody, type CommitBody, type CommitCert, type NewViewBody, type PreparedCert, type PrePrepareBody,
   type PrepareBody, type Proof, type RequestBody, type Roster, type Signed, type ViewChangeBody, type Wire,
 } from './messages.ts';
 import type { Effect, ExecutedRequest } from './effects.ts';
 import { primaryOf, quorumFor } from './quorum.ts';
-import type { CryptoSuite } from './suite.ts';
+import { digest as sha256, type CryptoSuite } from './suite.ts';
+import { WAL_VERSION, WalRecord, signedRecord, type RestoreReport } from './wal.ts';
 
 export interface Timing {
   /** A request not executed this long after it was first seen triggers a view change. */
@@ -31,6 +38,10 @@ export interface Timing {
   maxBatch: number;
   /** Sequence numbers the primary may have assigned beyond the last executed one. */
   maxInFlight: number;
+  /** K: a checkpoint every K sequence numbers. */
+  checkpointInterval: number;
+  /** L: sequence numbers above the stable checkpoint that may be in use (a multiple of K). */
+  logWindow: number;
 }
 
 export const DEFAULT_TIMING: Timing = {
@@ -41,7 +52,11 @@ export const DEFAULT_TIMING: Timing = {
   viewChangeTimeout: 4000,
   maxBatch: 16,
   maxInFlight: 4,
+  checkpointInterval: 8,
+  logWindow: 16,
 };
+/** After a loss of records, own request counters jump this far ahead of anything known. */
+const AMNESIA_COUNTER_GAP = 1_000_000;
 const VIEW_CHANGE_TIMEOUT_CAP = 8;
 
 export interface ReplicaConfig {
@@ -63,6 +78,11 @@ export interface ReplicaSnapshot {
   proven: number[];
   pendingOwn: number;
   drops: Record<string, number>;
+  stable: number;
+  /** True while the replica must not sign PREPARE, COMMIT or VIEW-CHANGE (records lost). */
+  amnesia: boolean;
+  /** Sizes of what the replica keeps, to show that garbage collection bounds them. */
+  sizes: Record<string, number>;
 }
 
 interface Slot {
@@ -85,6 +105,17 @@ interface PendingRequest {
 }
 
 const NULL_DIGEST = batchDigest([]);
+/** What a stable state is made of: the lunch state and every member's last executed counter. */
+const StateTuple = v.tuple([v.custom<Uint8Array>((b) => b instanceof Uint8Array), v.array(v.pipe(v.number(), v.safeInteger(), v.minValue(0)))]);
+
+interface Transfer {
+  readonly seq: number;
+  readonly digest: Uint8Array;
+  readonly proof: Signed<CheckpointBody>[];
+  chunks: (Uint8Array | undefined)[];
+  attempt: number;
+  at: number;
+}
 
 export class Replica {
   readonly me: number;
@@ -135,6 +166,15 @@ export class Replica {
   private readonly verified = new Map<string, Uint8Array>();
   private readonly drops = new Map<string, number>();
 
+  private stable = 0;
+  private stableProof: Signed<CheckpointBody>[] = [];
+  private stableBytes: Uint8Array;
+  private readonly checkpoints = new Map<number, Map<number, Signed<CheckpointBody>>>();
+  private readonly myStates = new Map<number, Uint8Array>();
+  private transfer: Transfer | null = null;
+  /** Set while records are lost: the horizon is learned from peers during `learnUntil`. */
+  private amnesia: { observed: number; learnUntil: number; horizon: number | null } | null = null;
+
   private out: Effect[] = [];
 
   constructor(config: ReplicaConfig) {
@@ -156,6 +196,96 @@ export class Replica {
     this.lastHeardPrimary = this.now;
     this.nextHeartbeat = this.now;
     this.nextRetransmit = this.now + this.timing.retransmitInterval;
+    this.stableBytes = this.stateBytes();
+    if (this.timing.logWindow % this.timing.checkpointInterval !== 0) throw new RangeError('logWindow must be a multiple of checkpointInterval');
+  }
+
+  /**
+   * Rebuild a replica from its write-ahead records after a restart. Records are checked like any
+   * other input. When they are lost (`lost`), unreadable or contradict each other, the replica
+   * keeps what it can but assumes it forgot what it signed: it signs no PREPARE, COMMIT or
+   * VIEW-CHANGE until a stable checkpoint lies a full window beyond anything it could have signed.
+   */
+  static restore(config: ReplicaConfig, records: readonly unknown[], options: { lost?: boolean } = {}): { replica: Replica; effects: Effect[]; report: RestoreReport } {
+    const r = new Replica(config);
+    const rejected: { index: number; reason: string }[] = [];
+    const effects = r.run(() => r.load(records, rejected, options.lost ?? false));
+    return { replica: r, effects, report: { used: records.length - rejected.length, rejected, amnesia: r.amnesia !== null } };
+  }
+
+  private load(records: readonly unknown[], rejected: { index: number; reason: string }[], lost: boolean): void {
+    let stable: { seq: number; bytes: Uint8Array; proof: Signed<CheckpointBody>[]; state: { lunch: LunchState; lastCounter: number[] } } | null = null;
+    const committed: CommitCert[] = [];
+    let maxView = 0;
+    let maxSeq = 0;
+    let lastRequest: Signed<RequestBody> | null = null;
+    for (const [index, raw] of records.entries()) {
+      const parsed = v.safeParse(WalRecord, raw);
+      if (!parsed.success) {
+        rejected.push({ index, reason: 'not a write-ahead record of this version' });
+        continue;
+      }
+      const rec = parsed.output;
+      if (rec.kind === 'signed') {
+        const b = rec.signed.body;
+        const slot = slotKey(b);
+        if (b.from !== this.me || slot === null || !this.valid(rec.signed)) {
+          rejected.push({ index, reason: 'not a valid message signed by this member' });
+          continue;
+        }
+        const earlier = this.seen.get(slot);
+        if (earlier && earlier.body.from === this.me && !sameBytes(bodyBytes(earlier.body), bodyBytes(b))) {
+          rejected.push({ index, reason: `conflicts with an earlier record for ${slot}` });
+          continue;
+        }
+        this.seen.set(slot, rec.signed);
+        if ('seq' in b) maxSeq = Math.max(maxSeq, b.seq);
+        if (b.t === 'request' && (!lastRequest || b.counter > lastRequest.body.counter)) lastRequest = rec.signed as Signed<RequestBody>;
+        if (b.t === 'pre-prepare' || b.t === 'prepare' || b.t === 'commit' || b.t === 'new-view') maxView = Math.max(maxView, b.view);
+        if (b.t === 'view-change') this.myViewChanges.set(b.view, { k: 'view-change', vc: rec.signed as Signed<ViewChangeBody> });
+      } else if (rec.kind === 'stable') {
+        const digest = this.validCheckpointProof(rec.seq, rec.proof);
+        const state = digest && sameBytes(sha256(rec.bytes), digest) ? this.decodeState(rec.bytes) : null;
+        if (!state) rejected.push({ index, reason: 'stable state does not match its checkpoint proof' });
+        else if (!stable || rec.seq > stable.seq) stable = { seq: rec.seq, bytes: rec.bytes, proof: rec.proof, state };
+      } else if (rec.kind === 'prepared') {
+        if (!this.validPreparedCert(rec.cert, Number.MAX_SAFE_INTEGER)) rejected.push({ index, reason: 'invalid prepared certificate' });
+        else {
+          const old = this.preparedCerts.get(rec.cert.pp.body.seq);
+          if (!old || old.pp.body.view < rec.cert.pp.body.view) this.preparedCerts.set(rec.cert.pp.body.seq, rec.cert);
+        }
+      } else if (!this.validCommitCert(rec.cert)) {
+        rejected.push({ index, reason: 'invalid commit certificate' });
+      } else {
+        committed.push(rec.cert);
+      }
+    }
+    if (stable) {
+      this.lunch = stable.state.lunch;
+      for (let m = 0; m < this.n; m++) this.lastCounter[m] = stable.state.lastCounter[m]!;
+      this.executedSeq = stable.seq;
+      this.stable = stable.seq;
+      this.stableProof = stable.proof;
+      this.stableBytes = stable.bytes;
+      this.out.push({ kind: 'state', seq: stable.seq, lunch: this.lunch });
+    }
+    for (const cert of committed) if (cert.pp.body.seq > this.executedSeq) this.committed.set(cert.pp.body.seq, cert);
+    this.view = maxView;
+    const vcViews = [...this.myViewChanges.keys()].filter((w) => w > maxView);
+    if (vcViews.length > 0) {
+      this.changing = Math.max(...vcViews);
+      this.votes(this.changing).set(this.me, (this.myViewChanges.get(this.changing) as Extract<Wire, { k: 'view-change' }>).vc);
+    }
+    this.myCounter = lastRequest?.body.counter ?? 0;
+    this.execute();
+    if (lastRequest && lastRequest.body.counter > this.lastCounter[this.me]!) {
+      this.myOutstanding = lastRequest;
+      this.admit(lastRequest);
+    }
+    if (lost || rejected.length > 0) {
+      this.amnesia = { observed: Math.max(maxSeq, this.executedSeq), learnUntil: this.now + this.timing.primarySilence, horizon: null };
+    }
+    this.collectGarbage();
   }
 
   // ---- the three inputs ----
@@ -178,7 +308,7 @@ export class Replica {
 
   request(op: LunchOp): Effect[] {
     return this.run(() => {
-      if (this.myOutstanding) this.myQueue.push(op);
+      if (this.myOutstanding || !this.mayIssue()) this.myQueue.push(op);
       else this.issue(op);
     });
   }
@@ -194,6 +324,13 @@ export class Replica {
       proven: [...this.proofs.keys()].sort((a, b) => a - b),
       pendingOwn: (this.myOutstanding ? 1 : 0) + this.myQueue.length,
       drops: Object.fromEntries(this.drops),
+      stable: this.stable,
+      amnesia: this.amnesia !== null,
+      sizes: {
+        slots: this.slots.size, committed: this.committed.size, preparedCerts: this.preparedCerts.size, seen: this.seen.size,
+        checkpoints: this.checkpoints.size, myStates: this.myStates.size, pending: this.pending.size,
+        viewChanges: this.viewChanges.size, lastServed: this.lastServed.size, verified: this.verified.size,
+      },
     };
   }
 
@@ -216,7 +353,7 @@ export class Replica {
   // ---- helpers for effects ----
 
   private drop(from: number, reason: string): void {
-    this.drops.set(reason, (this.drops.get(reason) ?? 0) + 1);
+    this.count(reason);
     this.out.push({ kind: 'drop', from, reason });
   }
 
@@ -224,15 +361,33 @@ export class Replica {
     this.out.push({ kind: 'send', to, type: message.k, message, bytes: encodeWire(message) });
   }
 
-  /** Sign a body for a slot: persisted before anything carrying it is sent. */
-  private sign<B extends AnyBody>(body: B): Signed<B> {
-    const signed = signBody(this.suite, this.secretKey, body);
+  /**
+   * Sign a body for a slot: handed out as a record to persist before anything carrying it is
+   * sent. Refuses (null) to sign anything that conflicts with what this member signed before for
+   * the same slot, and, while records are lost, any PRE-PREPARE, PREPARE, COMMIT, VIEW-CHANGE or
+   * NEW-VIEW at all.
+   */
+  private sign<B extends AnyBody>(body: B): Signed<B> | null {
     const slot = slotKey(body);
+    if (this.amnesia !== null && ['pre-prepare', 'prepare', 'commit', 'view-change', 'new-view'].includes(body.t)) {
+      this.count('refused-while-amnesic');
+      return null;
+    }
+    const earlier = slot === null ? undefined : this.seen.get(slot);
+    if (earlier && earlier.body.from === this.me && !sameBytes(bodyBytes(earlier.body), bodyBytes(body))) {
+      this.count('refused-conflicting-signature');
+      return null;
+    }
+    const signed = signBody(this.suite, this.secretKey, body);
     if (slot !== null) {
-      this.out.push({ kind: 'persist', slot, signed });
+      this.out.push({ kind: 'persist', record: signedRecord(signed) });
       this.seen.set(slot, signed);
     }
     return signed;
+  }
+
+  private count(reason: string): void {
+    this.drops.set(reason, (this.drops.get(reason) ?? 0) + 1);
   }
 
   /** Signature and room check, remembering what verified so retransmissions cost no crypto. */
@@ -245,6 +400,11 @@ export class Replica {
     if (this.verified.size > 50_000) this.verified.clear();
     this.verified.set(key, body);
     this.observe(s);
+    if (this.amnesia && this.amnesia.horizon === null && s.body.from !== this.me) {
+      const b = s.body;
+      const seq = 'seq' in b ? b.seq : b.t === 'status' ? b.executed : b.t === 'view-change' ? b.stable : 0;
+      this.amnesia.observed = Math.max(this.amnesia.observed, seq);
+    }
     return true;
   }
 
@@ -302,6 +462,12 @@ export class Replica {
         if (!this.proofs.has(check.member)) this.convict(m.proof, check.slot);
         return;
       }
+      case 'checkpoint':
+        return this.onCheckpoint(from, m.checkpoint);
+      case 'get-state':
+        return this.onGetState(from, m.seq, m.chunk);
+      case 'state':
+        return this.onState(from, m);
       case 'accuse': {
         if (!this.valid(m.accuse)) return this.drop(from, 'bad-signature');
         const { from: accuser, accused, reason } = m.accuse.body;
@@ -344,7 +510,7 @@ export class Replica {
 
   private acceptBatch(from: number, pp: Signed<PrePrepareBody>, batch: Signed<RequestBody>[]): boolean {
     let problem: string | null = null;
-    if (pp.body.seq < 1) problem = 'bad-sequence';
+    if (!this.inWindow(pp.body.seq)) problem = 'outside-window';
     else if (!sameBytes(batchDigest(batch), pp.body.digest)) problem = 'digest-mismatch';
     else if (!batch.every((r) => this.validRequest(r))) problem = 'bad-request-in-batch';
     if (problem) this.drop(from, problem);
@@ -362,10 +528,12 @@ export class Replica {
       const prepare = this.sign<PrepareBody>({
         t: 'prepare', room: this.roster.room, from: this.me, view: pp.body.view, seq: pp.body.seq, digest: pp.body.digest,
       });
-      slot.prepares.set(this.me, prepare);
-      const msg: Wire = { k: 'prepare', prepare, pp };
-      slot.sent.push(msg);
-      this.send('all', msg);
+      if (prepare) {
+        slot.prepares.set(this.me, prepare);
+        const msg: Wire = { k: 'prepare', prepare, pp };
+        slot.sent.push(msg);
+        this.send('all', msg);
+      }
     }
     this.checkPrepared(slot);
   }
@@ -379,6 +547,7 @@ export class Replica {
     if (prepare.body.from === this.primary(view)) return this.drop(from, 'prepare-from-primary');
     if (view > this.view) return this.askNewView(from, view);
     if (view < this.view) return this.drop(from, 'wrong-view');
+    if (!this.inWindow(seq)) return this.drop(from, 'outside-window');
     const slot = this.slot(view, seq);
     if (!slot.prepares.has(prepare.body.from)) slot.prepares.set(prepare.body.from, prepare);
     this.checkPrepared(slot);
@@ -389,6 +558,7 @@ export class Replica {
     const { view, seq } = commit.body;
     if (view > this.view) return this.askNewView(from, view);
     if (view < this.view) return this.drop(from, 'wrong-view');
+    if (!this.inWindow(seq)) return this.drop(from, 'outside-window');
     const slot = this.slot(view, seq);
     if (!slot.commits.has(commit.body.from)) slot.commits.set(commit.body.from, commit);
     this.checkCommitted(slot);
@@ -411,13 +581,16 @@ export class Replica {
     };
     const old = this.preparedCerts.get(slot.seq);
     if (!old || old.pp.body.view < slot.view) this.preparedCerts.set(slot.seq, cert);
+    this.out.push({ kind: 'persist', record: { v: WAL_VERSION, kind: 'prepared', cert } });
     const commit = this.sign<CommitBody>({
       t: 'commit', room: this.roster.room, from: this.me, view: slot.view, seq: slot.seq, digest: slot.pp.body.digest,
     });
-    slot.commits.set(this.me, commit);
-    const msg: Wire = { k: 'commit', commit };
-    slot.sent.push(msg);
-    this.send('all', msg);
+    if (commit) {
+      slot.commits.set(this.me, commit);
+      const msg: Wire = { k: 'commit', commit };
+      slot.sent.push(msg);
+      this.send('all', msg);
+    }
     this.checkCommitted(slot);
   }
 
@@ -426,12 +599,10 @@ export class Replica {
     const commits = this.matching(slot, slot.commits);
     if (commits.length < this.q) return;
     slot.committed = true;
-    if (!this.committed.has(slot.seq)) {
-      this.committed.set(slot.seq, {
-        pp: slot.pp,
-        batch: slot.batch,
-        commits: commits.sort((a, b) => a.body.from - b.body.from).slice(0, this.q),
-      });
+    if (!this.committed.has(slot.seq) && slot.seq > this.executedSeq) {
+      const cert: CommitCert = { pp: slot.pp, batch: slot.batch, commits: commits.sort((a, b) => a.body.from - b.body.from).slice(0, this.q) };
+      this.committed.set(slot.seq, cert);
+      this.out.push({ kind: 'persist', record: { v: WAL_VERSION, kind: 'committed', cert } });
     }
     this.execute();
   }
@@ -458,20 +629,27 @@ export class Replica {
       this.executedSeq = seq;
       progressed = true;
       this.out.push({ kind: 'executed', seq, view: cert.pp.body.view, requests, events });
+      if (seq % this.timing.checkpointInterval === 0) this.checkpoint(seq);
     }
-    if (!progressed) return;
+    if (progressed) this.afterProgress();
+  }
+
+  private afterProgress(): void {
     this.vcTimeout = this.timing.viewChangeTimeout;
     for (const id of [...this.assigned]) {
       const [m, c] = id.split(':').map(Number) as [number, number];
       if (c <= this.lastCounter[m]!) this.assigned.delete(id);
     }
-    if (this.myOutstanding && this.myOutstanding.body.counter <= this.lastCounter[this.me]!) {
-      this.myOutstanding = null;
-      const next = this.myQueue.shift();
-      if (next) this.issue(next);
-    }
+    if (this.myOutstanding && this.myOutstanding.body.counter <= this.lastCounter[this.me]!) this.myOutstanding = null;
+    this.issueQueued();
     if (this.isPrimary() && this.changing === null) this.assign();
     this.fetchMissing();
+  }
+
+  private issueQueued(): void {
+    if (this.myOutstanding || !this.mayIssue()) return;
+    const next = this.myQueue.shift();
+    if (next) this.issue(next);
   }
 
   // ---- the primary ----
@@ -485,7 +663,8 @@ export class Replica {
    * member flooding requests cannot starve the others.
    */
   private assign(): void {
-    while (this.nextSeq - 1 - this.executedSeq < this.timing.maxInFlight) {
+    if (this.amnesia !== null) return;
+    while (this.nextSeq - 1 - this.executedSeq < this.timing.maxInFlight && this.nextSeq <= this.stable + this.timing.logWindow) {
       const byMember = new Map<number, Signed<RequestBody>[]>();
       for (const p of this.pending.values()) {
         const { from, counter } = p.req.body;
@@ -513,6 +692,7 @@ export class Replica {
       const pp = this.sign<PrePrepareBody>({
         t: 'pre-prepare', room: this.roster.room, from: this.me, view: this.view, seq, digest: batchDigest(batch),
       });
+      if (!pp) return;
       const msg: Wire = { k: 'pre-prepare', pp, batch };
       this.send('all', msg);
       this.acceptPrePrepare(pp, batch);
@@ -522,8 +702,15 @@ export class Replica {
 
   // ---- own requests ----
 
+  /** After lost records, own requests wait until the replica knows where its counter stands. */
+  private mayIssue(): boolean {
+    return this.amnesia === null || this.amnesia.horizon !== null;
+  }
+
   private issue(op: LunchOp): void {
+    this.myCounter = Math.max(this.myCounter, this.lastCounter[this.me]!);
     const req = this.sign<RequestBody>({ t: 'request', room: this.roster.room, from: this.me, counter: ++this.myCounter, op });
+    if (!req) return;
     this.myOutstanding = req;
     this.send('all', { k: 'request', req });
     this.admit(req);
@@ -535,12 +722,16 @@ export class Replica {
     if (target <= this.view || (this.changing !== null && this.changing >= target)) return;
     this.changing = target;
     this.vcDeadline = null;
-    const prepared = [...this.preparedCerts.values()].sort((a, b) => a.pp.body.seq - b.pp.body.seq);
-    const vc = this.sign<ViewChangeBody>({ t: 'view-change', room: this.roster.room, from: this.me, view: target, stable: 0, prepared });
+    this.out.push({ kind: 'view', view: this.view, changing: true });
+    const prepared = [...this.preparedCerts.values()].filter((c) => c.pp.body.seq > this.stable).sort((a, b) => a.pp.body.seq - b.pp.body.seq);
+    const vc = this.sign<ViewChangeBody>({
+      t: 'view-change', room: this.roster.room, from: this.me, view: target, stable: this.stable, proof: this.stableProof, prepared,
+    });
+    // Without its records a member stays out of view changes (it still follows the new view).
+    if (!vc) return;
     const msg: Wire = { k: 'view-change', vc };
     this.myViewChanges.set(target, msg);
     this.votes(target).set(this.me, vc);
-    this.out.push({ kind: 'view', view: this.view, changing: true });
     this.send('all', msg);
     this.checkViewChangeQuorum(target);
   }
@@ -570,12 +761,28 @@ export class Replica {
 
   private validViewChange(vc: Signed<ViewChangeBody>): boolean {
     if (!this.valid(vc)) return false;
+    const { stable, proof } = vc.body;
+    if (stable > 0 && this.validCheckpointProof(stable, proof) === null) return false;
+    if (stable === 0 && proof.length > 0) return false;
     const seqs = new Set<number>();
     for (const cert of vc.body.prepared) {
-      if (seqs.has(cert.pp.body.seq) || !this.validPreparedCert(cert, vc.body.view)) return false;
-      seqs.add(cert.pp.body.seq);
+      const s = cert.pp.body.seq;
+      if (s <= stable || s > stable + this.timing.logWindow || seqs.has(s) || !this.validPreparedCert(cert, vc.body.view)) return false;
+      seqs.add(s);
     }
     return true;
+  }
+
+  /** 2f + 1 distinct members' valid checkpoints for `seq` agreeing on one digest; returns it. */
+  private validCheckpointProof(seq: number, proof: readonly Signed<CheckpointBody>[]): Uint8Array | null {
+    if (seq % this.timing.checkpointInterval !== 0 || proof.length === 0) return null;
+    const digest = proof[0]!.body.digest;
+    const members = new Set<number>();
+    for (const cp of proof) {
+      if (!this.valid(cp) || cp.body.seq !== seq || !sameBytes(cp.body.digest, digest)) return null;
+      members.add(cp.body.from);
+    }
+    return members.size >= this.q ? digest : null;
   }
 
   private onViewChange(from: number, vc: Signed<ViewChangeBody>): void {
@@ -606,10 +813,14 @@ export class Replica {
     this.sentNewViewFor = target;
     const chosen = [...votes.values()].sort((a, b) => a.body.from - b.body.from).slice(0, this.q);
     const plan = this.planNewView(target, chosen);
-    const pps = plan.map((e) =>
-      this.sign<PrePrepareBody>({ t: 'pre-prepare', room: this.roster.room, from: this.me, view: target, seq: e.seq, digest: e.digest }),
-    );
+    const pps: Signed<PrePrepareBody>[] = [];
+    for (const e of plan) {
+      const pp = this.sign<PrePrepareBody>({ t: 'pre-prepare', room: this.roster.room, from: this.me, view: target, seq: e.seq, digest: e.digest });
+      if (!pp) return;
+      pps.push(pp);
+    }
     const nv = this.sign<NewViewBody>({ t: 'new-view', room: this.roster.room, from: this.me, view: target, vcs: chosen, pps });
+    if (!nv) return;
     this.send('all', { k: 'new-view', nv });
     this.enterView(nv, plan);
   }
@@ -675,8 +886,14 @@ export class Replica {
     for (const v of [...this.viewChanges.keys()]) if (v < view) this.viewChanges.delete(v);
     this.assigned.clear();
     for (const p of this.pending.values()) p.since = this.now;
-    const maxS = plan.length ? plan[plan.length - 1]!.seq : 0;
-    this.nextSeq = Math.max(maxS, this.executedSeq) + 1;
+    // The new view starts above the highest stable checkpoint among its view-changes; a member
+    // below it fetches that state.
+    const best = nv.body.vcs.reduce((a, b) => (b.body.stable > a.body.stable ? b : a));
+    if (best.body.stable > this.stable) {
+      if (best.body.stable > this.executedSeq) this.startTransfer(best.body.stable, best.body.proof);
+    }
+    const maxS = plan.length ? plan[plan.length - 1]!.seq : best.body.stable;
+    this.nextSeq = Math.max(maxS, this.executedSeq, this.stable) + 1;
     this.out.push({ kind: 'view', view, changing: false });
     for (const [i, e] of plan.entries()) this.acceptPrePrepare(nv.body.pps[i]!, e.batch);
     if (this.proofs.has(this.primary())) this.startViewChange(view + 1);
@@ -708,7 +925,9 @@ export class Replica {
 
   private onFetch(from: number, seq: number): void {
     const cert = this.committed.get(seq);
-    if (cert) this.serve(from, `fetch/${seq}`, { k: 'committed', cert });
+    if (cert) return this.serve(from, `fetch/${seq}`, { k: 'committed', cert });
+    // Forgotten below the stable checkpoint: offer the certified state instead.
+    if (seq <= this.stable && this.stable > 0) this.onGetState(from, this.stable, 0);
   }
 
   /** Answer a peer's request at most once per retransmission interval per kind. */
@@ -720,21 +939,26 @@ export class Replica {
     this.send(to, message);
   }
 
-  private onCommitted(from: number, cert: CommitCert): void {
+  /** A pre-prepare, its batch and 2f + 1 matching commits: proof that the batch was decided. */
+  private validCommitCert(cert: CommitCert): boolean {
     const { pp, batch, commits } = cert;
     const { view, seq, digest } = pp.body;
-    if (!this.valid(pp) || pp.body.from !== this.primary(view)) return this.drop(from, 'bad-certificate');
-    if (!sameBytes(batchDigest(batch), digest) || !batch.every((r) => this.validRequest(r))) return this.drop(from, 'bad-certificate');
+    if (!this.valid(pp) || pp.body.from !== this.primary(view) || seq < 1) return false;
+    if (!sameBytes(batchDigest(batch), digest) || !batch.every((r) => this.validRequest(r))) return false;
     const signers = new Set<number>();
     for (const c of commits) {
-      if (!this.valid(c) || c.body.view !== view || c.body.seq !== seq || !sameBytes(c.body.digest, digest)) {
-        return this.drop(from, 'bad-certificate');
-      }
+      if (!this.valid(c) || c.body.view !== view || c.body.seq !== seq || !sameBytes(c.body.digest, digest)) return false;
       signers.add(c.body.from);
     }
-    if (signers.size < this.q) return this.drop(from, 'bad-certificate');
-    if (seq <= this.executedSeq || this.committed.has(seq)) return;
+    return signers.size >= this.q;
+  }
+
+  private onCommitted(from: number, cert: CommitCert): void {
+    if (!this.validCommitCert(cert)) return this.drop(from, 'bad-certificate');
+    const { seq } = cert.pp.body;
+    if (seq <= this.executedSeq || this.committed.has(seq) || seq > this.stable + 4 * this.timing.logWindow) return;
     this.committed.set(seq, cert);
+    this.out.push({ kind: 'persist', record: { v: WAL_VERSION, kind: 'committed', cert } });
     this.execute();
   }
 
@@ -745,6 +969,176 @@ export class Replica {
   private askNewView(from: number, view: number): void {
     if (view <= this.view) return;
     this.serve(from, `get-new-view/${view}`, { k: 'get-new-view', view });
+  }
+
+  // ---- checkpoints, garbage collection, state transfer ----
+
+  private stateBytes(): Uint8Array {
+    return encode([encodeLunchState(this.lunch), this.lastCounter]);
+  }
+
+  private inWindow(seq: number): boolean {
+    return seq > this.stable && seq <= this.stable + this.timing.logWindow;
+  }
+
+  private checkpoint(seq: number): void {
+    const bytes = this.stateBytes();
+    this.myStates.set(seq, bytes);
+    const cp = this.sign<CheckpointBody>({ t: 'checkpoint', room: this.roster.room, from: this.me, seq, digest: sha256(bytes) });
+    if (!cp) return;
+    this.checkpointsAt(seq).set(this.me, cp);
+    this.send('all', { k: 'checkpoint', checkpoint: cp });
+    this.checkStable(seq);
+  }
+
+  private checkpointsAt(seq: number): Map<number, Signed<CheckpointBody>> {
+    let m = this.checkpoints.get(seq);
+    if (!m) {
+      m = new Map();
+      this.checkpoints.set(seq, m);
+    }
+    return m;
+  }
+
+  private onCheckpoint(from: number, cp: Signed<CheckpointBody>): void {
+    if (!this.valid(cp)) return this.drop(from, 'bad-signature');
+    const { seq } = cp.body;
+    if (seq % this.timing.checkpointInterval !== 0) return this.drop(from, 'bad-checkpoint');
+    if (seq <= this.stable) return;
+    // Bounded memory: only checkpoints within reach, plus the newest a peer claims beyond it.
+    if (seq > this.stable + 4 * this.timing.logWindow && !this.checkpoints.has(seq) && this.checkpoints.size > 4 * this.n) return;
+    this.checkpointsAt(seq).set(cp.body.from, cp);
+    this.checkStable(seq);
+  }
+
+  /** 2f + 1 matching checkpoints make `seq` stable; a replica without that state fetches it. */
+  private checkStable(seq: number): void {
+    const at = this.checkpoints.get(seq);
+    if (!at || seq <= this.stable) return;
+    const groups = new Map<string, Signed<CheckpointBody>[]>();
+    for (const cp of at.values()) {
+      const key = hex(cp.body.digest);
+      groups.set(key, [...(groups.get(key) ?? []), cp]);
+    }
+    for (const proof of groups.values()) {
+      if (proof.length < this.q) continue;
+      const mine = this.myStates.get(seq);
+      if (mine && sameBytes(sha256(mine), proof[0]!.body.digest)) return this.makeStable(seq, proof, mine);
+      if (seq > this.executedSeq) return this.startTransfer(seq, proof);
+    }
+  }
+
+  private makeStable(seq: number, proof: Signed<CheckpointBody>[], bytes: Uint8Array): void {
+    this.stable = seq;
+    this.stableProof = [...proof].sort((a, b) => a.body.from - b.body.from).slice(0, this.q);
+    this.stableBytes = bytes;
+    this.out.push({ kind: 'persist', record: { v: WAL_VERSION, kind: 'stable', seq, bytes, proof: this.stableProof } });
+    if (this.amnesia && this.amnesia.horizon !== null && seq >= this.amnesia.horizon) this.amnesia = null;
+    this.collectGarbage();
+  }
+
+  /** Forget everything at or below the stable checkpoint, except proofs of equivocation. */
+  private collectGarbage(): void {
+    const h = this.stable;
+    for (const [key, slot] of this.slots) if (slot.seq <= h) this.slots.delete(key);
+    for (const seq of this.committed.keys()) if (seq <= h) this.committed.delete(seq);
+    for (const seq of this.preparedCerts.keys()) if (seq <= h) this.preparedCerts.delete(seq);
+    for (const seq of this.checkpoints.keys()) if (seq <= h) this.checkpoints.delete(seq);
+    for (const seq of this.myStates.keys()) if (seq <= h) this.myStates.delete(seq);
+    for (const [key, signed] of this.seen) if (this.forgettable(signed.body, h)) this.seen.delete(key);
+    if (this.lastServed.size > 64 * this.n) this.lastServed.clear();
+    if (this.nextSeq <= h) this.nextSeq = h + 1;
+  }
+
+  private forgettable(b: AnyBody, h: number): boolean {
+    switch (b.t) {
+      case 'pre-prepare':
+      case 'prepare':
+      case 'commit':
+      case 'checkpoint':
+        return b.seq <= h;
+      case 'request':
+        return b.counter <= this.lastCounter[b.from]!;
+      case 'view-change':
+      case 'new-view':
+        return b.view < this.view;
+      default:
+        return true;
+    }
+  }
+
+  private startTransfer(seq: number, proof: Signed<CheckpointBody>[]): void {
+    if (seq <= this.executedSeq || (this.transfer && this.transfer.seq >= seq)) return;
+    this.transfer = { seq, digest: proof[0]!.body.digest, proof, chunks: [], attempt: 0, at: this.now };
+    this.requestChunk();
+  }
+
+  /** Ask the next signer of the proof for the first missing chunk: one that lies only delays us. */
+  private requestChunk(): void {
+    const t = this.transfer!;
+    const holders = t.proof.map((cp) => cp.body.from).filter((m) => m !== this.me);
+    const peer = holders[t.attempt % holders.length]!;
+    let chunk = t.chunks.findIndex((c) => c === undefined);
+    if (chunk < 0) chunk = t.chunks.length;
+    t.at = this.now;
+    this.send(peer, { k: 'get-state', seq: t.seq, chunk });
+  }
+
+  private onGetState(from: number, seq: number, chunk: number): void {
+    if (seq !== this.stable || this.stable === 0) return;
+    const chunks = Math.max(1, Math.ceil(this.stableBytes.length / STATE_CHUNK_BYTES));
+    if (chunk >= chunks) return this.drop(from, 'bad-state-request');
+    const bytes = this.stableBytes.subarray(chunk * STATE_CHUNK_BYTES, (chunk + 1) * STATE_CHUNK_BYTES);
+    this.serve(from, `state/${seq}/${chunk}`, { k: 'state', seq, proof: this.stableProof, chunk, chunks, bytes });
+  }
+
+  private onState(from: number, m: Extract<Wire, { k: 'state' }>): void {
+    if (m.seq <= this.executedSeq && m.seq <= this.stable) return;
+    if (!this.transfer || this.transfer.seq < m.seq) {
+      // Offered a newer stable state than we knew of: its proof decides whether we want it.
+      if (m.seq <= this.executedSeq || this.validCheckpointProof(m.seq, m.proof) === null) return this.drop(from, 'bad-state');
+      this.startTransfer(m.seq, m.proof);
+    }
+    const t = this.transfer!;
+    if (m.seq !== t.seq || m.chunks < 1 || m.chunks > 4096 || m.chunk >= m.chunks) return this.drop(from, 'bad-state');
+    if (t.chunks.length !== m.chunks) t.chunks = new Array<Uint8Array | undefined>(m.chunks).fill(undefined);
+    t.chunks[m.chunk] = m.bytes;
+    if (t.chunks.some((c) => c === undefined)) return this.requestChunk();
+    const bytes = concat(t.chunks as Uint8Array[]);
+    const state = sameBytes(sha256(bytes), t.digest) ? this.decodeState(bytes) : null;
+    if (!state) {
+      // A responder sent something other than the certified state: try the next one.
+      t.chunks = [];
+      t.attempt++;
+      this.drop(from, 'bad-state');
+      return this.requestChunk();
+    }
+    this.transfer = null;
+    this.adoptState(t.seq, t.proof, bytes, state.lunch, state.lastCounter);
+  }
+
+  private decodeState(bytes: Uint8Array): { lunch: LunchState; lastCounter: number[] } | null {
+    let raw: unknown;
+    try {
+      raw = decode(bytes, { strict: true, useMaps: false });
+    } catch {
+      return null;
+    }
+    const parsed = v.safeParse(StateTuple, raw);
+    if (!parsed.success || parsed.output[1].length !== this.n) return null;
+    const lunch = decodeLunchState(parsed.output[0], this.n);
+    return lunch ? { lunch, lastCounter: parsed.output[1] } : null;
+  }
+
+  private adoptState(seq: number, proof: Signed<CheckpointBody>[], bytes: Uint8Array, lunch: LunchState, lastCounter: number[]): void {
+    this.lunch = lunch;
+    for (let m = 0; m < this.n; m++) this.lastCounter[m] = lastCounter[m]!;
+    this.executedSeq = seq;
+    for (const [id, p] of this.pending) if (p.req.body.counter <= this.lastCounter[p.req.body.from]!) this.pending.delete(id);
+    this.out.push({ kind: 'state', seq, lunch });
+    this.makeStable(seq, proof, bytes);
+    this.afterProgress();
+    this.execute();
   }
 
   // ---- time ----
@@ -769,6 +1163,18 @@ export class Replica {
     if (this.now >= this.nextRetransmit) {
       this.nextRetransmit = this.now + t.retransmitInterval;
       this.retransmit();
+    }
+    if (this.transfer && this.now - this.transfer.at >= t.retransmitInterval) {
+      this.transfer.attempt++;
+      this.requestChunk();
+    }
+    if (this.amnesia && this.amnesia.horizon === null && this.now >= this.amnesia.learnUntil) {
+      // Whatever this member signed before it lost its records lay at most a window above the
+      // progress it has now heard of; it signs again once a stable checkpoint passes that.
+      this.amnesia.horizon = this.amnesia.observed + t.logWindow;
+      this.myCounter = Math.max(this.myCounter, this.lastCounter[this.me]!) + AMNESIA_COUNTER_GAP;
+      if (this.stable >= this.amnesia.horizon) this.amnesia = null;
+      this.issueQueued();
     }
     this.fetchMissing();
   }
@@ -815,4 +1221,14 @@ function hex(bytes: Uint8Array): string {
   let s = '';
   for (const b of bytes) s += b.toString(16).padStart(2, '0');
   return s;
+}
+
+function concat(parts: readonly Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
 }
