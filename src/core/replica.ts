@@ -1182,6 +1182,9 @@ export class Replica {
   /** Resend the stored signed bytes of unfinished work; never re-sign a slot. */
   private retransmit(): void {
     if (this.myOutstanding) this.send('all', { k: 'request', req: this.myOutstanding });
+    // A proof is passed on until every honest member must have it: it may have been lost, or
+    // met a partition, the first time.
+    for (const proof of this.proofs.values()) this.send('all', { k: 'evidence', proof });
     // Backups pass on requests the primary seems not to have assigned, in case it never got them.
     if (this.changing === null && !this.isPrimary()) {
       for (const p of this.pending.values()) {

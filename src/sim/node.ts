@@ -1,0 +1,30 @@
+// What the simulator drives: anything that behaves like a replica from the outside. The real
+// Replica is one; an adversary wrapper around a Replica is another; Twins are two of them with
+// one key. The simulator never looks inside a node — it only feeds inputs and reads effects.
+import type { Effect } from '../core/effects.ts';
+import type { LunchOp } from '../core/lunch.ts';
+import type { ReplicaConfig } from '../core/replica.ts';
+
+export interface NodeSnapshot {
+  view: number;
+  changing: number | null;
+  executedSeq: number;
+  lastCounter: number[];
+  lunchBytes: Uint8Array;
+  proven: number[];
+  pendingOwn: number;
+}
+
+export interface SimNode {
+  /** A message from member `from` (the authenticated channel's peer), as raw bytes. */
+  step(from: number, bytes: Uint8Array): Effect[];
+  tick(now: number): Effect[];
+  /** The local member's own request. */
+  request(op: LunchOp): Effect[];
+  snapshot(): NodeSnapshot;
+}
+
+/** What a replica for one member is built from: the core's own config. */
+export type NodeConfig = ReplicaConfig;
+
+export type NodeFactory = (config: NodeConfig) => SimNode;
