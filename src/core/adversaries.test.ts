@@ -149,3 +149,13 @@ describe('beyond f: two colluding liars out of four', () => {
     for (const m of [2, 3]) expect((c.nodes[m] as Replica).snapshot().proven).toEqual([0, 1]);
   });
 });
+
+describe('an equivocating backup', () => {
+  it('is proven faulty at every honest member once its conflicting prepares and commits meet', () => {
+    const c = withLiar(4, 2, 'equivocate');
+    c.request(1, proposal('Thai Palace'));
+    c.run(10_000);
+    for (const m of [0, 1, 3]) expect((c.nodes[m] as Replica).snapshot().proven).toEqual([2]);
+    expectHonestAgree(c, [0, 1, 3], 1);
+  });
+});

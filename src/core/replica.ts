@@ -155,6 +155,7 @@ export class Replica {
   private vcTimeout: number;
 
   private readonly seen = new Map<string, Signed>();
+  private readonly exposed = new Set<string>();
   private readonly proofs = new Map<number, Proof>();
 
   private lastHeardPrimary: number;
@@ -523,6 +524,7 @@ export class Replica {
     if (slot.pp) return; // one per (view, seq); a different one has already convicted the primary
     slot.pp = pp;
     slot.batch = batch;
+    this.exposeMismatches(slot);
     for (const r of batch) this.assigned.add(requestId(r.body.from, r.body.counter));
     if (!this.isPrimary(pp.body.view)) {
       const prepare = this.sign<PrepareBody>({
@@ -543,7 +545,12 @@ export class Replica {
     if (!this.valid(prepare) || !this.valid(pp)) return this.drop(from, 'bad-signature');
     const { view, seq, digest } = prepare.body;
     if (pp.body.from !== this.primary(pp.body.view)) return this.drop(from, 'not-from-primary');
-    if (pp.body.view !== view || pp.body.seq !== seq || !sameBytes(pp.body.digest, digest)) return this.drop(from, 'header-mismatch');
+    if (pp.body.view !== view || pp.body.seq !== seq || !sameBytes(pp.body.digest, digest)) {
+      // A signed prepare that contradicts the header it carries: whoever holds its author's other
+      // prepare for this slot can prove the author lied, so show it to everyone.
+      this.expose({ k: 'prepare', prepare, pp }, prepare);
+      return this.drop(from, 'header-mismatch');
+    }
     if (prepare.body.from === this.primary(view)) return this.drop(from, 'prepare-from-primary');
     if (view > this.view) return this.askNewView(from, view);
     if (view < this.view) return this.drop(from, 'wrong-view');
@@ -561,7 +568,27 @@ export class Replica {
     if (!this.inWindow(seq)) return this.drop(from, 'outside-window');
     const slot = this.slot(view, seq);
     if (!slot.commits.has(commit.body.from)) slot.commits.set(commit.body.from, commit);
+    this.exposeMismatches(slot);
     this.checkCommitted(slot);
+  }
+
+  /**
+   * Prepares and commits that disagree with the slot's pre-prepare are passed to everyone once:
+   * a backup that told others something else is then caught wherever the two versions meet.
+   */
+  private exposeMismatches(slot: Slot): void {
+    if (!slot.pp) return;
+    for (const c of slot.commits.values()) {
+      if (!sameBytes(c.body.digest, slot.pp.body.digest)) this.expose({ k: 'commit', commit: c }, c);
+    }
+  }
+
+  private expose(message: Wire, signed: Signed): void {
+    const key = `${slotKey(signed.body)}/${hex(signed.sig)}`;
+    if (this.exposed.has(key) || signed.body.from === this.me) return;
+    if (this.exposed.size > 4096) this.exposed.clear();
+    this.exposed.add(key);
+    this.send('all', message);
   }
 
   private matching<T extends Signed<PrepareBody | CommitBody>>(slot: Slot, map: Map<number, T>): T[] {
