@@ -218,3 +218,20 @@ describe('restarts', () => {
     expectConverged(c, [0, 1, 2, 3]);
   });
 });
+
+describe('restarting while records are lost', () => {
+  it('stays out of agreement across a restart until it is safe', () => {
+    const c = new Cluster(4);
+    decide(c, [0, 1, 2], 3);
+    c.restart(3, { records: [], lost: true });
+    c.run(8_000);
+    expect(snap(c, 3).amnesia).toBe(true);
+    // A restart from the records it made since does not end the amnesia.
+    const report = c.restart(3);
+    expect(report.amnesia).toBe(true);
+    expect(snap(c, 3).amnesia).toBe(true);
+    decide(c, [0, 1, 2], 60);
+    expect(snap(c, 3).amnesia).toBe(false);
+    expect(c.restart(3).amnesia).toBe(false);
+  });
+});

@@ -220,6 +220,7 @@ export class Replica {
     let maxView = 0;
     let maxSeq = 0;
     let lastRequest: Signed<RequestBody> | null = null;
+    let amnesic: { horizon: number | null } | null = null;
     for (const [index, raw] of records.entries()) {
       const parsed = v.safeParse(WalRecord, raw);
       if (!parsed.success) {
@@ -249,6 +250,10 @@ export class Replica {
         const state = digest && sameBytes(sha256(rec.bytes), digest) ? this.decodeState(rec.bytes) : null;
         if (!state) rejected.push({ index, reason: 'stable state does not match its checkpoint proof' });
         else if (!stable || rec.seq > stable.seq) stable = { seq: rec.seq, bytes: rec.bytes, proof: rec.proof, state };
+      } else if (rec.kind === 'amnesia') {
+        amnesic = { horizon: rec.horizon };
+      } else if (rec.kind === 'recovered') {
+        amnesic = null;
       } else if (rec.kind === 'prepared') {
         if (!this.validPreparedCert(rec.cert, Number.MAX_SAFE_INTEGER)) rejected.push({ index, reason: 'invalid prepared certificate' });
         else {
@@ -283,8 +288,14 @@ export class Replica {
       this.myOutstanding = lastRequest;
       this.admit(lastRequest);
     }
-    if (lost || rejected.length > 0) {
-      this.amnesia = { observed: Math.max(maxSeq, this.executedSeq), learnUntil: this.now + this.timing.primarySilence, horizon: null };
+    if (lost || rejected.length > 0 || amnesic) {
+      const horizon = lost || rejected.length > 0 ? null : amnesic!.horizon;
+      this.amnesia = { observed: Math.max(maxSeq, this.executedSeq), learnUntil: this.now + this.timing.primarySilence, horizon };
+      if (this.amnesia.horizon === null || this.amnesia.horizon > this.stable) {
+        this.out.push({ kind: 'persist', record: { v: WAL_VERSION, kind: 'amnesia', horizon: this.amnesia.horizon } });
+      } else {
+        this.amnesia = null;
+      }
     }
     this.collectGarbage();
   }
@@ -1060,8 +1071,13 @@ export class Replica {
     this.stableProof = [...proof].sort((a, b) => a.body.from - b.body.from).slice(0, this.q);
     this.stableBytes = bytes;
     this.out.push({ kind: 'persist', record: { v: WAL_VERSION, kind: 'stable', seq, bytes, proof: this.stableProof } });
-    if (this.amnesia && this.amnesia.horizon !== null && seq >= this.amnesia.horizon) this.amnesia = null;
+    if (this.amnesia && this.amnesia.horizon !== null && seq >= this.amnesia.horizon) this.recover();
     this.collectGarbage();
+  }
+
+  private recover(): void {
+    this.amnesia = null;
+    this.out.push({ kind: 'persist', record: { v: WAL_VERSION, kind: 'recovered' } });
   }
 
   /** Forget everything at or below the stable checkpoint, except proofs of equivocation. */
@@ -1200,7 +1216,8 @@ export class Replica {
       // progress it has now heard of; it signs again once a stable checkpoint passes that.
       this.amnesia.horizon = this.amnesia.observed + t.logWindow;
       this.myCounter = Math.max(this.myCounter, this.lastCounter[this.me]!) + AMNESIA_COUNTER_GAP;
-      if (this.stable >= this.amnesia.horizon) this.amnesia = null;
+      this.out.push({ kind: 'persist', record: { v: WAL_VERSION, kind: 'amnesia', horizon: this.amnesia.horizon } });
+      if (this.stable >= this.amnesia.horizon) this.recover();
       this.issueQueued();
     }
     this.fetchMissing();

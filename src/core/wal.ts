@@ -19,6 +19,15 @@ export const WalRecord = v.variant('kind', [
     v: v.literal(WAL_VERSION), kind: v.literal('stable'), seq: v.pipe(v.number(), v.safeInteger(), v.minValue(0)),
     bytes: v.custom<Uint8Array>((b) => b instanceof Uint8Array, 'must be bytes'), proof: v.array(SignedCheckpoint),
   }),
+  /**
+   * The member lost its records and must sit out until a stable checkpoint reaches `horizon`
+   * (null: not yet known). Kept so that a restart during that time does not end it early.
+   */
+  v.strictObject({
+    v: v.literal(WAL_VERSION), kind: v.literal('amnesia'), horizon: v.nullable(v.pipe(v.number(), v.safeInteger(), v.minValue(0))),
+  }),
+  /** The member is safe to sign again. */
+  v.strictObject({ v: v.literal(WAL_VERSION), kind: v.literal('recovered') }),
 ]);
 export type WalRecord = v.InferOutput<typeof WalRecord>;
 
