@@ -10,6 +10,21 @@ import {
 } from '../storage/identity.ts';
 import type { RoomLink } from './link.ts';
 import * as v from 'valibot';
+import { createRoomStore } from '../storage/room-store.ts';
+import { exportIdentity, identityFileName, importIdentity } from '../storage/identity-file.ts';
+
+// An identity brought back from a file may have signed things this browser has no record of.
+const IMPORTED_PREFIX = 'byzantine-lunch.imported.';
+
+function wasImported(id: string): boolean {
+  try {
+    return localStorage.getItem(IMPORTED_PREFIX + id) === '1';
+  } catch {
+    return false;
+  }
+}
+import { LunchRoom } from './room.ts';
+import type { RoomView } from './room-view.ts';
 
 export interface SessionView {
   readonly phase: 'starting' | 'running' | 'failed';
@@ -23,6 +38,7 @@ export interface SessionView {
   readonly signaling: SignalingStatus;
   readonly signalingDetail: string | null;
   readonly peers: readonly PeerView[];
+  readonly lunch: RoomView | null;
 }
 
 const ROOM_REFUSALS: Partial<Record<ErrorCode, string>> = {
@@ -38,6 +54,7 @@ export class Session {
   private identity: ClaimedIdentity | null = null;
   private signaling: SignalingClient | null = null;
   private mesh: Mesh | null = null;
+  private lunchRoom: LunchRoom | null = null;
   private env: IdentityEnv | null = null;
   private state: {
     phase: SessionView['phase'];
@@ -64,7 +81,13 @@ export class Session {
       size: this.link.size,
       me: id ? { id: id.id, name: id.name, fingerprint: id.fingerprint } : null,
       peers: this.mesh?.peers() ?? [],
+      lunch: this.lunchRoom?.view() ?? null,
     };
+  }
+
+  /** The lunch room, once this tab has an identity; the UI calls its intents. */
+  get room(): LunchRoom | null {
+    return this.lunchRoom;
   }
 
   async start(): Promise<void> {
@@ -85,13 +108,32 @@ export class Session {
     void requestPersistentStorage().then((r) => this.update({ storage: r }));
 
     if (!v.is(PeerId, identity.id)) return this.fail('This tab’s key is unusable', 'The stored public key is not in the expected form.');
-    this.mesh = new Mesh({
+    const mesh = new Mesh({
       room: this.link.room,
+      size: this.link.size,
       me: { id: identity.id, secretKey: identity.secretKey, name: identity.name },
       sendSignal: (to, data) => this.signaling?.sendSignal(to, data),
+      onChange: () => {
+        this.lunchRoom?.peersChanged();
+        this.emit();
+      },
+      onMessage: (from, bytes) => this.lunchRoom?.receive(from, bytes),
+    });
+    this.mesh = mesh;
+    this.lunchRoom = new LunchRoom({
+      room: this.link.room,
+      size: this.link.size,
+      me: { id: identity.id, secretKey: identity.secretKey, name: () => identity.name },
+      peers: {
+        verified: () => mesh.verifiedPeers(),
+        name: (id) => mesh.peers().find((p) => p.id === id)?.name ?? null,
+        send: (id, bytes) => void mesh.sendTo(id, bytes),
+      },
+      store: createRoomStore(indexedDB),
+      restoredFromFile: wasImported(identity.id),
       onChange: () => this.emit(),
     });
-    const mesh = this.mesh;
+    await this.lunchRoom.start();
     this.signaling = new SignalingClient({
       url: signalingUrl(location),
       room: this.link.room,
@@ -121,6 +163,26 @@ export class Session {
     this.emit();
   }
 
+  /** This member's identity as a file to keep: a member whose key is lost is faulty for good. */
+  exportIdentity(): { fileName: string; text: string } | null {
+    const id = this.identity;
+    if (!id) return null;
+    const exportable = { id: id.id, secretKey: id.secretKey, publicKey: id.publicKey, name: id.name };
+    return { fileName: identityFileName(exportable), text: exportIdentity(exportable, Date.now()) };
+  }
+
+  /** Stores an exported identity so that this tab takes it after a reload. */
+  async importIdentity(text: string): Promise<{ id: string; name: string }> {
+    if (!this.env) throw new Error('This tab has no identity storage.');
+    const imported = await importIdentity(this.env, text);
+    try {
+      localStorage.setItem(IMPORTED_PREFIX + imported.id, '1');
+    } catch {
+      // Without the mark the member may rejoin a room without knowing it forgot what it signed.
+    }
+    return imported;
+  }
+
   async forgetCorrupt(key: string): Promise<void> {
     if (!this.env) return;
     await deleteIdentityRecord(this.env, key);
@@ -128,6 +190,7 @@ export class Session {
   }
 
   stop(): void {
+    this.lunchRoom?.stop();
     this.signaling?.stop();
     this.mesh?.stop();
   }

@@ -9,6 +9,7 @@ import * as v from 'valibot';
 import { fingerprint, fromHex, randomBytes, toHex } from '../crypto/ed25519.ts';
 import { CHALLENGE_BYTES, dtlsFingerprint, signHandshake, verifyHandshake } from './handshake.ts';
 import { PROTOCOL_VERSION, decodeMessage, encodeMessage, type PeerMessage } from './wire.ts';
+import { Reassembler, split } from './fragments.ts';
 
 export type LinkState = 'connecting' | 'verifying' | 'verified' | 'disconnected' | 'incompatible' | 'failed';
 
@@ -23,6 +24,8 @@ export interface PeerView {
 
 export interface MeshOptions {
   room: string;
+  /** The room size from the link; a peer whose link says otherwise is incompatible. */
+  size: 4 | 7 | 10;
   me: { id: string; secretKey: Uint8Array; name: string };
   sendSignal(to: string, data: unknown): void;
   /** Default: no ICE servers at all, so nothing leaves the machine unless configured. */
@@ -30,6 +33,8 @@ export interface MeshOptions {
   onChange(): void;
   /** How long an attempt may take before it is abandoned and retried. */
   attemptTimeoutMs?: number;
+  /** A protocol message from a verified peer. */
+  onMessage?(from: string, bytes: Uint8Array): void;
 }
 
 // What one signaling relay carries between two tabs. Only the SDP and candidate shapes that
@@ -66,6 +71,7 @@ interface Link {
   detail: string | null;
   retries: number;
   timer: ReturnType<typeof setTimeout> | undefined;
+  reassembler: Reassembler;
 }
 
 const RETRY_BASE_MS = 500;
@@ -73,6 +79,7 @@ const RETRY_MAX_MS = 10_000;
 
 export class Mesh {
   private readonly links = new Map<string, Link>();
+  private nextFragmentId = 0;
   /** Messages from peers that were dropped, by reason. */
   readonly dropped = new Map<string, number>();
   private stopped = false;
@@ -125,8 +132,23 @@ export class Mesh {
   rename(name: string): void {
     this.options.me.name = name;
     for (const link of this.links.values()) {
-      if (link.state === 'verified') this.sendTo(link, { t: 'name', name });
+      if (link.state === 'verified') this.sendTo_(link, { t: 'name', name });
     }
+  }
+
+  /** Send a protocol message to one verified peer; false when there is no verified channel. */
+  sendTo(id: string, bytes: Uint8Array): boolean {
+    const link = this.links.get(id);
+    if (!link || link.state !== 'verified') return false;
+    const fragmentId = this.nextFragmentId++ >>> 0;
+    for (const f of split(fragmentId, bytes)) {
+      this.sendTo_(link, { t: 'frag', id: f.id, index: f.index, total: f.total, data: f.data });
+    }
+    return true;
+  }
+
+  verifiedPeers(): string[] {
+    return [...this.links.values()].filter((l) => l.state === 'verified').map((l) => l.id).sort();
   }
 
   peers(): PeerView[] {
@@ -156,7 +178,7 @@ export class Mesh {
       link = {
         id, initiator: this.options.me.id < id, present: false, session: null, peer: null,
         localDtls: null, remoteDtls: null, challenge: null, name: null,
-        state: 'connecting', detail: null, retries: 0, timer: undefined,
+        state: 'connecting', detail: null, retries: 0, timer: undefined, reassembler: new Reassembler(),
       };
       this.links.set(id, link);
       this.options.onChange();
@@ -191,9 +213,9 @@ export class Mesh {
       if (!current()) return;
       link.challenge = randomBytes(CHALLENGE_BYTES);
       this.setState(link, 'verifying', null);
-      this.sendTo(link, {
+      this.sendTo_(link, {
         t: 'hello', proto: PROTOCOL_VERSION, room: this.options.room, from: this.options.me.id, to: link.id,
-        name: this.options.me.name, challenge: link.challenge,
+        name: this.options.me.name, size: this.options.size, challenge: link.challenge,
       });
     });
     peer.on('data', (data) => {
@@ -228,13 +250,16 @@ export class Mesh {
         if (msg.from !== link.id || msg.to !== me.id || msg.room !== room) {
           return this.drop(link, 'failed', 'its hello names another member or room');
         }
+        if (msg.size !== this.options.size) {
+          return this.drop(link, 'incompatible', `its link says the room has ${msg.size} members; this tab's says ${this.options.size} — use the same link`);
+        }
         if (!link.localDtls || !link.remoteDtls) return this.drop(link, 'failed', 'no DTLS fingerprint in the SDP');
         link.name = msg.name;
         const sig = signHandshake(
           { room, signer: me.id, verifier: link.id, challenge: msg.challenge, signerDtls: link.localDtls, verifierDtls: link.remoteDtls },
           me.secretKey,
         );
-        this.sendTo(link, { t: 'auth', sig });
+        this.sendTo_(link, { t: 'auth', sig });
         this.options.onChange();
         return;
       }
@@ -255,10 +280,17 @@ export class Mesh {
         link.name = msg.name;
         this.options.onChange();
         return;
+      case 'frag': {
+        if (link.state !== 'verified') return this.count('unexpected');
+        const r = link.reassembler.add({ id: msg.id, index: msg.index, total: msg.total, data: msg.data });
+        if (r.done) this.options.onMessage?.(link.id, r.bytes);
+        else if (r.problem) this.count('bad-fragment');
+        return;
+      }
     }
   }
 
-  private sendTo(link: Link, message: PeerMessage): void {
+  private sendTo_(link: Link, message: PeerMessage): void {
     try {
       link.peer?.send(encodeMessage(message));
     } catch (e) {
@@ -286,6 +318,7 @@ export class Mesh {
     link.localDtls = null;
     link.remoteDtls = null;
     link.challenge = null;
+    link.reassembler = new Reassembler();
     peer?.destroy();
   }
 

@@ -4,7 +4,7 @@ import { decodeMessage, encodeMessage, MAX_MESSAGE_BYTES, PROTOCOL_VERSION } fro
 
 const key = 'ab'.repeat(32);
 const hello = {
-  t: 'hello', proto: PROTOCOL_VERSION, room: 'r', from: key, to: key, name: 'James', challenge: new Uint8Array(32),
+  t: 'hello', proto: PROTOCOL_VERSION, room: 'r', from: key, to: key, name: 'James', size: 4, challenge: new Uint8Array(32),
 } as const;
 
 describe('wire', () => {

@@ -7,7 +7,7 @@ import { CHALLENGE_BYTES } from './handshake.ts';
 
 /** Bumped whenever peers running different code could misread each other. */
 export const PROTOCOL_VERSION = 1;
-/** Below the data-channel size every browser accepts in one message without chunking. */
+/** Below the data-channel size every browser accepts in one message; larger ones are fragmented. */
 export const MAX_MESSAGE_BYTES = 16 * 1024;
 
 const bytes = (length: number) =>
@@ -22,12 +22,22 @@ export const Hello = v.strictObject({
   from: HexKey,
   to: HexKey,
   name: DisplayName,
+  /** The room size the link asked for: tabs that disagree cannot form one roster. */
+  size: v.picklist([4, 7, 10]),
   challenge: bytes(CHALLENGE_BYTES),
 });
 export const Auth = v.strictObject({ t: v.literal('auth'), sig: bytes(64) });
 export const Rename = v.strictObject({ t: v.literal('name'), name: DisplayName });
+/** A fragment of a protocol message (see fragments.ts); only accepted from a verified peer. */
+export const Frag = v.strictObject({
+  t: v.literal('frag'),
+  id: v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(0xffffffff)),
+  index: v.pipe(v.number(), v.integer(), v.minValue(0)),
+  total: v.pipe(v.number(), v.integer(), v.minValue(1)),
+  data: v.custom<Uint8Array>((b) => b instanceof Uint8Array, 'must be bytes'),
+});
 
-export const PeerMessage = v.variant('t', [Hello, Auth, Rename]);
+export const PeerMessage = v.variant('t', [Hello, Auth, Rename, Frag]);
 export type PeerMessage = v.InferOutput<typeof PeerMessage>;
 
 export type DropReason = 'too-large' | 'not-cbor' | 'bad-shape' | 'other-version' | 'unexpected' | 'bad-handshake';

@@ -681,6 +681,45 @@ export async function deleteIdentityRecord(env: IdentityEnv, key: string): Promi
   }
 }
 
+/**
+ * What `storeIdentityRecord` did: stored a new identity, found the same identity already stored
+ * (nothing changed), or replaced an unreadable record stored under the same id.
+ */
+export type StoreIdentityOutcome = 'stored' | 'already-stored' | 'replaced-corrupt';
+
+/**
+ * Stores a complete identity record (for importing an identity), unless a valid record with the
+ * same id is already stored: then nothing changes and the stored record is returned. A corrupt
+ * record under that id is replaced, since the new one is a verified keypair for that very id.
+ * Throws a `TypeError` for an invalid record.
+ */
+export async function storeIdentityRecord(
+  env: IdentityEnv,
+  record: IdentityRecord,
+): Promise<{ outcome: StoreIdentityOutcome; record: IdentityRecord }> {
+  const parsed = parseIdentityRecord(record);
+  if (!parsed.ok) throw new TypeError(`Refusing to store an invalid identity record: ${parsed.reason}.`);
+  const fresh = parsed.record;
+  const db = await openDatabase(env);
+  try {
+    const tx = db.transaction(STORE, 'readwrite', { durability: 'strict' });
+    const store = tx.objectStore(STORE);
+    const existing = await store.get(fresh.id);
+    if (existing !== undefined) {
+      const stored = parseIdentityRecord(existing);
+      if (stored.ok && stored.record.id === fresh.id) {
+        await tx.done;
+        return { outcome: 'already-stored', record: stored.record };
+      }
+    }
+    await store.put(fresh);
+    await tx.done;
+    return { outcome: existing === undefined ? 'stored' : 'replaced-corrupt', record: fresh };
+  } finally {
+    db.close();
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Persistent storage
 

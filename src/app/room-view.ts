@@ -1,0 +1,95 @@
+// What the UI shows of a room, and what it may ask of it. Produced by src/app/room.ts from the
+// replica's state; Svelte components render it and call the intents. No protocol logic here.
+import type { Strategy } from '../core/adversaries.ts';
+import type { Choice, RequestRef } from '../core/lunch.ts';
+
+export interface MemberView {
+  readonly index: number;
+  /** Hex public key. */
+  readonly id: string;
+  readonly name: string;
+  readonly fingerprint: string;
+  readonly isMe: boolean;
+  /** A verified data channel to this member is open (always true for this tab). */
+  readonly connected: boolean;
+  readonly primary: boolean;
+  readonly provenFaulty: boolean;
+  /** Accusations without proof made against this member (shown as claims only). */
+  readonly claims: number;
+}
+
+export interface ProposalView {
+  readonly ref: RequestRef;
+  readonly round: number;
+  readonly place: string;
+  readonly time: string;
+  readonly proposer: string;
+  readonly join: number;
+  readonly decline: number;
+  /** Vote per member index: null when the member has not voted. */
+  readonly votes: readonly (Choice | null)[];
+  readonly myVote: Choice | null;
+  /** True when it belongs to the current round and the round is undecided. */
+  readonly open: boolean;
+}
+
+export interface DecisionView {
+  readonly ref: RequestRef;
+  readonly round: number;
+  readonly place: string;
+  readonly time: string;
+  /** Names of the members going, in member order. */
+  readonly going: readonly string[];
+}
+
+export interface TranscriptLine {
+  /** Milliseconds since the page loaded. */
+  readonly at: number;
+  readonly text: string;
+  /** Which kind of event: for styling and for tests. */
+  readonly kind: 'request' | 'decision' | 'view' | 'evidence' | 'claim' | 'roster' | 'info';
+}
+
+export interface ProofView {
+  readonly member: number;
+  readonly slot: string;
+  /** The two conflicting signed messages, as readable JSON. */
+  readonly first: string;
+  readonly second: string;
+  /** Checked again in this tab when asked for. */
+  readonly verdict: { ok: boolean; reason: string };
+}
+
+export interface RoomView {
+  /** gathering: waiting for n members to announce themselves; running: the roster is fixed. */
+  readonly phase: 'gathering' | 'running';
+  readonly size: number;
+  /** Members announced so far (gathering) or the roster (running). */
+  readonly members: readonly MemberView[];
+  /** Read aloud to compare: covers the room id, n and the roster's keys. */
+  readonly rosterFingerprint: string | null;
+  readonly view: number;
+  readonly viewChanging: boolean;
+  readonly executed: number;
+  readonly stable: number;
+  readonly round: number;
+  readonly proposals: readonly ProposalView[];
+  readonly decision: DecisionView | null;
+  readonly decisions: readonly DecisionView[];
+  readonly transcript: readonly TranscriptLine[];
+  readonly malicious: { readonly enabled: boolean; readonly strategy: Strategy };
+  /** Own requests not yet decided. */
+  readonly pendingOwn: number;
+  /** This tab lost its records and sits out of agreement until it is safe again. */
+  readonly amnesia: boolean;
+  /** A problem the user should know about (e.g. storage trouble), or null. */
+  readonly problem: string | null;
+}
+
+export interface RoomIntents {
+  propose(place: string, time: string): void;
+  vote(proposal: RequestRef, choice: Choice): void;
+  newRound(): void;
+  setMalicious(enabled: boolean, strategy: Strategy): void;
+  proof(member: number): ProofView | null;
+}

@@ -1,0 +1,357 @@
+// One tab's seat in a lunch room: fixes the roster, runs the replica, and carries out its effects
+// in order — write-ahead records are written to IndexedDB (strict durability) before any message
+// that follows them leaves — and turns what the replica decides into the RoomView the UI renders.
+import { sha256 } from '@noble/hashes/sha2.js';
+import { encode } from 'cborg';
+import { Adversary, type Strategy } from '../core/adversaries.ts';
+import type { Effect } from '../core/effects.ts';
+import { initialLunch, tally, type Choice, type LunchEvent, type LunchOp, type LunchState, type RequestRef } from '../core/lunch.ts';
+import { checkProof, type Roster } from '../core/messages.ts';
+import { primaryOf } from '../core/quorum.ts';
+import { Replica } from '../core/replica.ts';
+import type { WalRecord } from '../core/wal.ts';
+import { ed25519Suite, fingerprint, fromHex, toHex } from '../crypto/ed25519.ts';
+import type { RoomRoster as StoredRoster, RoomStore } from '../storage/room-store.ts';
+import type { MemberView, ProofView, RoomIntents, RoomView, TranscriptLine } from './room-view.ts';
+
+export interface RoomPeers {
+  /** Verified peers right now (hex keys). */
+  verified(): string[];
+  name(id: string): string | null;
+  send(id: string, bytes: Uint8Array): void;
+}
+
+export interface RoomOptions {
+  room: string;
+  size: 4 | 7 | 10;
+  me: { id: string; secretKey: Uint8Array; name: () => string };
+  peers: RoomPeers;
+  store: RoomStore;
+  /**
+   * The identity was imported from a file: in a room it has no records for, it may still have
+   * signed things before, so it starts as a member that lost its records.
+   */
+  restoredFromFile?: boolean;
+  onChange(): void;
+  /** Milliseconds; injectable for tests. */
+  now?: () => number;
+}
+
+const TICK_MS = 250;
+
+/** The roster fingerprint covers the room id, n and the sorted keys: read aloud to compare. */
+export function rosterFingerprint(room: string, n: number, keys: readonly string[]): string {
+  const digest = sha256(encode(['byzantine-lunch/roster/v1', room, n, keys]));
+  return toHex(digest.subarray(0, 8)).match(/.{4}/g)!.join(' ');
+}
+
+export class LunchRoom implements RoomIntents {
+  private roster: StoredRoster | null = null;
+  private replica: Replica | null = null;
+  private node: Replica | Adversary | null = null;
+  private malicious: { enabled: boolean; strategy: Strategy } = { enabled: false, strategy: 'equivocate' };
+  private lunch: LunchState;
+  private readonly claims = new Map<number, number>();
+  private readonly transcript: TranscriptLine[] = [];
+  private chain: Promise<void> = Promise.resolve();
+  private timer: ReturnType<typeof setInterval> | undefined;
+  private problem: string | null = null;
+  private readonly started: number;
+  private readonly now: () => number;
+  private stopped = false;
+
+  constructor(private readonly o: RoomOptions) {
+    this.lunch = initialLunch(o.size);
+    this.now = o.now ?? (() => Date.now());
+    this.started = this.now();
+  }
+
+  async start(): Promise<void> {
+    try {
+      this.roster = await this.o.store.loadRoster(this.o.room, this.o.me.id);
+    } catch (e) {
+      this.problem = e instanceof Error ? e.message : String(e);
+      this.o.onChange();
+      return;
+    }
+    if (this.roster) {
+      if (this.roster.n !== this.o.size) {
+        this.problem = `This member joined room ${this.o.room} as one of ${this.roster.n}; the link says ${this.o.size}. Open the room with its original link.`;
+      } else {
+        await this.startReplica(false);
+      }
+    }
+    this.peersChanged();
+    this.o.onChange();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearInterval(this.timer);
+  }
+
+  /** The mesh changed: once n members (this tab included) are verified, the roster is fixed. */
+  peersChanged(): void {
+    if (this.roster || this.stopped) return;
+    const verified = this.o.peers.verified();
+    if (verified.length + 1 < this.o.size) return this.o.onChange();
+    const keys = [this.o.me.id, ...verified.slice(0, this.o.size - 1)].sort();
+    const roster: StoredRoster = {
+      v: 1, room: this.o.room, n: this.o.size, keys, fingerprint: rosterFingerprint(this.o.room, this.o.size, keys),
+      me: keys.indexOf(this.o.me.id), fixedAt: this.now(),
+    };
+    this.roster = roster;
+    this.line('roster', `The roster is fixed: ${keys.map((k) => this.nameOf(k)).join(', ')} (fingerprint ${roster.fingerprint}).`);
+    void this.o.store.saveRoster(this.o.room, this.o.me.id, roster)
+      .then(() => this.startReplica(true))
+      .catch((e: unknown) => this.fail(e));
+  }
+
+  /** A protocol message from a verified peer. */
+  receive(from: string, bytes: Uint8Array): void {
+    if (!this.roster || !this.node) return;
+    const index = this.roster.keys.indexOf(from);
+    if (index < 0) return;
+    this.apply(this.node.step(index, bytes));
+  }
+
+  // ---- intents ----
+
+  propose(place: string, time: string): void {
+    this.requestOp({ kind: 'propose', place, time });
+  }
+
+  vote(proposal: RequestRef, choice: Choice): void {
+    this.requestOp({ kind: 'vote', proposal, choice });
+  }
+
+  newRound(): void {
+    this.requestOp({ kind: 'new-round' });
+  }
+
+  setMalicious(enabled: boolean, strategy: Strategy): void {
+    this.malicious = { enabled, strategy };
+    this.wrap();
+    this.line('info', enabled ? `This tab now acts maliciously: ${strategy}.` : 'This tab is honest again.');
+    this.o.onChange();
+  }
+
+  proof(member: number): ProofView | null {
+    const proof = this.replica?.proofOf(member);
+    if (!proof || !this.roster) return null;
+    const verdict = checkProof(ed25519Suite, this.rosterForCore(), proof);
+    const show = (x: unknown) => JSON.stringify(x, (_k, val) => (val instanceof Uint8Array ? toHex(val) : val), 2);
+    return {
+      member,
+      slot: verdict.ok ? verdict.slot : '',
+      first: show(proof.a),
+      second: show(proof.b),
+      verdict: verdict.ok
+        ? { ok: true, reason: `Both signatures verify: ${this.nameAt(member)} signed two different messages for ${verdict.slot}.` }
+        : { ok: false, reason: verdict.reason },
+    };
+  }
+
+  // ---- view ----
+
+  view(): RoomView {
+    const snap = this.replica?.snapshot();
+    const n = this.o.size;
+    const keys = this.roster?.keys ?? [this.o.me.id, ...this.o.peers.verified()].sort();
+    const verified = new Set(this.o.peers.verified());
+    const members: MemberView[] = keys.map((id, index) => ({
+      index,
+      id,
+      name: this.nameOf(id),
+      fingerprint: fingerprint(fromHex(id)),
+      isMe: id === this.o.me.id,
+      connected: id === this.o.me.id || verified.has(id),
+      primary: snap !== undefined && primaryOf(snap.view, n) === index,
+      provenFaulty: snap?.proven.includes(index) ?? false,
+      claims: this.claims.get(index) ?? 0,
+    }));
+    const names = (i: number) => members[i]?.name ?? `member ${i}`;
+    const decisions = this.lunch.decisions.map((d) => {
+      const p = this.lunch.proposals.find((x) => x.ref.member === d.proposal.member && x.ref.counter === d.proposal.counter)!;
+      return { ref: d.proposal, round: d.round, place: p.place, time: p.time, going: d.joined.map(names) };
+    });
+    const me = this.roster?.me ?? -1;
+    return {
+      phase: this.roster && this.replica ? 'running' : 'gathering',
+      size: n,
+      members,
+      rosterFingerprint: this.roster?.fingerprint ?? null,
+      view: snap?.view ?? 0,
+      viewChanging: snap?.changing != null,
+      executed: snap?.executedSeq ?? 0,
+      stable: snap?.stable ?? 0,
+      round: this.lunch.round,
+      proposals: this.lunch.proposals.map((p) => {
+        const t = tally(this.lunch, p.ref);
+        const decided = this.lunch.decisions.some((d) => d.round === p.round);
+        return {
+          ref: p.ref, round: p.round, place: p.place, time: p.time, proposer: names(p.proposer),
+          join: t.join, decline: t.decline, votes: p.votes, myVote: me >= 0 ? (p.votes[me] ?? null) : null,
+          open: p.round === this.lunch.round && !decided,
+        };
+      }),
+      decision: decisions.find((d) => d.round === this.lunch.round) ?? null,
+      decisions,
+      transcript: this.transcript,
+      malicious: this.malicious,
+      pendingOwn: snap?.pendingOwn ?? 0,
+      amnesia: snap?.amnesia ?? false,
+      problem: this.problem,
+    };
+  }
+
+  // ---- the replica ----
+
+  private rosterForCore(): Roster {
+    return { room: this.o.room, keys: this.roster!.keys.map(fromHex) };
+  }
+
+  private async startReplica(fresh: boolean): Promise<void> {
+    if (!this.roster || this.replica || this.stopped) return;
+    const loaded = await this.o.store.loadRecords(this.o.room, this.o.me.id);
+    // A member that was in this room before but has no readable records has forgotten what it signed.
+    const lost = (!fresh && (loaded.records.length === 0 || loaded.corrupt > 0)) || (loaded.records.length === 0 && !!this.o.restoredFromFile);
+    const { replica, effects, report } = Replica.restore(
+      { roster: this.rosterForCore(), me: this.roster.me, secretKey: this.o.me.secretKey, suite: ed25519Suite, now: this.now() },
+      loaded.records,
+      { lost },
+    );
+    this.replica = replica;
+    this.wrap();
+    if (report.rejected.length > 0 || loaded.corrupt > 0) {
+      this.problem = `${report.rejected.length + loaded.corrupt} stored protocol record(s) could not be read and were not used; this tab sits out of agreement until that is safe.`;
+    } else if (lost) {
+      this.problem = 'This tab’s protocol records are gone; it sits out of agreement until that is safe.';
+    }
+    if (!fresh) this.line('info', `Restored from ${report.used} stored record(s).`);
+    this.apply(effects);
+    this.timer = setInterval(() => {
+      if (this.node) this.apply(this.node.tick(this.now()));
+    }, TICK_MS);
+    this.o.onChange();
+  }
+
+  private wrap(): void {
+    if (!this.replica || !this.roster) return;
+    this.node = this.malicious.enabled
+      ? new Adversary(this.malicious.strategy, {
+          replica: this.replica, secretKey: this.o.me.secretKey, suite: ed25519Suite, roster: this.rosterForCore(),
+        })
+      : this.replica;
+  }
+
+  private requestOp(op: LunchOp): void {
+    if (!this.node) return;
+    this.apply(this.node.request(op));
+    this.o.onChange();
+  }
+
+  /**
+   * Carry out effects in order on one chain: a run of records is written in one transaction and
+   * the messages after it leave only once it is durable.
+   */
+  private apply(effects: Effect[]): void {
+    if (effects.length === 0) return;
+    this.chain = this.chain.then(async () => {
+      let records: WalRecord[] = [];
+      const flush = async () => {
+        if (records.length === 0) return;
+        const batch = records;
+        records = [];
+        await this.o.store.appendRecords(this.o.room, this.o.me.id, batch);
+      };
+      let changed = false;
+      for (const e of effects) {
+        if (e.kind === 'persist') {
+          records.push(e.record);
+          continue;
+        }
+        if (e.kind === 'send') {
+          await flush();
+          if (this.stopped) return;
+          const targets = e.to === 'all' ? this.roster!.keys.filter((k) => k !== this.o.me.id) : [this.roster!.keys[e.to]!];
+          for (const id of targets) if (id) this.o.peers.send(id, e.bytes);
+          continue;
+        }
+        changed = this.observe(e) || changed;
+      }
+      await flush();
+      if (changed) this.o.onChange();
+    }).catch((e: unknown) => this.fail(e));
+  }
+
+  private observe(e: Effect): boolean {
+    switch (e.kind) {
+      case 'executed':
+        for (const ev of e.events) this.describe(ev, e.requests);
+        this.lunch = this.replica!.snapshot().lunch;
+        return true;
+      case 'state':
+        this.lunch = e.lunch;
+        this.line('info', `Caught up from the others' certified state at sequence ${e.seq}.`);
+        return true;
+      case 'view':
+        if (!e.changing) this.line('view', `View ${e.view}: ${this.nameAt(primaryOf(e.view, this.o.size))} is now the primary.`);
+        else this.line('view', `${this.nameAt(this.roster!.me)} asks for a new primary.`);
+        return true;
+      case 'evidence':
+        this.line('evidence', `${this.nameAt(e.member)} is proven faulty: two different signed messages for ${e.slot}.`);
+        return true;
+      case 'claim':
+        this.claims.set(e.accused, (this.claims.get(e.accused) ?? 0) + 1);
+        if ((this.claims.get(e.accused) ?? 0) === 1) {
+          this.line('claim', `${this.nameAt(e.accuser)} claims ${this.nameAt(e.accused)} is faulty (“${e.reason}”) — no proof, so nothing changes.`);
+        }
+        return true;
+      default:
+        return false;
+    }
+  }
+
+  private describe(ev: LunchEvent, requests: readonly { member: number; op: LunchOp }[]): void {
+    switch (ev.kind) {
+      case 'proposed':
+        this.line('request', `${this.nameAt(ev.ref.member)} proposes ${ev.place} at ${ev.time}.`);
+        return;
+      case 'voted': {
+        const p = this.lunch.proposals.find((x) => x.ref.member === ev.proposal.member && x.ref.counter === ev.proposal.counter);
+        const what = p ? `${p.place}` : 'a proposal';
+        this.line('request', `${this.nameAt(ev.member)} ${ev.choice === 'join' ? 'joins' : 'declines'} ${what}.`);
+        return;
+      }
+      case 'decided':
+        this.line('decision', `Lunch is decided: ${ev.place} at ${ev.time}, with ${ev.joined.map((m) => this.nameAt(m)).join(', ')}.`);
+        return;
+      case 'round-started':
+        this.line('request', `Round ${ev.round + 1} starts.`);
+        return;
+      case 'ignored':
+        void requests;
+        return;
+    }
+  }
+
+  private line(kind: TranscriptLine['kind'], text: string): void {
+    this.transcript.push({ at: this.now() - this.started, text, kind });
+    if (this.transcript.length > 500) this.transcript.splice(0, this.transcript.length - 500);
+  }
+
+  private nameOf(id: string): string {
+    return id === this.o.me.id ? this.o.me.name() : (this.o.peers.name(id) ?? `member ${fingerprint(fromHex(id)).slice(0, 4)}`);
+  }
+
+  private nameAt(index: number): string {
+    const id = this.roster?.keys[index];
+    return id ? this.nameOf(id) : `member ${index}`;
+  }
+
+  private fail(e: unknown): void {
+    this.problem = `Storage failed: ${e instanceof Error ? e.message : String(e)}. Reload the tab.`;
+    this.o.onChange();
+  }
+}

@@ -1,0 +1,253 @@
+import {
+  IDBCursor,
+  IDBDatabase,
+  IDBFactory,
+  IDBIndex,
+  IDBKeyRange,
+  IDBObjectStore,
+  IDBRequest,
+  IDBTransaction,
+} from 'fake-indexeddb';
+import { describe, expect, it } from 'vitest';
+import { generateKeyPair, publicKeyOf, toHex } from '../crypto/ed25519.ts';
+import { DB_NAME, SESSION_KEY, STORE, claimIdentity } from './identity.ts';
+import type { IdentityEnv, LockLike, LockManagerLike, StorageLike } from './identity.ts';
+import {
+  IDENTITY_FILE_FORMAT,
+  IdentityFileError,
+  exportIdentity,
+  identityFileName,
+  importIdentity,
+  parseIdentityFile,
+} from './identity-file.ts';
+
+// See identity.test.ts: idb needs the IndexedDB classes as globals, the factory is injected.
+Object.assign(globalThis, {
+  IDBCursor,
+  IDBDatabase,
+  IDBIndex,
+  IDBKeyRange,
+  IDBObjectStore,
+  IDBRequest,
+  IDBTransaction,
+});
+
+class FakeLocks implements LockManagerLike {
+  readonly held = new Set<string>();
+  request<T>(name: string, _options: { ifAvailable: true; mode: 'exclusive' }, callback: (lock: LockLike | null) => T): Promise<Awaited<T>> {
+    if (this.held.has(name)) return Promise.resolve().then(() => callback(null)) as Promise<Awaited<T>>;
+    this.held.add(name);
+    return Promise.resolve()
+      .then(() => callback({ name }))
+      .finally(() => this.held.delete(name)) as Promise<Awaited<T>>;
+  }
+}
+
+class MapStorage implements StorageLike {
+  readonly map = new Map<string, string>();
+  getItem(key: string): string | null {
+    return this.map.get(key) ?? null;
+  }
+  setItem(key: string, value: string): void {
+    this.map.set(key, value);
+  }
+}
+
+function env(factory = new IDBFactory(), locks = new FakeLocks()): IdentityEnv {
+  let clock = 1_700_000_000_000;
+  return { indexedDB: factory, locks, session: new MapStorage(), now: () => clock++ };
+}
+
+function identity(name = 'James') {
+  const { secretKey, publicKey } = generateKeyPair();
+  return { id: toHex(publicKey), secretKey, publicKey, name };
+}
+
+const NOW = Date.UTC(2025, 5, 1, 12, 30, 0);
+
+/** An exported file with some fields replaced (undefined deletes a field). */
+function fileWith(changes: Record<string, unknown>, base = identity()): string {
+  const json = JSON.parse(exportIdentity(base, NOW)) as Record<string, unknown>;
+  for (const [k, value] of Object.entries(changes)) {
+    if (value === undefined) delete json[k];
+    else json[k] = value;
+  }
+  return JSON.stringify(json);
+}
+
+function parseError(text: string): IdentityFileError {
+  try {
+    parseIdentityFile(text);
+  } catch (error) {
+    expect(error).toBeInstanceOf(IdentityFileError);
+    return error as IdentityFileError;
+  }
+  throw new Error('expected the file to be rejected');
+}
+
+async function storedRecords(factory: IDBFactory): Promise<Record<string, unknown>[]> {
+  const db = await new Promise<globalThis.IDBDatabase>((resolve, reject) => {
+    const request = factory.open(DB_NAME);
+    request.onsuccess = () => resolve(request.result);
+    request.onerror = () => reject(request.error);
+  });
+  const values = await new Promise<Record<string, unknown>[]>((resolve, reject) => {
+    const request = db.transaction(STORE).objectStore(STORE).getAll();
+    request.onsuccess = () => resolve(request.result as Record<string, unknown>[]);
+    request.onerror = () => reject(request.error);
+  });
+  db.close();
+  return values;
+}
+
+describe('exportIdentity / parseIdentityFile', () => {
+  it('round-trips an identity', () => {
+    const me = identity('Ada Lovelace');
+    const text = exportIdentity(me, NOW);
+    const json = JSON.parse(text) as Record<string, unknown>;
+    expect(json).toEqual({
+      format: IDENTITY_FILE_FORMAT,
+      version: 1,
+      name: 'Ada Lovelace',
+      publicKey: me.id,
+      secretKey: toHex(me.secretKey),
+      exportedAt: '2025-06-01T12:30:00.000Z',
+    });
+    expect(exportIdentity(me, new Date(NOW))).toBe(text); // pure: same input, same text
+
+    const parsed = parseIdentityFile(text);
+    expect(parsed.name).toBe('Ada Lovelace');
+    expect(parsed.id).toBe(me.id);
+    expect(parsed.publicKey).toEqual(me.publicKey);
+    expect(parsed.secretKey).toEqual(me.secretKey);
+    expect(parsed.publicKey).toBeInstanceOf(Uint8Array);
+  });
+
+  it('accepts uppercase hex, a byte order mark and a missing export date', () => {
+    const me = identity();
+    const text = fileWith({ publicKey: me.id.toUpperCase(), secretKey: toHex(me.secretKey).toUpperCase(), exportedAt: undefined }, me);
+    expect(parseIdentityFile(`\uFEFF${text}`).id).toBe(me.id);
+  });
+
+  it('refuses to export an inconsistent identity', () => {
+    const me = identity();
+    expect(() => exportIdentity({ ...me, secretKey: generateKeyPair().secretKey }, NOW)).toThrow(/secret key does not match/);
+    expect(() => exportIdentity({ ...me, id: 'ab'.repeat(32) }, NOW)).toThrow(/id does not match/);
+    expect(() => exportIdentity(me, Number.NaN)).toThrow(/not a valid date/);
+  });
+
+  it('names the file after the member', () => {
+    const me = identity('Ana María / 🥪');
+    expect(identityFileName(me)).toMatch(/^byzantine-lunch-Ana-María-[0-9a-f]{4}-[0-9a-f]{4}\.json$/);
+    expect(identityFileName({ ...me, name: '///' })).toMatch(/^byzantine-lunch-member-/);
+  });
+
+  const smallOrder = `01${'00'.repeat(31)}`; // the identity point
+  const nonCanonical = `ed${'ff'.repeat(30)}7f`; // y = p, which must be encoded as 0
+
+  it.each<[string, () => string, IdentityFileError['code'], RegExp]>([
+    ['not JSON', () => '{"format": "byzantine-lunch-identity",', 'not-json', /not valid JSON/],
+    ['empty', () => '', 'not-json', /not valid JSON/],
+    ['a JSON list', () => '[1, 2]', 'wrong-format', /not a Byzantine Lunch identity file/],
+    ['another JSON file', () => '{"name": "package", "version": "1.0.0"}', 'wrong-format', /not a Byzantine Lunch identity file/],
+    ['another format', () => fileWith({ format: 'something-else' }), 'wrong-format', /not a Byzantine Lunch identity file/],
+    ['a newer version', () => fileWith({ version: 2 }), 'wrong-version', /format version 2.*reads version 1 only/],
+    ['no version', () => fileWith({ version: undefined }), 'wrong-version', /does not say which format version/],
+    ['no name', () => fileWith({ name: undefined }), 'bad-field', /The name is missing from this identity file/],
+    ['an empty name', () => fileWith({ name: '  ' }), 'bad-name', /name in this identity file cannot be used: A name cannot be empty/],
+    ['a name too long', () => fileWith({ name: 'x'.repeat(33) }), 'bad-name', /at most 32 characters/],
+    ['no public key', () => fileWith({ publicKey: undefined }), 'bad-field', /The public key is missing from this identity file/],
+    ['a short public key', () => fileWith({ publicKey: 'abcd' }), 'bad-field', /public key .* has 4 hex digits instead of 64/],
+    ['a public key that is not hex', () => fileWith({ publicKey: 'zz'.repeat(32) }), 'bad-field', /public key .* is not hexadecimal/],
+    ['a long secret key', () => fileWith({ secretKey: 'ab'.repeat(33) }), 'bad-field', /secret key .* has 66 hex digits/],
+    ['a secret key that is a number', () => fileWith({ secretKey: 42 }), 'bad-field', /secret key .* is not text/],
+    ['a small-order public key', () => fileWith({ publicKey: smallOrder }), 'bad-key', /not an acceptable Ed25519 key/],
+    ['a non-canonical public key', () => fileWith({ publicKey: nonCanonical }), 'bad-key', /not an acceptable Ed25519 key/],
+    ['another identity’s secret key', () => fileWith({ secretKey: toHex(generateKeyPair().secretKey) }), 'key-mismatch', /does not belong to its public key/],
+    ['a huge file', () => ' '.repeat(20_000), 'wrong-format', /too large/],
+  ])('rejects %s with its own message', (_label, make, code, message) => {
+    const error = parseError(make());
+    expect(error.code).toBe(code);
+    expect(error.message).toMatch(message);
+  });
+
+  it('checks that the small-order and mismatch cases really are what they claim', () => {
+    // The mismatch case above must fail only on the mismatch: its public key is fine.
+    const me = identity();
+    expect(toHex(publicKeyOf(me.secretKey))).toBe(me.id);
+  });
+});
+
+describe('importIdentity', () => {
+  it('stores the identity and makes the next reload claim it', async () => {
+    const exported = identity('Priya');
+    const text = exportIdentity(exported, NOW);
+    const factory = new IDBFactory();
+    const locks = new FakeLocks();
+    const tab = env(factory, locks);
+
+    const result = await importIdentity(tab, text);
+    expect(result).toEqual({ id: exported.id, name: 'Priya', alreadyStored: false });
+    expect(tab.session.getItem(SESSION_KEY)).toBe(exported.id);
+    const stored = await storedRecords(factory);
+    expect(stored).toHaveLength(1);
+    expect(stored[0]).toMatchObject({ v: 1, id: exported.id, name: 'Priya', createdAt: 1_700_000_000_000 });
+
+    // "Reload": the same tab (same sessionStorage) claims again.
+    const claimed = await claimIdentity(tab);
+    expect(claimed.id).toBe(exported.id);
+    expect(claimed.name).toBe('Priya');
+    expect(claimed.secretKey).toEqual(exported.secretKey);
+    expect(claimed.created).toBe(false);
+    claimed.release();
+  });
+
+  it('is a no-op for an identity this browser already holds', async () => {
+    const factory = new IDBFactory();
+    const locks = new FakeLocks();
+    const first = env(factory, locks);
+    const me = await claimIdentity(first); // James, created here
+    await me.rename('Jim');
+    const before = await storedRecords(factory);
+    const text = exportIdentity({ ...me, name: 'Someone Else' }, NOW);
+
+    const other = env(factory, locks);
+    const result = await importIdentity(other, text);
+    expect(result).toEqual({ id: me.id, name: 'Jim', alreadyStored: true });
+    expect(await storedRecords(factory)).toEqual(before);
+    expect(other.session.getItem(SESSION_KEY)).toBe(me.id);
+    me.release();
+  });
+
+  it('replaces an unreadable record stored under the same id', async () => {
+    const factory = new IDBFactory();
+    const tab = env(factory);
+    const exported = identity('Wei');
+    await importIdentity(tab, exportIdentity(exported, NOW));
+    // Damage the stored record, then import again.
+    const db = await new Promise<globalThis.IDBDatabase>((resolve) => {
+      const request = factory.open(DB_NAME);
+      request.onsuccess = () => resolve(request.result);
+    });
+    await new Promise<void>((resolve) => {
+      const tx = db.transaction(STORE, 'readwrite');
+      tx.objectStore(STORE).put({ id: exported.id, v: 1, name: 'Wei', secretKey: new Uint8Array(3) });
+      tx.oncomplete = () => resolve();
+    });
+    db.close();
+
+    const result = await importIdentity(tab, exportIdentity(exported, NOW));
+    expect(result.alreadyStored).toBe(false);
+    const stored = await storedRecords(factory);
+    expect(stored).toHaveLength(1);
+    expect(stored[0]!['secretKey']).toEqual(exported.secretKey);
+  });
+
+  it('stores nothing from a bad file', async () => {
+    const factory = new IDBFactory();
+    const tab = env(factory);
+    await expect(importIdentity(tab, fileWith({ version: 3 }))).rejects.toBeInstanceOf(IdentityFileError);
+    expect(tab.session.getItem(SESSION_KEY)).toBeNull();
+    expect((await factory.databases()).map((d) => d.name)).toEqual([]);
+  });
+});

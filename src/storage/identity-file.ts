@@ -1,0 +1,252 @@
+// Exporting and importing an identity as a small JSON file.
+//
+// A member whose secret key is gone counts as faulty for good, so a person can save their
+// identity and bring it back (after clearing site data, or into another browser). The file holds
+// the secret key in plain hex: whoever has the file can act as that member.
+//
+// An imported file is a trust boundary like storage: it is validated in full, including that the
+// secret key really belongs to the public key and that the public key is an acceptable Ed25519
+// key, and every problem is reported in a sentence a person can act on.
+import * as v from 'valibot';
+import { KEY_BYTES, equalBytes, fingerprint, fromHex, isAcceptablePublicKey, publicKeyOf, toHex } from '../crypto/ed25519.ts';
+import { IdentityError, SESSION_KEY, normalizeName, storeIdentityRecord } from './identity.ts';
+import type { IdentityEnv } from './identity.ts';
+
+export const IDENTITY_FILE_FORMAT = 'byzantine-lunch-identity';
+export const IDENTITY_FILE_VERSION = 1;
+/** Far above any real identity file (about 300 bytes); anything larger is not one. */
+export const IDENTITY_FILE_MAX_LENGTH = 16 * 1024;
+
+export type IdentityFileErrorCode =
+  | 'not-json'
+  | 'wrong-format'
+  | 'wrong-version'
+  | 'bad-field'
+  | 'bad-name'
+  | 'bad-key'
+  | 'key-mismatch';
+
+export class IdentityFileError extends Error {
+  override readonly name = 'IdentityFileError';
+  readonly code: IdentityFileErrorCode;
+
+  constructor(code: IdentityFileErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+  }
+}
+
+export interface ExportableIdentity {
+  readonly id: string;
+  readonly secretKey: Uint8Array;
+  readonly publicKey: Uint8Array;
+  readonly name: string;
+}
+
+export interface IdentityFileContents {
+  readonly id: string;
+  readonly name: string;
+  readonly publicKey: Uint8Array;
+  readonly secretKey: Uint8Array;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Export
+
+/**
+ * The identity as JSON text (pure: `now` is the export time, in ms since the epoch or a Date).
+ * Throws when the identity is inconsistent, so a broken file is never produced.
+ */
+export function exportIdentity(identity: ExportableIdentity, now: number | Date): string {
+  const { id, secretKey, publicKey, name } = identity;
+  if (!(publicKey instanceof Uint8Array) || publicKey.length !== KEY_BYTES || !(secretKey instanceof Uint8Array) || secretKey.length !== KEY_BYTES) {
+    throw new TypeError(`An identity's keys must be ${KEY_BYTES} bytes each.`);
+  }
+  if (id !== toHex(publicKey)) throw new TypeError('The identity id does not match its public key.');
+  if (!equalBytes(publicKeyOf(secretKey), publicKey)) throw new TypeError('The identity secret key does not match its public key.');
+  const date = now instanceof Date ? now : new Date(now);
+  if (Number.isNaN(date.getTime())) throw new TypeError('The export time is not a valid date.');
+  const file = {
+    format: IDENTITY_FILE_FORMAT,
+    version: IDENTITY_FILE_VERSION,
+    name,
+    publicKey: toHex(publicKey),
+    secretKey: toHex(secretKey),
+    exportedAt: date.toISOString(),
+  };
+  return `${JSON.stringify(file, null, 2)}\n`;
+}
+
+/** A file name for the download, e.g. `byzantine-lunch-James-3fa2-91c0.json`. */
+export function identityFileName(identity: Pick<ExportableIdentity, 'name' | 'publicKey'>): string {
+  const safe = identity.name.replace(/[^\p{L}\p{N}_-]+/gu, '-').replace(/^-+|-+$/g, '').slice(0, 32) || 'member';
+  const short = fingerprint(identity.publicKey).split(' ').slice(0, 2).join('-');
+  return `byzantine-lunch-${safe}-${short}.json`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Parse
+
+const DAMAGED = 'the file is damaged or was edited';
+
+const hexKey = (what: string) =>
+  v.pipe(
+    v.string(`The ${what} in this identity file is missing or is not text; ${DAMAGED}.`),
+    v.check(
+      (s) => /^[0-9a-fA-F]*$/.test(s),
+      `The ${what} in this identity file is not hexadecimal; ${DAMAGED}.`,
+    ),
+    v.check(
+      (s) => s.length === KEY_BYTES * 2,
+      (issue) =>
+        `The ${what} in this identity file has ${String((issue.input as string).length)} hex digits instead of ${KEY_BYTES * 2} ` +
+        `(${KEY_BYTES} bytes); ${DAMAGED}.`,
+    ),
+  );
+
+// Checked in this order, stopping at the first problem: the format first, so that any other JSON
+// file is reported as "not an identity file" rather than by its first odd field.
+const FormatSchema = v.object(
+  {
+    format: v.literal(
+      IDENTITY_FILE_FORMAT,
+      'This is not a Byzantine Lunch identity file. Choose the .json file that “Export identity” saved.',
+    ),
+  },
+  'This is not a Byzantine Lunch identity file. Choose the .json file that “Export identity” saved.',
+);
+
+/** The message for a missing field (valibot reports those on the object, not on the field). */
+function missingField(labels: Record<string, string>) {
+  return (issue: v.ObjectIssue): string => {
+    const step = issue.path?.[0];
+    const key = step && typeof step.key === 'string' ? step.key : /^"(.*)"$/.exec(issue.expected ?? '')?.[1];
+    const label = key !== undefined ? labels[key] : undefined;
+    if (issue.input === undefined && label) return `The ${label} is missing from this identity file; ${DAMAGED}.`;
+    return 'This is not a Byzantine Lunch identity file. Choose the .json file that “Export identity” saved.';
+  };
+}
+
+const VersionSchema = v.object({
+  version: v.literal(IDENTITY_FILE_VERSION, (issue) =>
+    typeof issue.input === 'number'
+      ? `This identity file has format version ${issue.input}, but this version of Byzantine Lunch reads version ` +
+        `${IDENTITY_FILE_VERSION} only. Open it with the version of the app that exported it, or reload to update this one.`
+      : `This identity file does not say which format version it has; ${DAMAGED}.`,
+  ),
+}, (issue) => (issue.input === undefined ? `This identity file does not say which format version it has; ${DAMAGED}.` : 'This identity file could not be read.'));
+
+const FieldsSchema = v.object({
+  name: v.string(`The name in this identity file is missing or is not text; ${DAMAGED}.`),
+  publicKey: hexKey('public key'),
+  secretKey: hexKey('secret key'),
+  exportedAt: v.optional(v.string(`The export date in this identity file is not text; ${DAMAGED}.`)),
+}, missingField({ name: 'name', publicKey: 'public key', secretKey: 'secret key' }));
+
+function firstIssue(schema: v.GenericSchema, value: unknown): string | null {
+  const result = v.safeParse(schema, value, { abortEarly: true });
+  return result.success ? null : (result.issues[0]?.message ?? 'This identity file could not be read.');
+}
+
+/**
+ * Reads an identity file. Throws an `IdentityFileError` whose message says what is wrong: not
+ * JSON, not an identity file, another format version, a missing or malformed field, an unusable
+ * name, a public key that is not an acceptable Ed25519 key, or a secret key of another identity.
+ */
+export function parseIdentityFile(text: string): IdentityFileContents {
+  if (typeof text !== 'string') throw new IdentityFileError('not-json', 'An identity file must be read as text.');
+  if (text.length > IDENTITY_FILE_MAX_LENGTH) {
+    throw new IdentityFileError(
+      'wrong-format',
+      'This file is far too large to be a Byzantine Lunch identity file. Choose the .json file that “Export identity” saved.',
+    );
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text.replace(/^\uFEFF/, ''));
+  } catch (error) {
+    throw new IdentityFileError(
+      'not-json',
+      `This file is not an identity file: it is not valid JSON (${error instanceof Error ? error.message : String(error)}). ` +
+        'Choose the .json file that “Export identity” saved.',
+      { cause: error },
+    );
+  }
+  const formatProblem = firstIssue(FormatSchema, json);
+  if (formatProblem) throw new IdentityFileError('wrong-format', formatProblem);
+  const versionProblem = firstIssue(VersionSchema, json);
+  if (versionProblem) throw new IdentityFileError('wrong-version', versionProblem);
+  const fields = v.safeParse(FieldsSchema, json, { abortEarly: true });
+  if (!fields.success) {
+    throw new IdentityFileError('bad-field', fields.issues[0]?.message ?? 'This identity file could not be read.');
+  }
+
+  let name: string;
+  try {
+    name = normalizeName(fields.output.name);
+  } catch (error) {
+    const why = error instanceof IdentityError ? error.message : String(error);
+    throw new IdentityFileError('bad-name', `The name in this identity file cannot be used: ${why}`, { cause: error });
+  }
+
+  const publicKey = fromHex(fields.output.publicKey.toLowerCase());
+  const secretKey = fromHex(fields.output.secretKey.toLowerCase());
+  if (!isAcceptablePublicKey(publicKey)) {
+    throw new IdentityFileError(
+      'bad-key',
+      'The public key in this identity file is not an acceptable Ed25519 key (a non-canonical or small-order point); ' +
+        `${DAMAGED}, and cannot be used.`,
+    );
+  }
+  let derived: Uint8Array | null;
+  try {
+    derived = publicKeyOf(secretKey);
+  } catch {
+    derived = null;
+  }
+  if (!derived || !equalBytes(derived, publicKey)) {
+    throw new IdentityFileError(
+      'key-mismatch',
+      `The secret key in this identity file does not belong to its public key; ${DAMAGED}. ` +
+        'Export the identity again from a tab that still has it.',
+    );
+  }
+  return { id: toHex(publicKey), name, publicKey, secretKey };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Import
+
+export interface ImportedIdentity {
+  readonly id: string;
+  /** The name the identity has in this browser (the stored one when it was already there). */
+  readonly name: string;
+  /** True when this browser already held the identity: nothing was written to IndexedDB. */
+  readonly alreadyStored: boolean;
+}
+
+/**
+ * Reads an identity file, stores the identity (unless it is already stored) and remembers it in
+ * sessionStorage, so that this tab claims it after the caller reloads the page. Throws an
+ * `IdentityFileError` for a bad file and an `IdentityError` when storage fails.
+ *
+ * If another tab of this browser is using the identity right now, the reload cannot claim it and
+ * takes another one, exactly as a duplicated tab would.
+ */
+export async function importIdentity(env: IdentityEnv, text: string): Promise<ImportedIdentity> {
+  const file = parseIdentityFile(text);
+  const { outcome, record } = await storeIdentityRecord(env, {
+    v: 1,
+    id: file.id,
+    secretKey: file.secretKey,
+    publicKey: file.publicKey,
+    name: file.name,
+    createdAt: env.now(),
+  });
+  try {
+    env.session.setItem(SESSION_KEY, record.id);
+  } catch {
+    // Without sessionStorage the reload takes the oldest free identity instead; still stored.
+  }
+  return { id: record.id, name: record.name, alreadyStored: outcome === 'already-stored' };
+}
