@@ -44,6 +44,13 @@ for (const strategy of STRATEGIES) {
         for (const i of honestIndexes) await expect(memberItem(tab, i)).not.toContainText('proven faulty');
         if (strategy === 'equivocate') {
           await expect(memberItem(tab, liarIndex)).toContainText('proven faulty', { timeout: DECISION_BOUND_MS });
+          // The proof is shown and checked in this tab.
+          await memberItem(tab, liarIndex).getByRole('button', { name: 'Show proof' }).click();
+          const dialog = tab.getByRole('dialog');
+          await expect(dialog).toContainText('Both signatures verify');
+          await expect(dialog.locator('pre')).toHaveCount(2);
+          await dialog.getByRole('button', { name: 'Close' }).click();
+          await expect(dialog).toBeHidden();
         }
         if (strategy === 'silent' && role === 'primary') {
           await expect(memberItem(tab, liarIndex)).not.toHaveAttribute('data-status', /primary/);

@@ -62,6 +62,8 @@ export async function vote(page: Page, place: string, choice: 'Join' | 'Decline'
 
 export async function expectDecision(page: Page, place: string, timeout = DECISION_BOUND_MS): Promise<void> {
   await expect(page.getByRole('region', { name: 'Decision' })).toContainText(`Lunch is decided: ${place}`, { timeout });
+  // Every record this tab signed became durable: a failed write would stop it and say so.
+  await expect(page.getByText(/Storage failed/)).toHaveCount(0);
 }
 
 export async function actMaliciously(page: Page, strategy: string): Promise<void> {

@@ -101,7 +101,7 @@ export class LunchRoom implements RoomIntents {
       me: keys.indexOf(this.o.me.id), fixedAt: this.now(),
     };
     this.roster = roster;
-    this.line('roster', `The roster is fixed: ${keys.map((k) => this.nameOf(k)).join(', ')} (fingerprint ${roster.fingerprint}).`);
+    this.line('roster', `The roster is fixed: ${this.o.size} members, fingerprint ${roster.fingerprint}.`);
     void this.o.store.saveRoster(this.o.room, this.o.me.id, roster)
       .then(() => this.startReplica(true))
       .catch((e: unknown) => this.fail(e));
@@ -109,7 +109,7 @@ export class LunchRoom implements RoomIntents {
 
   /** A protocol message from a verified peer. */
   receive(from: string, bytes: Uint8Array): void {
-    if (!this.roster || !this.node) return;
+    if (!this.roster || !this.node || this.stopped) return;
     const index = this.roster.keys.indexOf(from);
     if (index < 0) return;
     this.apply(this.node.step(index, bytes));
@@ -118,11 +118,13 @@ export class LunchRoom implements RoomIntents {
   // ---- intents ----
 
   propose(place: string, time: string): void {
-    this.requestOp({ kind: 'propose', place, time });
+    this.requestOp({ kind: 'propose', place: String(place), time: String(time) });
   }
 
   vote(proposal: RequestRef, choice: Choice): void {
-    this.requestOp({ kind: 'vote', proposal, choice });
+    // A plain copy: what the UI hands over may be a reactive proxy, which can be neither signed
+    // canonically nor stored in IndexedDB.
+    this.requestOp({ kind: 'vote', proposal: { member: proposal.member, counter: proposal.counter }, choice });
   }
 
   newRound(): void {
@@ -130,9 +132,11 @@ export class LunchRoom implements RoomIntents {
   }
 
   setMalicious(enabled: boolean, strategy: Strategy): void {
+    const before = this.malicious;
     this.malicious = { enabled, strategy };
     this.wrap();
-    this.line('info', enabled ? `This tab now acts maliciously: ${strategy}.` : 'This tab is honest again.');
+    if (enabled && (!before.enabled || before.strategy !== strategy)) this.line('info', `This tab now acts maliciously: ${strategy}.`);
+    if (!enabled && before.enabled) this.line('info', 'This tab is honest again.');
     this.o.onChange();
   }
 
@@ -231,7 +235,7 @@ export class LunchRoom implements RoomIntents {
     if (!fresh) this.line('info', `Restored from ${report.used} stored record(s).`);
     this.apply(effects);
     this.timer = setInterval(() => {
-      if (this.node) this.apply(this.node.tick(this.now()));
+      if (this.node && !this.stopped) this.apply(this.node.tick(this.now()));
     }, TICK_MS);
     this.o.onChange();
   }
@@ -246,7 +250,7 @@ export class LunchRoom implements RoomIntents {
   }
 
   private requestOp(op: LunchOp): void {
-    if (!this.node) return;
+    if (!this.node || this.stopped) return;
     this.apply(this.node.request(op));
     this.o.onChange();
   }
@@ -350,8 +354,13 @@ export class LunchRoom implements RoomIntents {
     return id ? this.nameOf(id) : `member ${index}`;
   }
 
+  /**
+   * A write that failed leaves the replica holding signatures that are not durable; it must not
+   * retransmit them, so this tab stops taking part until it is reloaded.
+   */
   private fail(e: unknown): void {
-    this.problem = `Storage failed: ${e instanceof Error ? e.message : String(e)}. Reload the tab.`;
+    this.stop();
+    this.problem = `Storage failed, so this tab stopped taking part: ${e instanceof Error ? e.message : String(e)} Reload the tab.`;
     this.o.onChange();
   }
 }
