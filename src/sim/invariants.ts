@@ -1,13 +1,15 @@
 // The properties every run must keep, checked incrementally as effects come out of the nodes.
 //
 // Terms: a node is *honest* when it runs the unmodified replica for a member that is not faulty
-// (a member that crashes is honest until it stops); a member is *faulty* when it runs an
-// adversary strategy or Twins; a node is *correct* when it is honest and never crashes. Safety
-// properties are checked at every honest node; liveness and accountability concern correct ones.
+// (a member that crashes is honest until it stops; one that crashes and restarts, from its records
+// or wiped, is honest in every incarnation); a member is *faulty* when it runs an adversary
+// strategy or Twins; a node is *correct* while it is honest, up and not amnesic, and it never
+// crashes for good. Safety properties are checked at every honest node in every incarnation;
+// liveness and accountability concern the nodes correct at the time.
 import { encode } from 'cborg';
 import type { Effect } from '../core/effects.ts';
 import type { LunchOp } from '../core/lunch.ts';
-import { checkProof, sameBytes, type Roster } from '../core/messages.ts';
+import { bodyBytes, checkProof, sameBytes, slotKey, type Roster, type Signed } from '../core/messages.ts';
 import type { CryptoSuite } from '../core/suite.ts';
 import type { NodeSnapshot } from './node.ts';
 
@@ -29,7 +31,10 @@ export type InvariantName =
   | 'accountability'
   | 'liveness'
   | 'no-throw'
-  | 'step-budget';
+  | 'step-budget'
+  | 'no-equivocation'
+  | 'restore'
+  | 'amnesia';
 
 export class InvariantViolation extends Error {
   constructor(
@@ -47,7 +52,7 @@ export interface Cast {
   readonly memberOf: readonly number[];
   /** Members running an adversary strategy or Twins. */
   readonly faultyMember: readonly boolean[];
-  /** Members that crash at some point (honest until then). */
+  /** Members that crash at some point and stay down (honest until then, never correct). */
   readonly crashingMember: readonly boolean[];
 }
 
@@ -66,8 +71,8 @@ const showOp = (op: LunchOp): string => JSON.stringify(op);
 
 export class Invariants {
   readonly honestNode: boolean[];
-  readonly correctNode: boolean[];
-  readonly correctMembers: number[];
+  /** Honest members that never crash for good: their requests have deadlines while they are correct. */
+  readonly trackedMembers: number[];
   /** seq → the batch the first honest node executed there, as a comparable key, and who. */
   private readonly batchAt = new Map<number, { key: string; node: number; text: string }>();
   /** executedSeq → lunch state encoding the first honest node reported there. */
@@ -78,33 +83,83 @@ export class Invariants {
   private readonly matched: Map<string, number>[];
   /** `member/counter` → op key, for honest members, the first time anyone executed it. */
   private readonly opOf = new Map<string, string>();
-  /** Per node: `member/counter` executed there. */
+  /** Per node, this incarnation: `member/counter` executed there. */
   private readonly executedAt: Set<string>[];
   private readonly lastSeq: number[];
-  /** Per node, per member: how many of that member's requests it executed. */
-  private readonly countAt: number[][];
-  /** Per correct member: deadline of each of its requests, in order of issue. */
-  private readonly deadlines: number[][];
+  /** Per node, this incarnation, per member: the highest request counter executed (or adopted). */
+  private readonly counterAt: number[][];
+  /**
+   * Per member, its current incarnation: when it asked for each request, in order, and the
+   * counters its replica signed them with, in the same order (one request outstanding at a time).
+   */
+  private readonly asks: number[][];
+  private readonly signedCounters: number[][];
+  /** Per node: whether it is correct now, and since when (virtual ms). */
+  private readonly correct: boolean[];
+  private readonly since: number[];
+  /**
+   * Per honest member, across all its incarnations: slot key → what it signed there (signature
+   * and body) — everything it made durable or sent.
+   */
+  private readonly signedBy: Map<string, Signed>[];
   private nextDeadline = Infinity;
 
   constructor(
     readonly cast: Cast,
     private readonly suite: CryptoSuite,
     private readonly roster: Roster,
-    /** From this virtual time on the network is fair and the faulty set final. */
-    readonly stableAt: number,
+    /** From this virtual time on the network is fair and the faulty set final (see `setStableAt`). */
+    public stableAt: number,
     readonly livenessBound = LIVENESS_BOUND_MS,
   ) {
     const { n, memberOf, faultyMember, crashingMember } = cast;
     this.honestNode = memberOf.map((m) => !faultyMember[m]);
-    this.correctNode = memberOf.map((m) => !faultyMember[m] && !crashingMember[m]);
-    this.correctMembers = [...Array(n).keys()].filter((m) => !faultyMember[m] && !crashingMember[m]);
+    this.correct = memberOf.map((m) => !faultyMember[m] && !crashingMember[m]);
+    this.since = memberOf.map(() => 0);
+    this.trackedMembers = [...Array(n).keys()].filter((m) => !faultyMember[m] && !crashingMember[m]);
     this.issued = Array.from({ length: n }, () => new Map());
     this.matched = Array.from({ length: n }, () => new Map());
     this.executedAt = memberOf.map(() => new Set());
     this.lastSeq = memberOf.map(() => 0);
-    this.countAt = memberOf.map(() => Array<number>(n).fill(0));
-    this.deadlines = Array.from({ length: n }, () => []);
+    this.counterAt = memberOf.map(() => Array<number>(n).fill(0));
+    this.asks = Array.from({ length: n }, () => []);
+    this.signedCounters = Array.from({ length: n }, () => []);
+    this.signedBy = Array.from({ length: n }, () => new Map());
+  }
+
+  /** The network became fair at `t` after all (a long partition healed before its latest time). */
+  setStableAt(t: number): void {
+    this.stableAt = t;
+    this.nextDeadline = -Infinity;
+  }
+
+  /** Whether node x is correct now: honest, up, not amnesic, and not one that crashes for good. */
+  isCorrect(x: number): boolean {
+    return this.correct[x] === true;
+  }
+
+  /** The node went down (false) or came back / ended its amnesia (true) at `now`. */
+  setCorrect(x: number, correct: boolean, now: number): void {
+    const m = this.cast.memberOf[x]!;
+    const ok = correct && !this.cast.faultyMember[m] && !this.cast.crashingMember[m];
+    if (ok && !this.correct[x]) this.since[x] = now;
+    this.correct[x] = ok;
+    this.nextDeadline = -Infinity;
+  }
+
+  /**
+   * Node x restarted: a new incarnation. What it executes from now on (including what its records
+   * replay) is counted afresh; its member's earlier requests no longer have deadlines (those not
+   * durably signed died with it), the ones it makes from now on do.
+   */
+  restarted(x: number): void {
+    const m = this.cast.memberOf[x]!;
+    this.executedAt[x] = new Set();
+    this.lastSeq[x] = 0;
+    this.counterAt[x] = Array<number>(this.cast.n).fill(0);
+    this.asks[m] = [];
+    this.signedCounters[m] = [];
+    this.nextDeadline = -Infinity;
   }
 
   /** An honest member asked its replica for `op` at `now`. */
@@ -113,11 +168,43 @@ export class Invariants {
     const key = opKey(op);
     const mine = this.issued[member]!;
     mine.set(key, (mine.get(key) ?? 0) + 1);
-    if (this.correctMembers.includes(member)) {
-      const deadline = Math.max(now, this.stableAt) + this.livenessBound;
-      this.deadlines[member]!.push(deadline);
-      this.nextDeadline = Math.min(this.nextDeadline, deadline);
+    if (this.trackedMembers.includes(member)) {
+      this.asks[member]!.push(now);
+      this.nextDeadline = -Infinity;
     }
+  }
+
+  /** An honest member's replica signed its own request `counter` (the next one it was asked for). */
+  signedRequest(member: number, counter: number): void {
+    if (!this.trackedMembers.includes(member)) return;
+    const list = this.signedCounters[member]!;
+    if (list.length > 0 && counter <= list[list.length - 1]!) {
+      throw new InvariantViolation('integrity', `member ${member} signed its request counter ${counter} after counter ${list[list.length - 1]}`);
+    }
+    list.push(counter);
+  }
+
+  /**
+   * A signed part that honest member `member` made durable or sent. Across all its incarnations
+   * it must never have signed two different bodies for one slot (that would be equivocation,
+   * provable by anyone who holds both).
+   */
+  signed(member: number, s: Signed, how: string): void {
+    if (this.cast.faultyMember[member] || s.body.from !== member) return;
+    const slot = slotKey(s.body);
+    if (slot === null) return;
+    const mine = this.signedBy[member]!;
+    const earlier = mine.get(slot);
+    if (earlier === undefined) {
+      mine.set(slot, s);
+      return;
+    }
+    // Both suites sign deterministically: the same body gives the same signature.
+    if (sameBytes(earlier.sig, s.sig) || sameBytes(bodyBytes(earlier.body), bodyBytes(s.body))) return;
+    throw new InvariantViolation(
+      'no-equivocation',
+      `honest member ${member} ${how} a second, different body for ${slot}: first ${describeBody(earlier)}, now ${describeBody(s)}`,
+    );
   }
 
   executed(node: number, e: ExecutedEffect): void {
@@ -138,7 +225,11 @@ export class Invariants {
         throw new InvariantViolation('integrity', `member ${member} (node ${node}) executed request ${r.member}#${r.counter} twice (again at seq ${e.seq})`);
       }
       mine.add(id);
-      this.countAt[node]![r.member] = (this.countAt[node]![r.member] ?? 0) + 1;
+      const counters = this.counterAt[node]!;
+      if (r.counter <= counters[r.member]!) {
+        throw new InvariantViolation('integrity', `member ${member} (node ${node}) executed request ${r.member}#${r.counter} after ${r.member}#${counters[r.member]} (seq ${e.seq})`);
+      }
+      counters[r.member] = r.counter;
       if (!this.cast.faultyMember[r.member]) this.checkValidity(node, e.seq, r.member, r.counter, r.op, key);
     }
     const key = parts.join('|');
@@ -177,9 +268,9 @@ export class Invariants {
   }
 
   /**
-   * The node adopted a certified state at `seq` (state transfer) instead of executing the
-   * batches up to it: it must equal what honest nodes reached by executing, and counts as having
-   * executed every request its per-member counters cover.
+   * The node adopted a certified state at `seq` (state transfer, or its own stable record on a
+   * restart) instead of executing the batches up to it: it must equal what honest nodes reached
+   * by executing, and counts as having executed every request its per-member counters cover.
    */
   transferred(node: number, seq: number, lunchBytes: Uint8Array, lastCounter: readonly number[]): void {
     if (!this.honestNode[node]) return;
@@ -188,9 +279,9 @@ export class Invariants {
     }
     this.lastSeq[node] = seq;
     this.compareState(node, seq, lunchBytes);
-    // Honest members number their requests 1, 2, 3, …, so the counter is also the count.
+    const counters = this.counterAt[node]!;
     lastCounter.forEach((c, m) => {
-      if (c > this.countAt[node]![m]!) this.countAt[node]![m] = c;
+      if (c > counters[m]!) counters[m] = c;
     });
   }
 
@@ -228,55 +319,66 @@ export class Invariants {
     }
   }
 
+  /** How many of member m's requests of its current incarnation node x has executed. */
+  private completed(x: number, m: number): number {
+    const hw = this.counterAt[x]![m]!;
+    const list = this.signedCounters[m]!;
+    let k = 0;
+    while (k < list.length && list[k]! <= hw) k++;
+    return k;
+  }
+
+  /** The deadline of member m's request number j at node x. */
+  private deadline(x: number, m: number, j: number): number {
+    return Math.max(this.asks[m]![j]!, this.stableAt, this.since[m]!, this.since[x]!) + this.livenessBound;
+  }
+
   /** Throws if a correct member's request has missed its deadline at some correct node. */
   checkDeadlines(now: number): void {
     if (now < this.nextDeadline) return;
     let next = Infinity;
-    for (const m of this.correctMembers) {
-      const deadlines = this.deadlines[m]!;
-      const slowest = this.slowest(m);
-      for (let j = slowest.count; j < deadlines.length; j++) {
-        const d = deadlines[j]!;
-        if (d <= now) {
-          throw new InvariantViolation(
-            'liveness',
-            `request number ${j + 1} of correct member ${m} (deadline ${d} ms: ${this.livenessBound} ms after ` +
-              `max(issue, stable at ${this.stableAt} ms)) has not executed at node ${slowest.node} by ${now} ms`,
-          );
+    for (const m of this.trackedMembers) {
+      if (!this.correct[m]) continue;
+      const asks = this.asks[m]!;
+      for (let x = 0; x < this.correct.length; x++) {
+        if (!this.correct[x]) continue;
+        for (let j = this.completed(x, m); j < asks.length; j++) {
+          const d = this.deadline(x, m, j);
+          if (d <= now) {
+            throw new InvariantViolation(
+              'liveness',
+              `request number ${j + 1} of correct member ${m} in its current incarnation (deadline ${d} ms: ${this.livenessBound} ms after ` +
+                `max(issue, stable at ${this.stableAt} ms, both nodes correct)) has not executed at node ${x} by ${now} ms`,
+            );
+          }
+          next = Math.min(next, d);
         }
-        next = Math.min(next, d);
       }
     }
     this.nextDeadline = next;
   }
 
-  private slowest(member: number): { node: number; count: number } {
-    let node = -1;
-    let count = Infinity;
-    this.correctNode.forEach((ok, x) => {
-      if (ok && this.countAt[x]![member]! < count) {
-        count = this.countAt[x]![member]!;
-        node = x;
-      }
-    });
-    return { node, count };
-  }
-
   /** Every correct member's requests so far have executed at every correct node. */
   allExecuted(): boolean {
-    return this.correctMembers.every((m) => this.slowest(m).count >= this.deadlines[m]!.length);
+    for (const m of this.trackedMembers) {
+      if (!this.correct[m]) continue;
+      const want = this.asks[m]!.length;
+      for (let x = 0; x < this.correct.length; x++) if (this.correct[x] && this.completed(x, m) < want) return false;
+    }
+    return true;
   }
 
   /** How many requests correct members have issued, and how many are still to execute somewhere. */
   outstanding(): { issued: number; missing: string[] } {
     let issued = 0;
     const missing: string[] = [];
-    for (const m of this.correctMembers) {
-      const want = this.deadlines[m]!.length;
+    for (const m of this.trackedMembers) {
+      if (!this.correct[m]) continue;
+      const want = this.asks[m]!.length;
       issued += want;
-      this.correctNode.forEach((ok, x) => {
-        if (ok && this.countAt[x]![m]! < want) missing.push(`node ${x} has ${this.countAt[x]![m]}/${want} of member ${m}'s requests`);
-      });
+      for (let x = 0; x < this.correct.length; x++) {
+        if (this.correct[x] && this.completed(x, m) < want) missing.push(`node ${x} has ${this.completed(x, m)}/${want} of member ${m}'s requests`);
+      }
     }
     return { issued, missing };
   }
@@ -284,7 +386,7 @@ export class Invariants {
   /** Final cross-check against what the correct nodes' snapshots say they have proven. */
   checkFinalProofs(snapshots: (NodeSnapshot | null)[]): void {
     const sets = snapshots.flatMap((s, x) =>
-      s !== null && this.correctNode[x] ? [{ x, members: [...new Set(s.proven)].sort((a, b) => a - b).join(',') }] : [],
+      s !== null && this.correct[x] ? [{ x, members: [...new Set(s.proven)].sort((a, b) => a - b).join(',') }] : [],
     );
     const first = sets[0];
     const odd = first && sets.find((s) => s.members !== first.members);
@@ -295,6 +397,10 @@ export class Invariants {
       );
     }
   }
+}
+
+function describeBody(s: Signed): string {
+  return JSON.stringify(s.body, (_k, v: unknown) => (v instanceof Uint8Array ? Buffer.from(v).toString('hex').slice(0, 12) : v)).slice(0, 300);
 }
 
 function describeBatch(e: ExecutedEffect): string {

@@ -3,7 +3,8 @@
 // nodes speak for one member and both receive what is addressed to it.
 //
 // Faults it models: random delay (which reorders), occasional long delay, loss, duplication,
-// partitions (groups of nodes that cannot reach each other until healed) and crashed nodes.
+// partitions (groups of nodes that cannot reach each other until healed) and crashed nodes
+// (which may restart).
 import type { Prng } from './prng.ts';
 
 export interface LinkModel {
@@ -96,6 +97,11 @@ export class VirtualNetwork {
 
   crash(node: number): void {
     this.crashed[node] = true;
+  }
+
+  /** A crashed node is back (restarted): it sends and receives again. */
+  restart(node: number): void {
+    this.crashed[node] = false;
   }
 
   isLive(node: number): boolean {

@@ -13,6 +13,12 @@ export interface NodeSnapshot {
   lunchBytes: Uint8Array;
   proven: number[];
   pendingOwn: number;
+  /** The replica's stable checkpoint (the core's Replica reports it; stand-ins may not). */
+  stable?: number;
+  /** True while the replica must not sign PREPARE, COMMIT or VIEW-CHANGE (records lost). */
+  amnesia?: boolean;
+  /** Sizes of what the node keeps in memory, by kind. */
+  sizes?: Record<string, number>;
 }
 
 export interface SimNode {
@@ -28,3 +34,9 @@ export interface SimNode {
 export type NodeConfig = ReplicaConfig;
 
 export type NodeFactory = (config: NodeConfig) => SimNode;
+
+/**
+ * Rebuilds a node after a restart from the write-ahead records it made durable (`lost`: its
+ * storage was wiped). Returns the node and the effects the restore produced.
+ */
+export type NodeRestorer = (config: NodeConfig, records: readonly unknown[], options: { lost: boolean }) => { node: SimNode; effects: Effect[]; rejected: readonly { index: number; reason: string }[]; amnesia: boolean };

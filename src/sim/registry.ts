@@ -3,6 +3,7 @@
 // addressed to it). Registered names join the built-in fault scenarios: `--faults <name>` makes
 // one to f members run the strategy, and `--faults all` cycles through every name by seed.
 import type { Roster } from '../core/messages.ts';
+import type { Replica } from '../core/replica.ts';
 import type { CryptoSuite } from '../core/suite.ts';
 import type { NodeConfig, SimNode } from './node.ts';
 import type { Prng } from './prng.ts';
@@ -22,6 +23,14 @@ export interface AdversaryContext {
   readonly rng: Prng;
   /** A real (honest) replica for this member, to wrap; `overrides` adjust its config. */
   replica(overrides?: Partial<NodeConfig>): SimNode;
+  /**
+   * The core's own Replica for this member, for wrappers that need the class itself (the core's
+   * adversaries). After a restart it is the replica `Replica.restore` rebuilt from the member's
+   * durable records, so a restarted adversary wraps its restored replica the same way.
+   */
+  core(): Replica;
+  /** True when the factory is called again for a member that crashed and restarts. */
+  readonly restarting: boolean;
 }
 
 export type AdversaryFactory = (ctx: AdversaryContext) => SimNode | SimNode[];

@@ -1,13 +1,20 @@
 // Fault scenarios, selectable by name. A scenario decides, from the seed's random stream, which
-// members are faulty and how (crash, or an adversary strategy from the registry), and what the
-// network does over time (partitions, heals, loss). The rest of the run — delays, workload —
-// is the simulator's. At most f members are ever faulty.
+// members are faulty and how (crash, crash and restart from durable records, restart with its
+// records wiped, or an adversary strategy from the registry), what the network does over time
+// (partitions, heals, loss, a long partition that outlasts garbage collection) and, for the heavy
+// scenarios, how many requests the members make. The rest of the run — delays, write delays,
+// the workload's timing — is the simulator's. At most f members are ever faulty, counting a
+// member that is down or has forgotten what it signed (amnesia) as faulty.
 import type { LinkModel } from './network.ts';
 import type { Prng } from './prng.ts';
 import { adversaryNames, getAdversary } from './registry.ts';
 
 /** Faults start within this much virtual time from the start of a run (ms). */
 export const FAULT_WINDOW_MS = 3000;
+/** An armed crash waits at most this long (ms) for a step that leaves a send waiting on a write. */
+export const ARMED_CRASH_WINDOW_MS = 400;
+/** A long partition heals at the latest this long (ms) after it starts, whatever happened. */
+export const LONG_PARTITION_MAX_MS = 15_000;
 
 export interface Layout {
   readonly n: number;
@@ -21,14 +28,51 @@ export type NetEvent =
   | { at: number; kind: 'heal' }
   | { at: number; kind: 'loss'; drop: number; duplicate: number };
 
+/**
+ * One crash of a member that comes back. With `window` 0 it crashes at `at`; otherwise it is
+ * *armed* at `at` and crashes right after the first step of its own that leaves a send waiting for
+ * a write to complete (the window between persist and send), or at `at + window` if none comes.
+ * It restarts at `restartAt` from the records that became durable, or from none if `wipe`.
+ */
+export interface Restart {
+  member: number;
+  at: number;
+  window: number;
+  restartAt: number;
+  wipe: boolean;
+}
+
+/**
+ * One member cut off from all the others from `from` until the others' stable checkpoint lies
+ * more than a window (L) beyond what it has executed — so it must catch up by state transfer —
+ * or at the latest until `until`.
+ */
+export interface LongPartition {
+  member: number;
+  from: number;
+  until: number;
+}
+
+/** Requests per member (every member, faulty ones too), made within `window` ms. */
+export interface Workload {
+  min: number;
+  max: number;
+  window?: number;
+}
+
 export interface Plan {
   /** member → registered strategy name. */
   adversaries: Map<number, string>;
   /** member → virtual time of its crash (it never restarts). */
   crashes: Map<number, number>;
+  /** Crashes that restart, in time order per member (episodes of one member never overlap). */
+  restarts: Restart[];
   link: Partial<LinkModel>;
   /** The network's schedule, once the nodes are known. */
   network(layout: Layout): NetEvent[];
+  longPartition?: LongPartition;
+  /** A heavier workload than the default one or two requests per member. */
+  workload?: Workload;
 }
 
 export interface ScenarioContext {
@@ -44,6 +88,11 @@ export interface Scenario {
 }
 
 const quiet = (): NetEvent[] => [];
+
+/** Members a plan makes faulty at some point: adversaries, crashes, restarts and the wiped. */
+export function faultyMembers(plan: Plan): Set<number> {
+  return new Set([...plan.adversaries.keys(), ...plan.crashes.keys(), ...plan.restarts.map((r) => r.member)]);
+}
 
 /** Distinct members, including the first primary (member 0) about half the time. */
 function pickMembers(rng: Prng, n: number, count: number): number[] {
@@ -86,11 +135,47 @@ function randomGroups(rng: Prng, layout: Layout): number[][] {
   return groups.filter((g) => g.length > 0).map((g) => g.sort((a, b) => a - b));
 }
 
+/**
+ * `count` crash-and-restart episodes of one member, one after another from about `start`: each
+ * crashes at a random time or, half the time, armed to crash between a persist and its send; it
+ * stays down for 0–1.5 s (a quarter of the time it comes straight back). `wipeLast`: the last
+ * episode loses every record.
+ */
+function restartEpisodes(rng: Prng, member: number, start: number, count: number, wipeLast = false): Restart[] {
+  const out: Restart[] = [];
+  let t = start;
+  for (let k = 0; k < count; k++) {
+    const at = t + rng.int(0, 1200);
+    const window = rng.chance(0.5) ? ARMED_CRASH_WINDOW_MS : 0;
+    const down = rng.chance(0.25) ? 0 : rng.int(1, 1500);
+    const restartAt = at + window + down;
+    out.push({ member, at, window, restartAt, wipe: wipeLast && k === count - 1 });
+    t = restartAt + rng.int(50, 800);
+  }
+  return out;
+}
+
+/** Heavy enough that the stable checkpoint moves well past a window (L = 16) during a run. */
+function heavyWorkload(n: number): Workload {
+  return n === 4 ? { min: 8, max: 15 } : { min: 4, max: 9 };
+}
+
+/** Sometimes a little loss and duplication for the first seconds. */
+function maybeLossy(rng: Prng, p: number): { link: Partial<LinkModel>; events: NetEvent[] } {
+  if (!rng.chance(p)) return { link: {}, events: [] };
+  return { link: { drop: rng.int(1, 8) / 100, duplicate: rng.int(1, 8) / 100 }, events: [{ at: rng.int(1000, FAULT_WINDOW_MS), kind: 'loss', drop: 0, duplicate: 0 }] };
+}
+
+function longPartition(rng: Prng, member: number): LongPartition {
+  const from = rng.int(0, 300);
+  return { member, from, until: from + LONG_PARTITION_MAX_MS };
+}
+
 const builtIn: Scenario[] = [
   {
     name: 'none',
     description: 'no faults: every member honest, the network only delays and reorders',
-    plan: () => ({ adversaries: new Map(), crashes: new Map(), link: {}, network: quiet }),
+    plan: () => ({ adversaries: new Map(), crashes: new Map(), restarts: [], link: {}, network: quiet }),
   },
   {
     name: 'crash',
@@ -98,7 +183,7 @@ const builtIn: Scenario[] = [
     plan: ({ rng, n, f }) => {
       const crashes = new Map<number, number>();
       for (const m of pickMembers(rng, n, rng.int(1, f))) crashes.set(m, rng.int(0, FAULT_WINDOW_MS));
-      return { adversaries: new Map(), crashes, link: {}, network: quiet };
+      return { adversaries: new Map(), crashes, restarts: [], link: {}, network: quiet };
     },
   },
   {
@@ -106,7 +191,7 @@ const builtIn: Scenario[] = [
     description: 'all honest; the network splits into 2 or 3 groups once or twice, then heals',
     plan: ({ rng }) => {
       const net = rng.fork('partition');
-      return { adversaries: new Map(), crashes: new Map(), link: {}, network: (layout) => partitionEpisodes(net, layout, 2) };
+      return { adversaries: new Map(), crashes: new Map(), restarts: [], link: {}, network: (layout) => partitionEpisodes(net, layout, 2) };
     },
   },
   {
@@ -120,9 +205,61 @@ const builtIn: Scenario[] = [
       return {
         adversaries: new Map(),
         crashes: new Map(),
+        restarts: [],
         link: { drop, duplicate, longChance: 0.03 },
         network: () => [{ at: until, kind: 'loss', ...after }],
       };
+    },
+  },
+  {
+    name: 'restart',
+    description: '1..f honest members crash (at any step, half the time between a persist and its send) and restart from their durable records, one to three times',
+    plan: ({ rng, n, f }) => {
+      const restarts: Restart[] = [];
+      for (const m of pickMembers(rng, n, rng.int(1, f))) restarts.push(...restartEpisodes(rng, m, rng.int(0, 800), rng.int(1, 3)));
+      const workload = rng.chance(0.3) ? { min: 3, max: 6 } : undefined;
+      const lossy = maybeLossy(rng, 0.2);
+      const partitioned = rng.chance(0.2);
+      const net = rng.fork('network');
+      return {
+        adversaries: new Map(), crashes: new Map(), restarts, link: lossy.link, ...(workload ? { workload } : {}),
+        network: (layout) => [...(partitioned ? partitionEpisodes(net, layout, 1) : []), ...lossy.events],
+      };
+    },
+  },
+  {
+    name: 'wipe',
+    description: 'an honest member restarts with every record lost (amnesia: it must sign no prepare, commit, view-change until a window past what it could have signed); with f >= 2 another restarts normally',
+    plan: ({ rng, n, f }) => {
+      const [wiped, other] = pickMembers(rng, n, Math.min(f, 2));
+      const restarts = restartEpisodes(rng, wiped!, rng.int(0, 1000), rng.int(1, 2), true);
+      if (other !== undefined && rng.chance(0.5)) restarts.push(...restartEpisodes(rng, other, rng.int(0, 1500), rng.int(1, 2)));
+      // Half the time enough requests that the stable checkpoint passes the wiped member's horizon.
+      const workload = rng.chance(0.5) ? heavyWorkload(n) : undefined;
+      const lossy = maybeLossy(rng, 0.2);
+      return { adversaries: new Map(), crashes: new Map(), restarts, link: lossy.link, ...(workload ? { workload } : {}), network: () => lossy.events };
+    },
+  },
+  {
+    name: 'long-partition',
+    description: 'one honest member is cut off while the others decide past garbage collection (30-60 requests), then heals and must catch up by state transfer; with f >= 2 another member sometimes restarts',
+    plan: ({ rng, n, f }) => {
+      const [away, other] = pickMembers(rng, n, Math.min(f, 2));
+      const restarts = other !== undefined && rng.chance(0.4) ? restartEpisodes(rng, other, rng.int(0, 2000), rng.int(1, 2)) : [];
+      return {
+        adversaries: new Map(), crashes: new Map(), restarts, link: {}, network: quiet,
+        longPartition: longPartition(rng, away!), workload: heavyWorkload(n),
+      };
+    },
+  },
+  {
+    name: 'lying-state',
+    description: '1..f members answer state-transfer and catch-up requests with lies while another member, cut off by a long partition, must fetch the state it missed',
+    plan: ({ rng, n, f }) => {
+      const liars = pickMembers(rng, n, rng.int(1, f));
+      const adversaries = new Map(liars.map((m) => [m, 'lying-state'] as const));
+      const away = rng.pick([...Array(n).keys()].filter((m) => !adversaries.has(m)));
+      return { adversaries, crashes: new Map(), restarts: [], link: {}, network: quiet, longPartition: longPartition(rng, away), workload: heavyWorkload(n) };
     },
   },
 ];
@@ -143,6 +280,7 @@ function adversaryScenario(name: string): Scenario {
       return {
         adversaries,
         crashes: new Map(),
+        restarts: [],
         link,
         network: (layout) => {
           // Twins get split by a partition most of the time: that is where they do harm.
@@ -157,19 +295,30 @@ function adversaryScenario(name: string): Scenario {
 }
 
 /**
- * Several faults at once: one member runs a strategy picked from the registry, with f >= 2 another
- * crashes, the network partitions and, half the time, loses and duplicates messages.
+ * Several faults at once: one member runs a strategy picked from the registry (a quarter of the
+ * time it also crashes and restarts from its records, wrapped again), with f >= 2 another member
+ * crashes for good, restarts from its records or restarts wiped; the network partitions and,
+ * half the time, loses and duplicates messages.
  */
 const mixed: Scenario = {
   name: 'mixed',
-  description: 'a registered strategy, a crash when f >= 2, partitions and loss, all in one run',
+  description: 'a registered strategy (sometimes restarting), with f >= 2 a crash, restart or wipe, partitions and loss, all in one run',
   plan: ({ rng, n, f }) => {
     const names = adversaryNames();
-    const [bad, crashed] = pickMembers(rng, n, Math.min(f, 2));
+    const [bad, second] = pickMembers(rng, n, Math.min(f, 2));
     const adversaries = new Map<number, string>();
-    if (bad !== undefined && names.length > 0) adversaries.set(bad, rng.pick(names));
+    const restarts: Restart[] = [];
+    if (bad !== undefined && names.length > 0) {
+      const strategy = rng.pick(names);
+      adversaries.set(bad, strategy);
+      if (strategy !== 'twins' && rng.chance(0.25)) restarts.push(...restartEpisodes(rng, bad, rng.int(0, 1500), 1));
+    }
     const crashes = new Map<number, number>();
-    if (crashed !== undefined) crashes.set(crashed, rng.int(0, FAULT_WINDOW_MS));
+    if (second !== undefined) {
+      const how = rng.int(0, 2);
+      if (how === 0) crashes.set(second, rng.int(0, FAULT_WINDOW_MS));
+      else restarts.push(...restartEpisodes(rng, second, rng.int(0, 1500), rng.int(1, 2), how === 2));
+    }
     const lossy = rng.chance(0.5);
     const link: Partial<LinkModel> = lossy ? { drop: rng.int(2, 15) / 100, duplicate: rng.int(1, 10) / 100 } : {};
     const lossEnd = rng.int(1000, FAULT_WINDOW_MS + 2000);
@@ -177,6 +326,7 @@ const mixed: Scenario = {
     return {
       adversaries,
       crashes,
+      restarts,
       link,
       network: (layout) => {
         const events = partitionEpisodes(net, layout, 2);

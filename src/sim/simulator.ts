@@ -3,24 +3,30 @@
 // is one run; the same seed (with the same n and scenario) always gives the same run.
 //
 // Each event popped from the queue is one step: a message arriving at a node, a node's clock
-// tick, a member's request, or a fault (partition, heal, loss, crash). Its effects are carried
-// out at once: sends become future deliveries, everything else goes to the invariants.
+// tick, a member's request, a write reaching a node's disk, or a fault (partition, heal, loss,
+// crash, restart). Its effects are carried out in order: a `persist` starts a write to the
+// node's own durable record list that completes after a short write delay; a `send` goes out at
+// once unless a write of that node is still in progress, in which case it waits until every
+// write issued before it has completed (so a record whose write never completed was never sent,
+// and a crash drops both); everything else goes to the invariants.
 import { sha256 } from '@noble/hashes/sha2.js';
 import type { Effect } from '../core/effects.ts';
 import { encodeLunchState, type RequestRef } from '../core/lunch.ts';
-import type { Roster, Wire } from '../core/messages.ts';
+import { decodeWire, type Roster, type Signed, type Wire } from '../core/messages.ts';
 import { quorumFor } from '../core/quorum.ts';
+import { DEFAULT_TIMING, Replica } from '../core/replica.ts';
+import type { WalRecord } from '../core/wal.ts';
 import { InsecureSimulationSuite, type CryptoSuite } from '../core/suite.ts';
 import { ed25519Suite, publicKeyOf } from '../crypto/ed25519.ts';
 import './adversaries.ts';
 import { EventQueue } from './event-queue.ts';
 import { ACCOUNTABILITY_GRACE_MS, Invariants, InvariantViolation, LIVENESS_BOUND_MS, type InvariantName } from './invariants.ts';
 import { VirtualNetwork, type NetworkStats } from './network.ts';
-import type { NodeConfig, NodeFactory, NodeSnapshot, SimNode } from './node.ts';
+import type { NodeConfig, NodeFactory, NodeRestorer, NodeSnapshot, SimNode } from './node.ts';
 import { Prng } from './prng.ts';
-import { getAdversary } from './registry.ts';
-import { replicaNode } from './replica-node.ts';
-import { scenarioFor, type NetEvent } from './scenarios.ts';
+import { getAdversary, type AdversaryContext } from './registry.ts';
+import { replicaNode, restoreReplica } from './replica-node.ts';
+import { faultyMembers, scenarioFor, type LongPartition, type NetEvent, type Restart } from './scenarios.ts';
 import { Trace } from './trace.ts';
 import { nextOp } from './workload.ts';
 
@@ -31,6 +37,8 @@ export const WORKLOAD_WINDOW_MS = 2000;
 /** One seed in this many runs with real Ed25519 signatures instead of the fast stand-in. */
 export const REAL_CRYPTO_EVERY = 20;
 export const DEFAULT_MAX_STEPS = 1_000_000;
+/** A write to a node's durable records completes this long after it starts (virtual ms, uniform). */
+export const WRITE_DELAY_MS: readonly [number, number] = [0, 5];
 export const DEFAULT_TRACE = 200;
 
 export type CryptoChoice = 'auto' | 'insecure' | 'ed25519';
@@ -51,6 +59,8 @@ export interface RunOptions {
   realCryptoEvery?: number;
   /** The honest node (default: the core's Replica). */
   honest?: NodeFactory;
+  /** How an honest node is rebuilt after a restart (default: `Replica.restore`). */
+  restore?: NodeRestorer;
   timing?: NodeConfig['timing'];
   /** Receives every trace line as it happens. */
   live?: (line: string) => void;
@@ -75,8 +85,26 @@ export interface RunStats {
   evidence: number;
   provenMembers: number;
   claims: number;
-  /** Certified states adopted by honest nodes (state transfer). */
+  /** Certified states adopted by honest nodes (state transfer; not counting a restart's own stable record). */
   stateTransfers: number;
+  /** Crashes of members that restart, restarts (from durable records or wiped), and wiped ones. */
+  crashes: number;
+  restarts: number;
+  wipes: number;
+  /** Durable records restarted nodes were rebuilt from. */
+  restoredRecords: number;
+  /** Records whose write had not completed at a crash, and sends that were waiting for them: never sent. */
+  lostWrites: number;
+  lostSends: number;
+  /** Crashes that came while a send was waiting for its write (between persist and send). */
+  crashesBetweenPersistAndSend: number;
+  /** Wiped members that signed again (their amnesia ended) within the run. */
+  amnesiaEnded: number;
+  /** Long partitions that lasted until the others' stable checkpoint was more than a window ahead. */
+  longPartitionsPastGC: number;
+  /** Most entries one honest replica kept at once (sum of `snapshot().sizes`), and the most per kind; maxima, not sums. */
+  maxKept: number;
+  maxKeptBy: Record<string, number>;
   /** Messages an honest node addressed to its own member (harmless, but a replica has no reason to). */
   selfAddressed: number;
   drops: Record<string, number>;
@@ -111,15 +139,36 @@ export interface RunResult {
 
 type SimEvent =
   | { k: 'deliver'; from: number; to: number; bytes: Uint8Array; message: Wire | null }
-  | { k: 'tick'; node: number }
+  | { k: 'tick'; node: number; inc: number }
   | { k: 'request'; node: number }
   | { k: 'net'; event: NetEvent }
-  | { k: 'crash'; member: number };
+  | { k: 'crash'; member: number }
+  /** Restart episode `episode`: arm its crash, crash now (or at the end of its armed window), restart. */
+  | { k: 'arm' | 'down' | 'restart'; episode: number }
+  | { k: 'write'; node: number; inc: number; id: number }
+  | { k: 'away' | 'back' };
+
+type Send = Extract<Effect, { kind: 'send' }>;
+
+/** A node's disk: the records that are durable, the writes in progress, and the sends waiting for them. */
+interface Disk {
+  durable: WalRecord[];
+  pending: { id: number; records: WalRecord[] }[];
+  waiting: { after: number; effect: Send }[];
+  nextId: number;
+  /** When the last write issued completes: writes complete in the order they were issued. */
+  lastAt: number;
+}
+
+/** What an amnesic replica must not sign (protocol.md, Durability). */
+const AMNESIA_FORBIDDEN = new Set(['pre-prepare', 'prepare', 'commit', 'view-change', 'new-view']);
 
 export function emptyStats(): RunStats {
   return {
     runs: 0, steps: 0, virtualMs: 0, realCryptoRuns: 0, batches: 0, requests: 0, lunchDecisions: 0, messages: {},
     viewChanges: 0, evidence: 0, provenMembers: 0, claims: 0, stateTransfers: 0, selfAddressed: 0, drops: {},
+    crashes: 0, restarts: 0, wipes: 0, restoredRecords: 0, lostWrites: 0, lostSends: 0, crashesBetweenPersistAndSend: 0,
+    amnesiaEnded: 0, longPartitionsPastGC: 0, maxKept: 0, maxKeptBy: {},
     network: { sent: 0, delivered: 0, lost: 0, duplicated: 0, blockedByPartition: 0, toCrashed: 0 },
   };
 }
@@ -128,9 +177,15 @@ export function addStats(total: RunStats, s: RunStats): RunStats {
   const add = (a: Record<string, number>, b: Record<string, number>) => {
     for (const [k, v] of Object.entries(b)) a[k] = (a[k] ?? 0) + v;
   };
-  for (const key of ['runs', 'steps', 'virtualMs', 'realCryptoRuns', 'batches', 'requests', 'lunchDecisions', 'viewChanges', 'evidence', 'provenMembers', 'claims', 'stateTransfers', 'selfAddressed'] as const) {
+  for (const key of [
+    'runs', 'steps', 'virtualMs', 'realCryptoRuns', 'batches', 'requests', 'lunchDecisions', 'viewChanges', 'evidence', 'provenMembers', 'claims',
+    'stateTransfers', 'selfAddressed', 'crashes', 'restarts', 'wipes', 'restoredRecords', 'lostWrites', 'lostSends', 'crashesBetweenPersistAndSend',
+    'amnesiaEnded', 'longPartitionsPastGC',
+  ] as const) {
     total[key] += s[key];
   }
+  total.maxKept = Math.max(total.maxKept, s.maxKept);
+  for (const [k, v] of Object.entries(s.maxKeptBy)) total.maxKeptBy[k] = Math.max(total.maxKeptBy[k] ?? 0, v);
   add(total.messages, s.messages);
   add(total.drops, s.drops);
   add(total.network as unknown as Record<string, number>, s.network as unknown as Record<string, number>);
@@ -160,6 +215,7 @@ export class Simulation {
   readonly realCrypto: boolean;
   readonly suite: CryptoSuite;
   readonly roster: Roster;
+  /** The node each node id runs now (a restart replaces it). */
   readonly nodes: SimNode[] = [];
   readonly memberOf: number[] = [];
   readonly network: VirtualNetwork;
@@ -167,19 +223,41 @@ export class Simulation {
   readonly trace: Trace;
   /** The network's fault schedule (partitions, heals, loss changes). */
   readonly schedule: readonly NetEvent[];
+  /** Crash-and-restart episodes, in the plan's order. */
+  readonly restarts: readonly Restart[];
+  readonly longPartition: LongPartition | undefined;
+  /** Each node's disk: `disks[x].durable` is what a restart of node x is rebuilt from. */
+  readonly disks: Disk[] = [];
+  /** Each node's incarnation: bumped by a crash, so that its old ticks and writes come to nothing. */
+  readonly incarnation: number[] = [];
   readonly stats: RunStats = emptyStats();
   now = 0;
 
   private readonly queue = new EventQueue<SimEvent>();
   private readonly workloadRng: Prng;
+  private readonly diskRng: Prng;
   private readonly maxSteps: number;
+  private readonly configs: NodeConfig[] = [];
+  private readonly strategyOf: Map<number, string>;
+  private readonly adversaryRng: Prng;
+  private readonly honestFactory: NodeFactory;
+  private readonly restorer: NodeRestorer;
+  private readonly logWindow: number;
   /** Proposals each node has seen executed in the current round: what its member can vote on. */
   private readonly known: RequestRef[][] = [];
   private readonly requestsSeen = new Set<string>();
   private readonly roundsDecided = new Set<number>();
   private readonly honestMaxSeq: number[] = [];
+  /** Honest nodes that restarted wiped and have not signed again yet. */
+  private readonly amnesic: boolean[] = [];
+  /** Episode whose crash is armed, by member. */
+  private readonly armed = new Map<number, number>();
+  private readonly crashedIn = new Set<number>();
   private lastWorkloadAt = 0;
-  private readonly stableAt: number;
+  /** The planned faults are over by then (a long partition may end the unfair period later or sooner). */
+  private readonly plannedStableAt: number;
+  private stableAt: number;
+  private away: { member: number; othersStable: number; healing: boolean; active: boolean } | null = null;
   private steps = 0;
   private dirty = true;
   private nextProofCheck = 0;
@@ -194,10 +272,14 @@ export class Simulation {
     this.f = f;
     this.maxSteps = options.maxSteps ?? DEFAULT_MAX_STEPS;
     this.trace = new Trace(options.traceSize ?? DEFAULT_TRACE, options.live);
+    this.logWindow = { ...DEFAULT_TIMING, ...options.timing }.logWindow;
     const rng = new Prng(seed);
     const scenario = scenarioFor(options.faults ?? 'all', seed);
     this.scenario = scenario.name;
     const plan = scenario.plan({ rng: rng.fork('scenario'), n: this.n, f });
+    this.strategyOf = plan.adversaries;
+    this.restarts = plan.restarts;
+    this.longPartition = plan.longPartition;
 
     // Keys and roster. Ed25519 secret keys are derived from the seed, so real-crypto runs replay too.
     this.realCrypto = usesRealCrypto(seed, options.crypto, options.realCryptoEvery);
@@ -217,22 +299,19 @@ export class Simulation {
     this.roster = { room, keys: keys.map((k) => k.publicKey) };
 
     // Nodes: member m's first node is node m; extra nodes (Twins) follow in member order.
-    const honest = options.honest ?? replicaNode;
+    this.honestFactory = options.honest ?? replicaNode;
+    this.restorer = options.restore ?? restoreReplica;
+    this.adversaryRng = rng.fork('adversaries');
     const extra: { member: number; node: SimNode }[] = [];
     for (let m = 0; m < this.n; m++) {
       const config: NodeConfig = { roster: this.roster, me: m, secretKey: keys[m]!.secretKey, suite: this.suite, timing: options.timing, now: 0 };
+      this.configs.push(config);
       const strategy = plan.adversaries.get(m);
       let built: SimNode | SimNode[];
       if (strategy === undefined) {
-        built = honest(config);
+        built = this.honestFactory(config);
       } else {
-        const entry = getAdversary(strategy);
-        if (!entry) throw new Error(`no adversary registered as "${strategy}"`);
-        built = entry.factory({
-          member: m, n: this.n, f, roster: this.roster, suite: this.suite, secretKey: config.secretKey, config,
-          rng: rng.fork(`adversary/${m}`),
-          replica: (overrides) => honest({ ...config, ...overrides }),
-        });
+        built = this.buildAdversary(m, strategy, rng.fork(`adversary/${m}`), null);
       }
       const list = Array.isArray(built) ? built : [built];
       if (list.length === 0) throw new Error(`adversary "${strategy}" built no node for member ${m}`);
@@ -247,46 +326,91 @@ export class Simulation {
     for (let x = 0; x < this.nodes.length; x++) {
       this.known.push([]);
       this.honestMaxSeq.push(0);
+      this.amnesic.push(false);
+      this.incarnation.push(0);
+      this.disks.push({ durable: [], pending: [], waiting: [], nextId: 0, lastAt: 0 });
+    }
+    for (const r of plan.restarts) {
+      if (this.nodesOf(r.member).length !== 1) throw new Error(`scenario ${this.scenario} restarts member ${r.member}, which has several nodes`);
     }
 
     this.network = new VirtualNetwork(this.memberOf, rng.fork('network'), plan.link);
+    this.diskRng = rng.fork('disk');
     const netEvents = plan.network({ n: this.n, f, memberOf: this.memberOf });
     this.schedule = netEvents;
     const crashTimes = [...plan.crashes.values()];
-    this.stableAt = Math.max(0, ...netEvents.map((e) => e.at), ...crashTimes);
+    this.plannedStableAt = Math.max(0, ...netEvents.map((e) => e.at), ...crashTimes, ...plan.restarts.map((r) => r.restartAt));
+    this.stableAt = Math.max(this.plannedStableAt, plan.longPartition?.until ?? 0);
 
+    const faulty = faultyMembers(plan);
+    if (faulty.size > f) throw new Error(`scenario ${this.scenario} made more than f = ${f} members faulty`);
     const faultyMember = Array.from({ length: this.n }, (_, m) => plan.adversaries.has(m));
     const crashingMember = Array.from({ length: this.n }, (_, m) => plan.crashes.has(m));
-    if (faultyMember.filter(Boolean).length + crashingMember.filter(Boolean).length > f) {
-      throw new Error(`scenario ${this.scenario} made more than f = ${f} members faulty`);
-    }
     this.invariants = new Invariants({ n: this.n, memberOf: this.memberOf, faultyMember, crashingMember }, this.suite, this.roster, this.stableAt);
 
     // The schedule.
     for (const event of netEvents) this.queue.push(event.at, { k: 'net', event });
     for (const [member, at] of plan.crashes) this.queue.push(at, { k: 'crash', member });
+    plan.restarts.forEach((r, episode) => {
+      if (r.window > 0) this.queue.push(r.at, { k: 'arm', episode });
+      this.queue.push(r.at + r.window, { k: 'down', episode });
+      this.queue.push(r.restartAt, { k: 'restart', episode });
+    });
+    if (plan.longPartition) {
+      this.queue.push(plan.longPartition.from, { k: 'away' });
+      this.queue.push(plan.longPartition.until, { k: 'back' });
+    }
     const ticks = rng.fork('ticks');
     this.workloadRng = rng.fork('workload');
     const schedule = rng.fork('schedule');
     // Short schedules, so that thousands of them fit in a test run: a couple of requests per
-    // member (in a larger room not every member speaks), faulty members too.
+    // member (in a larger room not every member speaks), faulty members too; the heavy scenarios
+    // ask for more.
+    const window = plan.workload?.window ?? WORKLOAD_WINDOW_MS;
     let correctRequests = 0;
     const ask = (node: number) => {
-      const at = schedule.int(0, WORKLOAD_WINDOW_MS);
+      const at = schedule.int(0, window);
       this.lastWorkloadAt = Math.max(this.lastWorkloadAt, at);
       this.queue.push(at, { k: 'request', node });
     };
     this.nodes.forEach((_, node) => {
-      this.queue.push(ticks.int(0, TICK_MS - 1), { k: 'tick', node });
+      this.queue.push(ticks.int(0, TICK_MS - 1), { k: 'tick', node, inc: 0 });
       const member = this.memberOf[node]!;
-      const count = faultyMember[member] || this.n > 4 ? schedule.int(0, 2) : schedule.int(1, 2);
-      if (!faultyMember[member] && !crashingMember[member]) correctRequests += count;
+      const count = plan.workload
+        ? schedule.int(plan.workload.min, plan.workload.max)
+        : faultyMember[member] || this.n > 4 ? schedule.int(0, 2) : schedule.int(1, 2);
+      if (!faulty.has(member)) correctRequests += count;
       for (let i = 0; i < count; i++) ask(node);
     });
-    const someone = this.invariants.correctMembers[0];
+    const someone = [...Array(this.n).keys()].find((m) => !faulty.has(m));
     if (correctRequests === 0 && someone !== undefined) ask(someone);
+    const show = (r: Restart) => `${r.member}@${r.at}${r.window ? `(armed ${r.window}ms)` : ''}..${r.restartAt}ms${r.wipe ? ' wiped' : ''}`;
     this.trace.note(0, 0, 0, `run: seed ${seed}, n ${this.n}, scenario ${this.scenario}, ${this.realCrypto ? 'real Ed25519' : 'stand-in'} signatures, ` +
-      `faulty [${[...plan.adversaries].map(([m, s]) => `${m}:${s}`).join(' ')}], crashes [${[...plan.crashes].map(([m, t]) => `${m}@${t}ms`).join(' ')}], stable at ${this.stableAt} ms`);
+      `faulty [${[...plan.adversaries].map(([m, s]) => `${m}:${s}`).join(' ')}], crashes [${[...plan.crashes].map(([m, t]) => `${m}@${t}ms`).join(' ')}], ` +
+      `restarts [${plan.restarts.map(show).join(' ')}]` +
+      (plan.longPartition ? `, long partition of ${plan.longPartition.member} from ${plan.longPartition.from} ms` : '') +
+      `, stable at ${this.stableAt} ms`);
+  }
+
+  /** Build a faulty member's node(s); `restored` is the replica a restart rebuilt from its records. */
+  private buildAdversary(m: number, strategy: string, rng: Prng, restored: Replica | null): SimNode | SimNode[] {
+    const entry = getAdversary(strategy);
+    if (!entry) throw new Error(`no adversary registered as "${strategy}"`);
+    const config = restored === null ? this.configs[m]! : { ...this.configs[m]!, now: this.now };
+    let handedOut = false;
+    const core = (): Replica => {
+      if (restored === null) return new Replica(config);
+      if (handedOut) throw new Error(`adversary "${strategy}" wants two replicas for member ${m}: it cannot restart`);
+      handedOut = true;
+      return restored;
+    };
+    const ctx: AdversaryContext = {
+      member: m, n: this.n, f: this.f, roster: this.roster, suite: this.suite, secretKey: config.secretKey, config, rng,
+      replica: (overrides) => (restored === null ? this.honestFactory({ ...config, ...overrides }) : core()),
+      core,
+      restarting: restored !== null,
+    };
+    return entry.factory(ctx);
   }
 
   run(): RunResult {
@@ -376,7 +500,7 @@ export class Simulation {
   }
 
   private correctSnapshots(): (NodeSnapshot | null)[] {
-    return this.nodes.map((node, x) => (this.invariants.correctNode[x] ? node.snapshot() : null));
+    return this.nodes.map((node, x) => (this.invariants.isCorrect(x) ? node.snapshot() : null));
   }
 
   private proofDisagreement(): string | null {
@@ -393,7 +517,9 @@ export class Simulation {
   private finish(): void {
     const snaps = this.correctSnapshots();
     snaps.forEach((s, x) => {
-      if (s !== null) this.invariants.state(x, s);
+      if (s === null) return;
+      this.invariants.state(x, s);
+      this.noteSizes(s);
     });
     this.invariants.checkFinalProofs(snaps);
     this.trace.note(this.now, 0, 0, `done: every correct member's requests executed at every correct node; batches ${Math.max(0, ...this.honestMaxSeq)}`);
@@ -405,14 +531,16 @@ export class Simulation {
         if (!this.network.deliverable(event.from, event.to)) return;
         const from = this.memberOf[event.from]!;
         this.trace.add(this.now, event.to, this.memberOf[event.to]!, { from, message: event.message });
-        this.carryOut(event.to, this.call(event.to, 'step', (node) => node.step(from, event.bytes.slice())));
+        this.carryOut(event.to, this.call(event.to, 'step', (node) => node.step(from, event.bytes.slice())), 'step');
+        this.armedCrash(event.to);
         return;
       }
       case 'tick': {
         const node = event.node;
-        if (!this.network.isLive(node)) return;
+        if (!this.network.isLive(node) || event.inc !== this.incarnation[node]) return;
         this.queue.push(this.now + TICK_MS, event);
-        this.carryOut(node, this.call(node, 'tick', (n) => n.tick(this.now)));
+        this.carryOut(node, this.call(node, 'tick', (n) => n.tick(this.now)), 'tick');
+        this.armedCrash(node);
         return;
       }
       case 'request': {
@@ -423,13 +551,54 @@ export class Simulation {
         this.invariants.requested(member, op, this.now);
         this.dirty = true;
         this.trace.note(this.now, node, member, `asks ${JSON.stringify(op)}`);
-        this.carryOut(node, this.call(node, 'request', (n) => n.request(op)));
+        this.carryOut(node, this.call(node, 'request', (n) => n.request(op)), 'step');
+        this.armedCrash(node);
         return;
       }
-      case 'crash':
-        for (const node of this.nodesOf(event.member)) this.network.crash(node);
-        this.trace.note(this.now, event.member, event.member, 'CRASHES (and stays down)');
+      case 'write':
+        this.completeWrite(event.node, event.inc, event.id);
         return;
+      case 'crash':
+        this.crash(event.member, 'CRASHES (and stays down)');
+        return;
+      case 'arm': {
+        const r = this.restarts[event.episode]!;
+        this.armed.set(r.member, event.episode);
+        this.trace.note(this.now, r.member, r.member, `crash armed: crashes at its first step that leaves a send waiting for a write (by ${r.at + r.window} ms)`);
+        return;
+      }
+      case 'down': {
+        const r = this.restarts[event.episode]!;
+        if (this.armed.get(r.member) === event.episode) this.armed.delete(r.member);
+        if (this.crashedIn.has(event.episode)) return;
+        this.crashedIn.add(event.episode);
+        this.crash(r.member, `CRASHES (restarts at ${r.restartAt} ms${r.wipe ? ', records wiped' : ''})`);
+        return;
+      }
+      case 'restart':
+        this.restart(event.episode);
+        return;
+      case 'away': {
+        const lp = this.longPartition!;
+        const mine = this.nodesOf(lp.member);
+        this.network.partition([mine, this.memberOf.map((_, x) => x).filter((x) => !mine.includes(x))]);
+        this.away = { member: lp.member, othersStable: 0, healing: false, active: true };
+        this.trace.note(this.now, lp.member, lp.member, `LONG PARTITION: m${lp.member} cut off until the others' stable checkpoint is more than ${this.logWindow} beyond it`);
+        return;
+      }
+      case 'back': {
+        const a = this.away;
+        if (a === null || !a.active) return;
+        a.active = false;
+        this.network.heal();
+        const gap = a.othersStable - this.honestMaxSeq[a.member]!;
+        if (gap > this.logWindow) this.stats.longPartitionsPastGC++;
+        // The network is fair from now on (it was assumed unfair until the latest heal time).
+        this.stableAt = Math.max(this.plannedStableAt, this.now);
+        this.invariants.setStableAt(this.stableAt);
+        this.trace.note(this.now, a.member, a.member, `HEAL long partition: the others' stable checkpoint s${a.othersStable}, m${a.member} executed s${this.honestMaxSeq[a.member]}`);
+        return;
+      }
       case 'net': {
         const e = event.event;
         if (e.kind === 'partition') {
@@ -447,6 +616,101 @@ export class Simulation {
     }
   }
 
+  /** An armed crash strikes right after a step that left a send waiting for its write. */
+  private armedCrash(node: number): void {
+    const member = this.memberOf[node]!;
+    const episode = this.armed.get(member);
+    if (episode === undefined || this.disks[node]!.waiting.length === 0) return;
+    this.armed.delete(member);
+    this.crashedIn.add(episode);
+    const r = this.restarts[episode]!;
+    this.crash(member, `CRASHES between a persist and its send (restarts at ${r.restartAt} ms${r.wipe ? ', records wiped' : ''})`);
+  }
+
+  /** Every node of the member stops; writes in progress never complete and what waited for them is never sent. */
+  private crash(member: number, what: string): void {
+    let writes = 0;
+    let sends = 0;
+    for (const x of this.nodesOf(member)) {
+      if (!this.network.isLive(x)) continue;
+      this.network.crash(x);
+      this.incarnation[x]!++;
+      const disk = this.disks[x]!;
+      writes += disk.pending.reduce((sum, w) => sum + w.records.length, 0);
+      sends += disk.waiting.length;
+      if (disk.waiting.length > 0) this.stats.crashesBetweenPersistAndSend++;
+      disk.pending = [];
+      disk.waiting = [];
+      this.amnesic[x] = false;
+      this.invariants.setCorrect(x, false, this.now);
+    }
+    this.stats.crashes++;
+    this.stats.lostWrites += writes;
+    this.stats.lostSends += sends;
+    this.dirty = true;
+    this.trace.note(this.now, member, member, `${what}: ${writes} record(s) not yet durable and ${sends} send(s) waiting for them are lost`);
+  }
+
+  /** Rebuild the member's node from its durable records (or from none: wiped) and bring it back. */
+  private restart(episode: number): void {
+    const r = this.restarts[episode]!;
+    const x = this.nodesOf(r.member)[0]!;
+    if (this.network.isLive(x)) {
+      // Its crash never came (it is scheduled before the restart, so this is a plan error).
+      throw new Error(`restart of member ${r.member} at ${this.now} ms while it is up`);
+    }
+    const disk = this.disks[x]!;
+    if (r.wipe) disk.durable = [];
+    const records = [...disk.durable];
+    const config: NodeConfig = { ...this.configs[r.member]!, now: this.now };
+    const honest = this.invariants.honestNode[x]!;
+    const strategy = this.strategyOf.get(r.member);
+    let node: SimNode;
+    let effects: Effect[];
+    let rejected: readonly { index: number; reason: string }[];
+    let amnesia: boolean;
+    try {
+      if (strategy === undefined) {
+        ({ node, effects, rejected, amnesia } = this.restorer(config, records, { lost: r.wipe }));
+      } else {
+        const restored = Replica.restore(config, records, { lost: r.wipe });
+        const built = this.buildAdversary(r.member, strategy, this.adversaryRng.fork(`restart/${episode}`), restored.replica);
+        if (Array.isArray(built)) throw new Error(`adversary "${strategy}" cannot restart: it has several nodes`);
+        ({ effects } = restored);
+        ({ rejected, amnesia } = restored.report);
+        node = built;
+      }
+    } catch (e) {
+      const message = e instanceof Error ? `${e.message}\n${e.stack?.split('\n').slice(1, 4).join('\n') ?? ''}` : String(e);
+      throw new InvariantViolation('no-throw', `${this.nodeName(x)} threw while restoring from ${records.length} record(s): ${message}`);
+    }
+    this.nodes[x] = node;
+    this.network.restart(x);
+    this.invariants.restarted(x);
+    this.known[x] = [];
+    this.stats.restarts++;
+    if (r.wipe) this.stats.wipes++;
+    this.stats.restoredRecords += records.length;
+    this.trace.note(this.now, x, r.member, r.wipe ? 'RESTARTS with every record wiped (amnesia)' : `RESTARTS from ${records.length} durable record(s)`);
+    if (honest) {
+      if (rejected.length > 0 && !r.wipe) {
+        throw new InvariantViolation('restore', `${this.nodeName(x)} rejected ${rejected.length} of its own durable records: ${rejected.slice(0, 3).map((j) => `#${j.index} ${j.reason}`).join('; ')}`);
+      }
+      const snapAmnesia = node.snapshot().amnesia;
+      if (r.wipe && (!amnesia || snapAmnesia === false)) {
+        throw new InvariantViolation('restore', `${this.nodeName(x)} restarted with its records wiped but does not consider itself amnesic`);
+      }
+      if (!r.wipe && (amnesia || snapAmnesia === true)) {
+        throw new InvariantViolation('restore', `${this.nodeName(x)} restarted from all its durable records but considers itself amnesic`);
+      }
+    }
+    this.amnesic[x] = honest && amnesia;
+    this.invariants.setCorrect(x, !amnesia, this.now);
+    this.dirty = true;
+    this.queue.push(this.now + this.diskRng.int(0, TICK_MS - 1), { k: 'tick', node: x, inc: this.incarnation[x]! });
+    this.carryOut(x, effects, 'restore');
+  }
+
   private nodeName(x: number): string {
     const m = this.memberOf[x]!;
     return x === m ? `m${m}` : `m${m}/node${x}`;
@@ -462,26 +726,110 @@ export class Simulation {
     }
   }
 
-  private carryOut(node: number, effects: Effect[]): void {
+  /** A write completes: its records are durable, and the sends that waited for it go out. */
+  private completeWrite(node: number, inc: number, id: number): void {
+    if (inc !== this.incarnation[node]) return; // the node crashed before the write completed
+    const disk = this.disks[node]!;
     const honest = this.invariants.honestNode[node]!;
     const member = this.memberOf[node]!;
+    while (disk.pending.length > 0 && disk.pending[0]!.id <= id) {
+      for (const record of disk.pending.shift()!.records) {
+        disk.durable.push(record);
+        if (honest && record.kind === 'signed') this.invariants.signed(member, record.signed as Signed, 'made durable');
+      }
+    }
+    while (disk.waiting.length > 0 && disk.waiting[0]!.after <= id) this.transmit(node, disk.waiting.shift()!.effect);
+  }
+
+  /** Start a write of `records` on the node's disk; it completes after the write delay, after every earlier one. */
+  private startWrite(node: number): { id: number; records: WalRecord[] } {
+    const disk = this.disks[node]!;
+    const id = ++disk.nextId;
+    const at = Math.max(this.now + this.diskRng.int(WRITE_DELAY_MS[0], WRITE_DELAY_MS[1]), disk.lastAt);
+    disk.lastAt = at;
+    const write = { id, records: [] as WalRecord[] };
+    disk.pending.push(write);
+    this.queue.push(at, { k: 'write', node, inc: this.incarnation[node]!, id });
+    return write;
+  }
+
+  /** A send leaves the node: counted, checked (what an honest member signs), routed. */
+  private transmit(node: number, e: Send): void {
+    const member = this.memberOf[node]!;
+    const honest = this.invariants.honestNode[node]!;
+    if (honest) {
+      if (e.to === member) {
+        this.stats.selfAddressed++;
+        this.trace.note(this.now, node, member, `sends a ${e.type} to itself`);
+      }
+      // What goes on the wire is the bytes: decode them to see what the member signed.
+      if (e.type !== 'status' && e.type !== 'fetch' && e.type !== 'get-state' && e.type !== 'get-new-view') {
+        const decoded = decodeWire(e.bytes);
+        if (decoded.ok) for (const part of authoredParts(decoded.message, member)) this.invariants.signed(member, part, 'sent');
+      }
+      if (this.amnesic[node] && AMNESIA_FORBIDDEN.has(e.type)) {
+        const decoded = decodeWire(e.bytes);
+        const mine = decoded.ok ? authoredParts(decoded.message, member).filter((p) => AMNESIA_FORBIDDEN.has(p.body.t)) : [];
+        if (mine.length > 0) throw new InvariantViolation('amnesia', `${this.nodeName(node)} sent a ${e.type} it signed while amnesic`);
+      }
+    }
+    const recipients = this.network.recipients(node, e.to).length;
+    this.stats.messages[e.type] = (this.stats.messages[e.type] ?? 0) + recipients;
+    for (const d of this.network.route(node, e.to, this.now)) {
+      this.queue.push(d.at, { k: 'deliver', from: node, to: d.node, bytes: e.bytes, message: e.message });
+    }
+  }
+
+  private noteSizes(s: NodeSnapshot): void {
+    if (!s.sizes) return;
+    let total = 0;
+    for (const [k, v] of Object.entries(s.sizes)) {
+      total += v;
+      if (v > (this.stats.maxKeptBy[k] ?? 0)) this.stats.maxKeptBy[k] = v;
+    }
+    if (total > this.stats.maxKept) this.stats.maxKept = total;
+  }
+
+  private carryOut(node: number, effects: Effect[], origin: 'step' | 'tick' | 'restore'): void {
+    const honest = this.invariants.honestNode[node]!;
+    const member = this.memberOf[node]!;
+    const disk = this.disks[node]!;
+    const watchAmnesia = this.amnesic[node]!;
+    let forbiddenAt = -1;
+    let stableAt = -1;
     let executed = false;
-    for (const e of effects) {
-      switch (e.kind) {
-        case 'send': {
-          if (e.to === member && honest) {
-            this.stats.selfAddressed++;
-            this.trace.note(this.now, node, member, `sends a ${e.type} to itself`);
+    /** The write the current run of consecutive persists goes into. */
+    let write: { id: number; records: WalRecord[] } | null = null;
+    for (const [i, e] of effects.entries()) {
+      if (e.kind === 'persist') {
+        write ??= this.startWrite(node);
+        // What reaches the disk is a copy, as a real store (structured clone) would keep it.
+        write.records.push(structuredClone(e.record));
+        const record = e.record;
+        if (record.kind === 'signed') {
+          const body = record.signed.body;
+          if (honest && body.t === 'request' && body.from === member) this.invariants.signedRequest(member, body.counter);
+          if (watchAmnesia && forbiddenAt < 0 && AMNESIA_FORBIDDEN.has(body.t)) forbiddenAt = i;
+        } else if (record.kind === 'stable') {
+          if (stableAt < 0) stableAt = i;
+          const a = this.away;
+          if (honest && a !== null && a.active && member !== a.member && record.seq > a.othersStable) {
+            a.othersStable = record.seq;
+            if (!a.healing && a.othersStable - this.honestMaxSeq[a.member]! > this.logWindow) {
+              a.healing = true;
+              this.queue.push(this.now + this.diskRng.int(0, 300), { k: 'back' });
+            }
           }
-          const recipients = this.network.recipients(node, e.to).length;
-          this.stats.messages[e.type] = (this.stats.messages[e.type] ?? 0) + recipients;
-          for (const d of this.network.route(node, e.to, this.now)) {
-            this.queue.push(d.at, { k: 'deliver', from: node, to: d.node, bytes: e.bytes, message: e.message });
-          }
-          break;
         }
-        case 'persist':
-          break;
+        continue;
+      }
+      if (e.kind === 'send') {
+        write = null;
+        if (disk.pending.length > 0) disk.waiting.push({ after: disk.pending[disk.pending.length - 1]!.id, effect: e });
+        else this.transmit(node, e);
+        continue;
+      }
+      switch (e.kind) {
         case 'executed': {
           this.invariants.executed(node, e);
           if (!honest) break;
@@ -495,8 +843,8 @@ export class Simulation {
             else if (ev.kind === 'round-started') known.length = 0;
             else if (ev.kind === 'decided') this.roundsDecided.add(ev.round);
           }
-          this.trace.note(this.now, node, member, `EXECUTES s${e.seq} (v${e.view}) [${e.requests.map((r) => `${r.member}#${r.counter}`).join(' ')}]` +
-            (e.events.length ? ` -> ${e.events.map((ev) => ev.kind).join(', ')}` : ''));
+          this.trace.note(this.now, node, member, `${origin === 'restore' ? 're-executes from its records' : 'EXECUTES'} s${e.seq} (v${e.view}) ` +
+            `[${e.requests.map((r) => `${r.member}#${r.counter}`).join(' ')}]` + (e.events.length ? ` -> ${e.events.map((ev) => ev.kind).join(', ')}` : ''));
           break;
         }
         case 'evidence':
@@ -513,18 +861,22 @@ export class Simulation {
           break;
         case 'view':
           this.trace.note(this.now, node, member, e.changing ? `view change from v${e.view}` : `ENTERS view ${e.view}`);
-          if (!e.changing && this.invariants.correctNode[node]) this.stats.viewChanges = Math.max(this.stats.viewChanges, e.view);
+          if (!e.changing && this.invariants.isCorrect(node)) this.stats.viewChanges = Math.max(this.stats.viewChanges, e.view);
           break;
         case 'state':
           if (honest) {
-            const snap = this.nodes[node]!.snapshot();
-            this.invariants.transferred(node, e.seq, encodeLunchState(e.lunch), snap.lastCounter);
+            // The snapshot is taken after the whole step, so its counters include what the node
+            // executed after adopting the state in this same step: leave those members' counters
+            // to the executions that follow.
+            const later = new Set(effects.slice(i + 1).flatMap((x) => (x.kind === 'executed' ? x.requests.map((r) => r.member) : [])));
+            const counters = this.nodes[node]!.snapshot().lastCounter.map((c, m) => (later.has(m) ? 0 : c));
+            this.invariants.transferred(node, e.seq, encodeLunchState(e.lunch), counters);
             this.honestMaxSeq[node] = Math.max(this.honestMaxSeq[node]!, e.seq);
             this.known[node] = e.lunch.proposals.filter((p) => p.round === e.lunch.round).map((p) => ({ ...p.ref }));
             this.dirty = true;
-            this.stats.stateTransfers++;
+            if (origin !== 'restore') this.stats.stateTransfers++;
           }
-          this.trace.note(this.now, node, member, `ADOPTS a certified state at s${e.seq} (state transfer)`);
+          this.trace.note(this.now, node, member, origin === 'restore' ? `restores its stable state at s${e.seq}` : `ADOPTS a certified state at s${e.seq} (state transfer)`);
           break;
         case 'drop':
           if (honest) this.stats.drops[e.reason] = (this.stats.drops[e.reason] ?? 0) + 1;
@@ -532,8 +884,55 @@ export class Simulation {
           break;
       }
     }
-    if (executed) this.invariants.state(node, this.nodes[node]!.snapshot());
+    if (executed) {
+      const snap = this.nodes[node]!.snapshot();
+      this.invariants.state(node, snap);
+      this.noteSizes(snap);
+    }
+    // A wiped member signs no PRE-PREPARE, PREPARE, COMMIT, VIEW-CHANGE or NEW-VIEW until its
+    // amnesia ends, which only a new stable checkpoint (or, on a tick, the horizon) can do.
+    if (watchAmnesia && (forbiddenAt >= 0 || stableAt >= 0 || origin === 'tick')) {
+      const still = this.nodes[node]!.snapshot().amnesia !== false;
+      if (forbiddenAt >= 0 && (still || stableAt < 0 || stableAt > forbiddenAt)) {
+        const body = (effects[forbiddenAt] as Extract<Effect, { kind: 'persist' }>).record;
+        throw new InvariantViolation('amnesia', `${this.nodeName(node)} signed a ${record(body)} while amnesic (its records were wiped)`);
+      }
+      if (!still) {
+        this.amnesic[node] = false;
+        this.stats.amnesiaEnded++;
+        this.invariants.setCorrect(node, true, this.now);
+        this.dirty = true;
+        this.trace.note(this.now, node, member, 'amnesia over: a stable checkpoint lies a window beyond anything it could have signed');
+      }
+    }
   }
+}
+
+/** The top-level signed parts of a message that `member` itself signed (not ones it relays). */
+function authoredParts(m: Wire, member: number): Signed[] {
+  const mine = (s: Signed) => (s.body.from === member ? [s] : []);
+  switch (m.k) {
+    case 'request':
+      return mine(m.req);
+    case 'pre-prepare':
+      return mine(m.pp);
+    case 'prepare':
+      return [...mine(m.prepare), ...mine(m.pp)];
+    case 'commit':
+      return mine(m.commit);
+    case 'view-change':
+      return mine(m.vc);
+    case 'new-view':
+      return m.nv.body.from === member ? [m.nv, ...m.nv.body.pps.filter((pp) => pp.body.from === member)] : [];
+    case 'checkpoint':
+      return mine(m.checkpoint);
+    default:
+      return [];
+  }
+}
+
+function record(r: WalRecord): string {
+  return r.kind === 'signed' ? `${r.signed.body.t}` : r.kind;
 }
 
 /**
