@@ -84,6 +84,9 @@ export interface RoomView {
   readonly amnesia: boolean;
   /** A problem the user should know about (e.g. storage trouble), or null. */
   readonly problem: string | null;
+  /** The messages behind recent agreed sequence numbers, newest last. */
+  readonly diagrams: readonly DiagramView[];
+  readonly panel: ProtocolPanelView;
 }
 
 export interface RoomIntents {
@@ -92,4 +95,47 @@ export interface RoomIntents {
   newRound(): void;
   setMalicious(enabled: boolean, strategy: Strategy): void;
   proof(member: number): ProofView | null;
+  /** A proof as a self-describing file to download, or null when there is none. */
+  proofFile(member: number): { fileName: string; text: string } | null;
+}
+
+/** Which phase a protocol message belongs to, for colouring the diagram. */
+export type Phase = 'request' | 'pre-prepare' | 'prepare' | 'commit' | 'view-change' | 'other';
+
+/** One protocol message this tab sent or received. */
+export interface MessageEventView {
+  /** Milliseconds since the page loaded. */
+  readonly at: number;
+  readonly from: number;
+  readonly to: number;
+  /** The wire message kind (request, pre-prepare, prepare, commit, view-change, new-view, …). */
+  readonly type: string;
+  readonly phase: Phase;
+  readonly view: number | null;
+  readonly seq: number | null;
+  /** Sent by a member that is acting maliciously (this tab) or proven faulty. */
+  readonly malicious: boolean;
+}
+
+/** The messages behind one agreed sequence number, as this tab saw them. */
+export interface DiagramView {
+  readonly seq: number;
+  /** What was agreed, in words: "Bryan joins Thai Palace". */
+  readonly label: string;
+  readonly events: readonly MessageEventView[];
+}
+
+export interface ProtocolPanelView {
+  readonly view: number;
+  readonly primary: string;
+  readonly executed: number;
+  readonly stable: number;
+  /** Messages by kind for the last agreed sequence number (the same ones the diagram draws). */
+  readonly lastCounts: Readonly<Record<string, number>>;
+  /** Messages by kind since this tab joined, sent and received, heartbeats and checkpoints included. */
+  readonly totalCounts: Readonly<Record<string, number>>;
+  /** Dropped incoming messages by reason. */
+  readonly drops: Readonly<Record<string, number>>;
+  /** Messages this tab sent again unchanged (lost messages are recovered this way). */
+  readonly retransmissions: number;
 }

@@ -1,18 +1,21 @@
 // One tab's seat in a lunch room: fixes the roster, runs the replica, and carries out its effects
 // in order — write-ahead records are written to IndexedDB (strict durability) before any message
 // that follows them leaves — and turns what the replica decides into the RoomView the UI renders.
-import { sha256 } from '@noble/hashes/sha2.js';
-import { encode } from 'cborg';
 import { Adversary, type Strategy } from '../core/adversaries.ts';
 import type { Effect } from '../core/effects.ts';
 import { initialLunch, tally, type Choice, type LunchEvent, type LunchOp, type LunchState, type RequestRef } from '../core/lunch.ts';
-import { checkProof, type Roster } from '../core/messages.ts';
+import { checkProof, decodeWire, type Roster, type Wire } from '../core/messages.ts';
 import { primaryOf } from '../core/quorum.ts';
 import { Replica } from '../core/replica.ts';
 import type { WalRecord } from '../core/wal.ts';
 import { ed25519Suite, fingerprint, fromHex, toHex } from '../crypto/ed25519.ts';
+import { sha256 } from '@noble/hashes/sha2.js';
 import type { RoomRoster as StoredRoster, RoomStore } from '../storage/room-store.ts';
-import type { MemberView, ProofView, RoomIntents, RoomView, TranscriptLine } from './room-view.ts';
+import type {
+  DiagramView, MemberView, MessageEventView, Phase, ProofView, RoomIntents, RoomView, TranscriptLine,
+} from './room-view.ts';
+import { proofFile } from './proof-file.ts';
+import { rosterFingerprint } from './roster.ts';
 
 export interface RoomPeers {
   /** Verified peers right now (hex keys). */
@@ -38,11 +41,48 @@ export interface RoomOptions {
 }
 
 const TICK_MS = 250;
+const DIAGRAMS_KEPT = 20;
 
-/** The roster fingerprint covers the room id, n and the sorted keys: read aloud to compare. */
-export function rosterFingerprint(room: string, n: number, keys: readonly string[]): string {
-  const digest = sha256(encode(['byzantine-lunch/roster/v1', room, n, keys]));
-  return toHex(digest.subarray(0, 8)).match(/.{4}/g)!.join(' ');
+/** A message event with what is needed to tie it to the sequence number it helped decide. */
+interface Recorded extends MessageEventView {
+  readonly request: string | null;
+  readonly byMe: boolean;
+}
+
+function phaseOf(type: string): Phase {
+  switch (type) {
+    case 'request':
+    case 'pre-prepare':
+    case 'prepare':
+    case 'commit':
+      return type;
+    case 'view-change':
+    case 'new-view':
+      return 'view-change';
+    default:
+      return 'other';
+  }
+}
+
+/** View, sequence number and request id of a message, for the diagram. */
+function coordinates(m: Wire | null): { view: number | null; seq: number | null; request: string | null } {
+  if (!m) return { view: null, seq: null, request: null };
+  switch (m.k) {
+    case 'request':
+      return { view: null, seq: null, request: `${m.req.body.from}:${m.req.body.counter}` };
+    case 'pre-prepare':
+      return { view: m.pp.body.view, seq: m.pp.body.seq, request: null };
+    case 'prepare':
+      return { view: m.prepare.body.view, seq: m.prepare.body.seq, request: null };
+    case 'commit':
+      return { view: m.commit.body.view, seq: m.commit.body.seq, request: null };
+    case 'view-change':
+      return { view: m.vc.body.view, seq: null, request: null };
+    case 'new-view':
+      return { view: m.nv.body.view, seq: null, request: null };
+    default:
+      return { view: null, seq: null, request: null };
+  }
 }
 
 export class LunchRoom implements RoomIntents {
@@ -52,6 +92,12 @@ export class LunchRoom implements RoomIntents {
   private malicious: { enabled: boolean; strategy: Strategy } = { enabled: false, strategy: 'equivocate' };
   private lunch: LunchState;
   private readonly claims = new Map<number, number>();
+  /** Protocol messages not yet tied to an agreed sequence number. */
+  private pendingEvents: Recorded[] = [];
+  private readonly diagrams: { seq: number; label: string; events: Recorded[] }[] = [];
+  private readonly totals = new Map<string, number>();
+  private readonly sentBefore = new Set<string>();
+  private retransmissions = 0;
   private readonly transcript: TranscriptLine[] = [];
   private chain: Promise<void> = Promise.resolve();
   private timer: ReturnType<typeof setInterval> | undefined;
@@ -112,6 +158,8 @@ export class LunchRoom implements RoomIntents {
     if (!this.roster || !this.node || this.stopped) return;
     const index = this.roster.keys.indexOf(from);
     if (index < 0) return;
+    const decoded = decodeWire(bytes);
+    this.record(index, this.roster.me, decoded.ok ? decoded.message : null, decoded.ok ? decoded.message.k : 'garbage', false);
     this.apply(this.node.step(index, bytes));
   }
 
@@ -154,6 +202,14 @@ export class LunchRoom implements RoomIntents {
         ? { ok: true, reason: `Both signatures verify: ${this.nameAt(member)} signed two different messages for ${verdict.slot}.` }
         : { ok: false, reason: verdict.reason },
     };
+  }
+
+  proofFile(member: number): { fileName: string; text: string } | null {
+    const proof = this.replica?.proofOf(member);
+    if (!proof || !this.roster) return null;
+    return proofFile({
+      room: this.o.room, keys: this.roster.keys, member, memberName: this.nameAt(member), proof, now: this.now(),
+    });
   }
 
   // ---- view ----
@@ -206,6 +262,17 @@ export class LunchRoom implements RoomIntents {
       pendingOwn: snap?.pendingOwn ?? 0,
       amnesia: snap?.amnesia ?? false,
       problem: this.problem,
+      diagrams: this.diagrams.map((d) => this.diagramView(d, snap?.proven ?? [])),
+      panel: {
+        view: snap?.view ?? 0,
+        primary: snap ? this.nameAt(primaryOf(snap.view, n)) : '',
+        executed: snap?.executedSeq ?? 0,
+        stable: snap?.stable ?? 0,
+        lastCounts: countByType(this.diagrams.at(-1)?.events ?? []),
+        totalCounts: Object.fromEntries(this.totals),
+        drops: snap?.drops ?? {},
+        retransmissions: this.retransmissions,
+      },
     };
   }
 
@@ -279,7 +346,12 @@ export class LunchRoom implements RoomIntents {
           await flush();
           if (this.stopped) return;
           const targets = e.to === 'all' ? this.roster!.keys.filter((k) => k !== this.o.me.id) : [this.roster!.keys[e.to]!];
-          for (const id of targets) if (id) this.o.peers.send(id, e.bytes);
+          for (const id of targets) {
+            if (!id) continue;
+            this.o.peers.send(id, e.bytes);
+            this.record(this.roster!.me, this.roster!.keys.indexOf(id), e.message, e.type, this.malicious.enabled);
+            this.countRetransmission(id, e.bytes);
+          }
           continue;
         }
         changed = this.observe(e) || changed;
@@ -294,22 +366,23 @@ export class LunchRoom implements RoomIntents {
       case 'executed':
         for (const ev of e.events) this.describe(ev, e.requests);
         this.lunch = this.replica!.snapshot().lunch;
+        this.closeDiagram(e.seq, e.requests.map((r) => `${r.member}:${r.counter}`), e.events);
         return true;
       case 'state':
         this.lunch = e.lunch;
         this.line('info', `Caught up from the others' certified state at sequence ${e.seq}.`);
         return true;
       case 'view':
-        if (!e.changing) this.line('view', `View ${e.view}: ${this.nameAt(primaryOf(e.view, this.o.size))} is now the primary.`);
-        else this.line('view', `${this.nameAt(this.roster!.me)} asks for a new primary.`);
+        if (!e.changing) this.line('view', `${this.nameAt(primaryOf(e.view, this.o.size))} takes over as the one who keeps order (view ${e.view}).`);
+        else this.line('view', `${this.nameAt(this.roster!.me)}: “I have not heard from ${this.nameAt(primaryOf(e.view, this.o.size))} in time — let us change who keeps order.”`);
         return true;
       case 'evidence':
-        this.line('evidence', `${this.nameAt(e.member)} is proven faulty: two different signed messages for ${e.slot}.`);
+        this.line('evidence', `${this.nameAt(e.member)} is proven faulty: ${this.nameAt(e.member)} signed two contradicting messages for one step, and both signatures check out.`);
         return true;
       case 'claim':
         this.claims.set(e.accused, (this.claims.get(e.accused) ?? 0) + 1);
         if ((this.claims.get(e.accused) ?? 0) === 1) {
-          this.line('claim', `${this.nameAt(e.accuser)} claims ${this.nameAt(e.accused)} is faulty (“${e.reason}”) — no proof, so nothing changes.`);
+          this.line('claim', `${this.nameAt(e.accuser)}: “${this.nameAt(e.accused)} is faulty!” — an accusation without proof, so nothing changes.`);
         }
         return true;
       default:
@@ -320,24 +393,88 @@ export class LunchRoom implements RoomIntents {
   private describe(ev: LunchEvent, requests: readonly { member: number; op: LunchOp }[]): void {
     switch (ev.kind) {
       case 'proposed':
-        this.line('request', `${this.nameAt(ev.ref.member)} proposes ${ev.place} at ${ev.time}.`);
+        this.line('request', `${this.nameAt(ev.ref.member)}: “How about ${ev.place} at ${ev.time}?”`);
         return;
       case 'voted': {
         const p = this.lunch.proposals.find((x) => x.ref.member === ev.proposal.member && x.ref.counter === ev.proposal.counter);
-        const what = p ? `${p.place}` : 'a proposal';
-        this.line('request', `${this.nameAt(ev.member)} ${ev.choice === 'join' ? 'joins' : 'declines'} ${what}.`);
+        const what = p ? `${p.place}` : 'that';
+        this.line('request', `${this.nameAt(ev.member)}: “${ev.choice === 'join' ? `I am in for ${what}.` : `Not ${what} for me.`}”`);
         return;
       }
       case 'decided':
-        this.line('decision', `Lunch is decided: ${ev.place} at ${ev.time}, with ${ev.joined.map((m) => this.nameAt(m)).join(', ')}.`);
+        this.line('decision', `Lunch is decided: ${ev.place} at ${ev.time}. ${ev.joined.map((m) => this.nameAt(m)).join(', ')} are off to lunch.`);
         return;
-      case 'round-started':
-        this.line('request', `Round ${ev.round + 1} starts.`);
+      case 'round-started': {
+        const who = requests.find((r) => r.op.kind === 'new-round');
+        this.line('request', `${who ? this.nameAt(who.member) : 'Someone'}: “Let us pick lunch again.” (round ${ev.round + 1})`);
         return;
+      }
       case 'ignored':
-        void requests;
         return;
     }
+  }
+
+  private record(from: number, to: number, message: Wire | null, type: string, byMe: boolean): void {
+    this.totals.set(type, (this.totals.get(type) ?? 0) + 1);
+    const phase = phaseOf(type);
+    if (phase === 'other') return;
+    const c = coordinates(message);
+    this.pendingEvents.push({ at: this.now() - this.started, from, to, type, phase, view: c.view, seq: c.seq, malicious: byMe, request: c.request, byMe });
+    // Messages for slots that never execute here (lost, or a liar's) must not pile up.
+    if (this.pendingEvents.length > 2000) this.pendingEvents.splice(0, this.pendingEvents.length - 2000);
+  }
+
+  private countRetransmission(to: string, bytes: Uint8Array): void {
+    const key = `${to}/${toHex(sha256(bytes))}`;
+    if (this.sentBefore.has(key)) this.retransmissions++;
+    else {
+      if (this.sentBefore.size > 5000) this.sentBefore.clear();
+      this.sentBefore.add(key);
+    }
+  }
+
+  /** The messages that decided `seq`: its own three phases, its requests, and any view change before it. */
+  private closeDiagram(seq: number, requests: string[], events: readonly LunchEvent[]): void {
+    const wanted = new Set(requests);
+    const mine = this.pendingEvents.filter((e) => e.seq === seq || (e.request !== null && wanted.has(e.request)) || e.phase === 'view-change');
+    this.pendingEvents = this.pendingEvents.filter((e) => !mine.includes(e) && (e.seq === null || e.seq > seq));
+    this.diagrams.push({ seq, label: this.label(events, requests.length), events: mine });
+    // Who vouched for it (prepare) and who confirmed it (commit), as far as this tab heard.
+    const who = (type: string) => [...new Set(mine.filter((e) => e.type === type && e.seq === seq).map((e) => e.from))].sort((a, b) => a - b);
+    const list = (ms: number[]) => ms.map((m) => this.nameAt(m)).join(', ');
+    const vouched = who('prepare');
+    const confirmed = who('commit');
+    if (requests.length > 0 && (vouched.length > 0 || confirmed.length > 0)) {
+      this.line('info', `Step ${seq}: ${vouched.length ? `${list(vouched)} vouched for it` : 'nobody vouched here'}; ${confirmed.length ? `${list(confirmed)} confirmed it` : 'no confirmations heard'}.`);
+    }
+    if (this.diagrams.length > DIAGRAMS_KEPT) this.diagrams.shift();
+  }
+
+  private label(events: readonly LunchEvent[], requests: number): string {
+    if (requests === 0) return 'nothing (a filler after a view change)';
+    const parts = events.map((ev) => {
+      switch (ev.kind) {
+        case 'proposed':
+          return `${this.nameAt(ev.ref.member)} proposes ${ev.place}`;
+        case 'voted':
+          return `${this.nameAt(ev.member)} ${ev.choice === 'join' ? 'joins' : 'declines'}`;
+        case 'decided':
+          return `lunch decided: ${ev.place}`;
+        case 'round-started':
+          return 'a new round';
+        default:
+          return 'a request with no effect';
+      }
+    });
+    return parts.join('; ');
+  }
+
+  private diagramView(d: { seq: number; label: string; events: Recorded[] }, proven: readonly number[]): DiagramView {
+    return {
+      seq: d.seq,
+      label: d.label,
+      events: d.events.map(({ request: _r, byMe, ...e }) => ({ ...e, malicious: byMe || proven.includes(e.from) })),
+    };
   }
 
   private line(kind: TranscriptLine['kind'], text: string): void {
@@ -363,4 +500,10 @@ export class LunchRoom implements RoomIntents {
     this.problem = `Storage failed, so this tab stopped taking part: ${e instanceof Error ? e.message : String(e)} Reload the tab.`;
     this.o.onChange();
   }
+}
+
+function countByType(events: readonly MessageEventView[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const e of events) out[e.type] = (out[e.type] ?? 0) + 1;
+  return out;
 }

@@ -1,0 +1,118 @@
+import AxeBuilder from '@axe-core/playwright';
+import { expect, test, type Page } from '@playwright/test';
+import { execFile } from 'node:child_process';
+import { readFile, writeFile } from 'node:fs/promises';
+import { promisify } from 'node:util';
+import {
+  actMaliciously, expectDecision, memberItem, myIndex, openLunchRoom, primaryTab, propose, proposal, vote,
+} from './lunch.ts';
+
+test.describe.configure({ timeout: 180_000 });
+const run = promisify(execFile);
+
+/** Transcript lines about what was agreed: the same in every honest tab. */
+async function agreedLines(page: Page): Promise<{ ordered: string[]; proofs: string[] }> {
+  const items = page.getByRole('region', { name: 'Transcript' }).locator('li');
+  const rows = await items.evaluateAll((els) => els.map((e) => ({ kind: e.getAttribute('data-kind'), text: e.textContent ?? '' })));
+  // The relative time in front of each line differs from tab to tab.
+  const text = (t: string) => t.replace(/^\s*\+[\d.]+\s*s\s*/, '').trim();
+  return {
+    ordered: rows.filter((r) => r.kind === 'request' || r.kind === 'decision').map((r) => text(r.text)),
+    proofs: rows.filter((r) => r.kind === 'evidence').map((r) => text(r.text)).sort(),
+  };
+}
+
+test('an equivocation run: the transcript names the liar and its proof, the same in every honest tab', async ({ context }) => {
+  const { tabs } = await openLunchRoom(context, 'story');
+  const liar = await primaryTab(tabs);
+  const honest = tabs.filter((t) => t !== liar);
+  const liarIndex = await myIndex(liar);
+  const liarName = (await memberItem(honest[0]!, liarIndex).locator('.name').textContent())?.trim();
+  await actMaliciously(liar, 'equivocate');
+  await propose(honest[0]!, 'Taco Truck', '12:10');
+  for (const tab of honest) await vote(tab, 'Taco Truck', 'Join');
+  for (const tab of honest) {
+    await expectDecision(tab, 'Taco Truck');
+    await expect(memberItem(tab, liarIndex)).toContainText('proven faulty');
+  }
+  // Give the last lines a moment to arrive everywhere, then compare.
+  await expect(async () => {
+    const lines = await Promise.all(honest.map(agreedLines));
+    for (const l of lines) {
+      expect(l.ordered).toEqual(lines[0]!.ordered);
+      expect(l.proofs).toEqual(lines[0]!.proofs);
+    }
+    expect(lines[0]!.proofs.join(' ')).toContain(`${liarName} is proven faulty`);
+    expect(lines[0]!.ordered.join(' ')).toContain('How about Taco Truck at 12:10?');
+    expect(lines[0]!.ordered.at(-1)).toContain('Lunch is decided: Taco Truck at 12:10.');
+  }).toPass({ timeout: 20_000 });
+
+  // The README's screenshot: the scene in the middle, liar proven, diagram visible.
+  await honest[0]!.setViewportSize({ width: 1280, height: 1400 });
+  await honest[0]!.screenshot({ path: 'e2e/screenshots/scene.png', fullPage: true });
+});
+
+test('the diagram draws one arrow per message the protocol panel counts for the last decision', async ({ context }) => {
+  const { tabs } = await openLunchRoom(context, 'diagram');
+  await propose(tabs[1]!, 'Ramen Spot', '12:20');
+  for (const tab of tabs) await expect(proposal(tab, 'Ramen Spot')).toBeVisible();
+  for (const tab of tabs) {
+    const diagram = tab.getByRole('region', { name: 'Message diagram' });
+    await expect(async () => {
+      const arrows = await diagram.locator('.arrow').count();
+      const total = Number(await tab.getByRole('region', { name: 'Protocol' }).locator('[data-kind="all"][data-column="last"]').textContent());
+      expect(arrows).toBeGreaterThan(0);
+      expect(arrows).toBe(total);
+    }).toPass({ timeout: 10_000 });
+  }
+});
+
+test('a downloaded proof verifies offline with npm run verify-proof, and a tampered copy does not', async ({ context }, info) => {
+  const { tabs } = await openLunchRoom(context, 'proof');
+  const liar = tabs[2]!;
+  const honest = tabs.find((t) => t !== liar)!;
+  const liarIndex = await myIndex(liar);
+  await actMaliciously(liar, 'equivocate');
+  await propose(honest, 'Curry House', '12:40');
+  await expect(memberItem(honest, liarIndex)).toContainText('proven faulty', { timeout: 60_000 });
+  await memberItem(honest, liarIndex).getByRole('button', { name: 'Show proof' }).click();
+  const [download] = await Promise.all([honest.waitForEvent('download'), honest.getByRole('button', { name: 'Download proof' }).click()]);
+  const file = info.outputPath('proof.json');
+  await download.saveAs(file);
+  const roster = (await honest.getByTestId('roster-fingerprint').textContent())!;
+
+  const good = await run('npx', ['tsx', 'src/tools/verify-proof.ts', file, '--roster', roster]);
+  expect(good.stdout).toContain('VALID');
+
+  const text = await readFile(file, 'utf8');
+  const tampered = info.outputPath('tampered.json');
+  // Flip one hex digit of the first message's signature.
+  await writeFile(tampered, text.replace(/("sig":\s*\{\s*"\$bytes":\s*")([0-9a-f])/, (_m, head: string, d: string) => head + (d === '0' ? '1' : '0')));
+  expect(await readFile(tampered, 'utf8')).not.toBe(text);
+  const bad = await run('npx', ['tsx', 'src/tools/verify-proof.ts', tampered]).then(
+    () => null,
+    (e: { code: number; stdout: string }) => e,
+  );
+  expect(bad?.code).toBe(1);
+  expect(bad?.stdout).toContain('INVALID');
+});
+
+test('accessibility: no serious violations, and the scene can be played with the keyboard alone', async ({ context }) => {
+  const { tabs } = await openLunchRoom(context, 'a11y');
+  const page = tabs[0]!;
+  await page.getByRole('textbox', { name: 'Place' }).focus();
+  await page.keyboard.type('Salad Bar');
+  await page.keyboard.press('Tab');
+  await expect(page.getByLabel('Time', { exact: true })).toBeFocused();
+  await page.keyboard.press('Enter');
+  for (const tab of tabs.slice(0, 3)) {
+    const join = proposal(tab, 'Salad Bar').getByRole('button', { name: 'Join', exact: true });
+    await expect(join).toBeVisible({ timeout: 30_000 });
+    await join.focus();
+    await tab.keyboard.press('Enter');
+  }
+  for (const tab of tabs) await expectDecision(tab, 'Salad Bar');
+  const results = await new AxeBuilder({ page }).analyze();
+  const serious = results.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+  expect(serious.map((v) => `${v.id}: ${v.help} — ${v.nodes.map((n) => `${n.target.join(' ')}: ${n.failureSummary ?? ''}`).join(' | ')}`)).toEqual([]);
+});
