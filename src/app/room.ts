@@ -36,6 +36,8 @@ export interface RoomOptions {
    */
   restoredFromFile?: boolean;
   onChange(): void;
+  /** Told of every agreed sequence number as it executes here (for measurements). */
+  onExecuted?(seq: number, requests: string[]): void;
   /** Milliseconds; injectable for tests. */
   now?: () => number;
 }
@@ -367,6 +369,7 @@ export class LunchRoom implements RoomIntents {
         for (const ev of e.events) this.describe(ev, e.requests);
         this.lunch = this.replica!.snapshot().lunch;
         this.closeDiagram(e.seq, e.requests.map((r) => `${r.member}:${r.counter}`), e.events);
+        this.o.onExecuted?.(e.seq, e.requests.map((r) => `${r.member}:${r.counter}`));
         return true;
       case 'state':
         this.lunch = e.lunch;

@@ -24,6 +24,7 @@ function wasImported(id: string): boolean {
   }
 }
 import { LunchRoom } from './room.ts';
+import { clock, installBenchHooks, type ExecutedMark } from './bench-hooks.ts';
 import type { RoomView } from './room-view.ts';
 
 export interface SessionView {
@@ -120,6 +121,10 @@ export class Session {
       onMessage: (from, bytes) => this.lunchRoom?.receive(from, bytes),
     });
     this.mesh = mesh;
+    const store = createRoomStore(indexedDB);
+    // Measurement hooks only when the link asks for them (`&bench=1`), for `npm run bench`.
+    const bench = new URLSearchParams(location.search).get('bench') === '1';
+    const marks: ExecutedMark[] = [];
     this.lunchRoom = new LunchRoom({
       room: this.link.room,
       size: this.link.size,
@@ -129,10 +134,12 @@ export class Session {
         name: (id) => mesh.peers().find((p) => p.id === id)?.name ?? null,
         send: (id, bytes) => void mesh.sendTo(id, bytes),
       },
-      store: createRoomStore(indexedDB),
+      store,
       restoredFromFile: wasImported(identity.id),
       onChange: () => this.emit(),
+      onExecuted: bench ? (seq, requests) => marks.push({ seq, at: clock(), requests }) : undefined,
     });
+    if (bench) installBenchHooks(this.lunchRoom, store, (id) => mesh.ping(id), marks);
     await this.lunchRoom.start();
     this.signaling = new SignalingClient({
       url: signalingUrl(location),

@@ -80,6 +80,8 @@ const RETRY_MAX_MS = 10_000;
 export class Mesh {
   private readonly links = new Map<string, Link>();
   private nextFragmentId = 0;
+  private readonly pings = new Map<string, () => void>();
+  private nextPing = 0;
   /** Messages from peers that were dropped, by reason. */
   readonly dropped = new Map<string, number>();
   private stopped = false;
@@ -145,6 +147,25 @@ export class Mesh {
       this.sendTo_(link, { t: 'frag', id: f.id, index: f.index, total: f.total, data: f.data });
     }
     return true;
+  }
+
+  /** One round trip over the data channel to a verified peer, in milliseconds. */
+  ping(id: string, timeoutMs = 5000): Promise<number> {
+    const link = this.links.get(id);
+    if (!link || link.state !== 'verified') return Promise.reject(new Error('no verified channel to that peer'));
+    const n = this.nextPing++ >>> 0;
+    const started = performance.now();
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pings.delete(`${id}/${n}`);
+        reject(new Error('ping timed out'));
+      }, timeoutMs);
+      this.pings.set(`${id}/${n}`, () => {
+        clearTimeout(timer);
+        resolve(performance.now() - started);
+      });
+      this.sendTo_(link, { t: 'ping', n });
+    });
   }
 
   verifiedPeers(): string[] {
@@ -274,6 +295,15 @@ export class Mesh {
         link.retries = 0;
         this.setState(link, 'verified', null);
         return;
+      }
+      case 'ping':
+        if (link.state !== 'verified') return this.count('unexpected');
+        return this.sendTo_(link, { t: 'pong', n: msg.n });
+      case 'pong': {
+        const waiter = this.pings.get(`${link.id}/${msg.n}`);
+        if (!waiter) return this.count('unexpected');
+        this.pings.delete(`${link.id}/${msg.n}`);
+        return waiter();
       }
       case 'name':
         if (link.state !== 'verified') return this.count('unexpected');

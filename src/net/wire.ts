@@ -37,7 +37,12 @@ export const Frag = v.strictObject({
   data: v.custom<Uint8Array>((b) => b instanceof Uint8Array, 'must be bytes'),
 });
 
-export const PeerMessage = v.variant('t', [Hello, Auth, Rename, Frag]);
+/** Round-trip probes between verified peers (used by the benchmark to measure the floor). */
+const Probe = v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(0xffffffff));
+export const Ping = v.strictObject({ t: v.literal('ping'), n: Probe });
+export const Pong = v.strictObject({ t: v.literal('pong'), n: Probe });
+
+export const PeerMessage = v.variant('t', [Hello, Auth, Rename, Frag, Ping, Pong]);
 export type PeerMessage = v.InferOutput<typeof PeerMessage>;
 
 export type DropReason = 'too-large' | 'not-cbor' | 'bad-shape' | 'other-version' | 'unexpected' | 'bad-handshake';
