@@ -65,3 +65,15 @@ describe('ed25519', () => {
     expect(fingerprint(pub)).not.toBe(fingerprint(generateKeyPair().publicKey));
   });
 });
+
+describe('public keys with a small-order component', () => {
+  it('are refused, though the point is on the curve and not itself of small order', async () => {
+    const ed = await import('@noble/ed25519');
+    const honest = generateKeyPair().publicKey;
+    // An order-2 point: (0, -1).
+    const order2 = ed.Point.fromHex('ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f');
+    const mixed = ed.Point.fromBytes(honest).add(order2).toBytes();
+    expect(isAcceptablePublicKey(honest)).toBe(true);
+    expect(isAcceptablePublicKey(mixed)).toBe(false);
+  });
+});

@@ -25,16 +25,30 @@ export function publicKeyOf(secretKey: Uint8Array): Uint8Array {
   return ed.getPublicKey(secretKey);
 }
 
-/** True when the bytes are a canonical encoding of a curve point that is not of small order. */
+const acceptable = new Map<string, boolean>();
+
+/**
+ * True when the bytes are a canonical encoding of a curve point in the prime-order subgroup: not
+ * of small order and with no small-order component (an honest key, aB, never has one; a key
+ * with one lets different verification equations disagree). Cached per key: it costs a scalar
+ * multiplication.
+ */
 export function isAcceptablePublicKey(publicKey: Uint8Array): boolean {
   if (!(publicKey instanceof Uint8Array) || publicKey.length !== KEY_BYTES) return false;
+  const key = ed.etc.bytesToHex(publicKey);
+  const known = acceptable.get(key);
+  if (known !== undefined) return known;
+  let ok: boolean;
   try {
     const point = ed.Point.fromBytes(publicKey, false);
     // fromBytes accepts some non-canonical y encodings; re-encoding catches them.
-    return !point.isSmallOrder() && equalBytes(point.toBytes(), publicKey);
+    ok = !point.isSmallOrder() && point.isTorsionFree() && equalBytes(point.toBytes(), publicKey);
   } catch {
-    return false;
+    ok = false;
   }
+  if (acceptable.size > 10_000) acceptable.clear();
+  acceptable.set(key, ok);
+  return ok;
 }
 
 /**
