@@ -9,7 +9,7 @@ import { runJobs, type Job } from './parallel.ts';
 import { scenarioByName, scenarioNames } from './scenarios.ts';
 import {
   DEFAULT_MAX_STEPS, REAL_CRYPTO_EVERY, addStats, emptyStats, formatFailure, runSeed, usesRealCrypto,
-  type CryptoChoice, type RunResult, type RunStats,
+  type CryptoChoice, type RunResult, type RunStats, type SendGate,
 } from './simulator.ts';
 
 interface Args {
@@ -24,6 +24,7 @@ interface Args {
   verbose: boolean;
   trace: number;
   jobs: number;
+  sendGate: SendGate;
 }
 
 const USAGE = `usage: npm run sim -- [options]
@@ -31,16 +32,18 @@ const USAGE = `usage: npm run sim -- [options]
   --start S        first seed (default 0)
   --seed S         run only seed S and print its trace (a replay)
   --n N            members: 4, 7 or 10, or a list like 4,7 (default 4)
-  --faults F       ${['all', ...scenarioNames()].join(' | ')}, or a comma list (default all)
+  --faults F       ${['all', ...scenarioNames({ all: true })].join(' | ')}, or a comma list (default all)
   --steps M        events allowed per schedule before it counts as a livelock (default ${DEFAULT_MAX_STEPS})
   --crypto C       auto (real Ed25519 for one seed in ${REAL_CRYPTO_EVERY}) | insecure | ed25519 (default auto)
   --trace T        trace lines kept for a failure report (default 200)
   --jobs J         worker threads (default 1; try ${availableParallelism()})
+  --send-gate G    earlier-writes (a send waits for every write its node started before it; default)
+                   | same-list (only a send after a persist in the same effect list waits)
   --verbose        with --seed: print every event as it happens
   --keep-going     do not stop at the first violation`;
 
 function parseArgs(argv: string[]): Args {
-  const args: Args = { seeds: 1000, start: 0, seed: null, n: [4], faults: 'all', steps: DEFAULT_MAX_STEPS, crypto: 'auto', keepGoing: false, verbose: false, trace: 200, jobs: 1 };
+  const args: Args = { seeds: 1000, start: 0, seed: null, n: [4], faults: 'all', steps: DEFAULT_MAX_STEPS, crypto: 'auto', keepGoing: false, verbose: false, trace: 200, jobs: 1, sendGate: 'earlier-writes' };
   const int = (flag: string, v: string | undefined): number => {
     const x = Number(v);
     if (v === undefined || !Number.isSafeInteger(x) || x < 0) fail(`${flag} needs a non-negative integer, got ${v ?? 'nothing'}`);
@@ -64,13 +67,18 @@ function parseArgs(argv: string[]): Args {
       case '--faults':
         args.faults = value ?? fail('--faults needs a name');
         for (const name of args.faults === 'all' ? [] : args.faults.split(',')) {
-          if (!scenarioByName(name.trim())) fail(`unknown fault scenario "${name}"; known: all, ${scenarioNames().join(', ')}`);
+          if (!scenarioByName(name.trim())) fail(`unknown fault scenario "${name}"; known: all, ${scenarioNames({ all: true }).join(', ')}`);
         }
         i++;
         break;
       case '--crypto':
         if (value !== 'auto' && value !== 'insecure' && value !== 'ed25519') fail('--crypto is auto, insecure or ed25519');
         args.crypto = value;
+        i++;
+        break;
+      case '--send-gate':
+        if (value !== 'earlier-writes' && value !== 'same-list') fail('--send-gate is earlier-writes or same-list');
+        args.sendGate = value;
         i++;
         break;
       case '--verbose': args.verbose = true; break;
@@ -96,7 +104,11 @@ function printTotals(t: RunStats, wallMs: number): void {
   console.log(`  decisions         ${t.batches} sequence numbers executed, ${t.requests} requests, ${t.lunchDecisions} lunch decisions`);
   console.log(`  messages          ${sorted(t.messages)}`);
   console.log(`  view changes      ${t.viewChanges} (highest view entered per run, summed)`);
-  console.log(`  state transfers   ${t.stateTransfers}`);
+  console.log(`  state transfers   ${t.stateTransfers}${t.longPartitionsPastGC ? ` (${t.longPartitionsPastGC} long partition(s) outlasted garbage collection)` : ''}`);
+  console.log(`  crashes/restarts  ${t.crashes} crash(es), ${t.restarts} restart(s) from ${t.restoredRecords} durable record(s), ${t.wipes} wiped (amnesia ended in ${t.amnesiaEnded}); ` +
+    `${t.crashesBetweenPersistAndSend} crash(es) between a persist and its send, losing ${t.lostWrites} record(s) not yet durable and ${t.lostSends} send(s) waiting for them`);
+  const kept = Object.entries(t.maxKeptBy).sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${v}`).join(', ');
+  console.log(`  memory            at most ${t.maxKept} entries kept by one replica at once (sum of snapshot().sizes; per kind at most: ${kept || 'n/a'})`);
   console.log(`  evidence          ${t.evidence} evidence effects at honest replicas, ${t.provenMembers} members proven (summed per run), ${t.claims} claims`);
   console.log(`  drops by reason   ${sorted(t.drops)}`);
   if (t.selfAddressed > 0) console.log(`  self-addressed    ${t.selfAddressed} message(s) an honest replica sent to itself`);
@@ -116,7 +128,7 @@ async function main(): Promise<void> {
       `${usesRealCrypto(args.seed, args.crypto) ? 'real Ed25519 signatures' : 'the fast stand-in for signatures (real Ed25519 runs for seeds divisible by ' + REAL_CRYPTO_EVERY + ')'}`);
     const started = performance.now();
     const result = runSeed({
-      seed: args.seed, n, faults: args.faults, maxSteps: args.steps, crypto: args.crypto, traceSize: args.trace,
+      seed: args.seed, n, faults: args.faults, maxSteps: args.steps, crypto: args.crypto, traceSize: args.trace, sendGate: args.sendGate,
       live: args.verbose ? (line) => console.log(line) : undefined,
     });
     report(result);
@@ -158,7 +170,7 @@ async function main(): Promise<void> {
   for (let i = 0; i < args.seeds && (args.keepGoing || failures.length === 0); i += chunk) {
     const jobs: Job[] = [];
     for (let k = i; k < Math.min(args.seeds, i + chunk); k++) {
-      for (const n of args.n) jobs.push({ seed: args.start + k, n, faults: args.faults, maxSteps: args.steps, crypto: args.crypto, traceSize: args.trace });
+      for (const n of args.n) jobs.push({ seed: args.start + k, n, faults: args.faults, maxSteps: args.steps, crypto: args.crypto, traceSize: args.trace, sendGate: args.sendGate });
     }
     if (args.jobs === 1) {
       for (const job of jobs) {

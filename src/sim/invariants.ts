@@ -207,6 +207,13 @@ export class Invariants {
     );
   }
 
+  /** Whether honest member `member` made durable or sent exactly this signed part before. */
+  hasSigned(member: number, s: Signed): boolean {
+    const slot = slotKey(s.body);
+    const earlier = slot === null ? undefined : this.signedBy[member]?.get(slot);
+    return earlier !== undefined && (sameBytes(earlier.sig, s.sig) || sameBytes(bodyBytes(earlier.body), bodyBytes(s.body)));
+  }
+
   executed(node: number, e: ExecutedEffect): void {
     if (!this.honestNode[node]) return;
     const member = this.cast.memberOf[node]!;

@@ -9,7 +9,7 @@ import { Worker } from 'node:worker_threads';
 import { runSeed, type RunOptions, type RunResult } from './simulator.ts';
 
 /** What a worker can be sent: run options without callbacks or factories. */
-export type Job = Omit<RunOptions, 'honest' | 'live'>;
+export type Job = Omit<RunOptions, 'honest' | 'restore' | 'live'>;
 
 export interface WorkerInput {
   jobs: Job[];

@@ -73,6 +73,12 @@ export interface Plan {
   longPartition?: LongPartition;
   /** A heavier workload than the default one or two requests per member. */
   workload?: Workload;
+  /**
+   * Member `member` crashes for good `delay` ms after the wiped member `wiped` signs again (its
+   * amnesia ends) — never before, so the two are never faulty at once; if the amnesia never ends
+   * within the run, it never crashes.
+   */
+  lateCrash?: { member: number; wiped: number; delay: number };
 }
 
 export interface ScenarioContext {
@@ -89,7 +95,10 @@ export interface Scenario {
 
 const quiet = (): NetEvent[] => [];
 
-/** Members a plan makes faulty at some point: adversaries, crashes, restarts and the wiped. */
+/**
+ * Members a plan makes faulty at the same time at some point: adversaries, crashes, restarts and
+ * the wiped (a late crash comes only once the wiped member is correct again).
+ */
 export function faultyMembers(plan: Plan): Set<number> {
   return new Set([...plan.adversaries.keys(), ...plan.crashes.keys(), ...plan.restarts.map((r) => r.member)]);
 }
@@ -234,10 +243,32 @@ const builtIn: Scenario[] = [
       const [wiped, other] = pickMembers(rng, n, Math.min(f, 2));
       const restarts = restartEpisodes(rng, wiped!, rng.int(0, 1000), rng.int(1, 2), true);
       if (other !== undefined && rng.chance(0.5)) restarts.push(...restartEpisodes(rng, other, rng.int(0, 1500), rng.int(1, 2)));
-      // Half the time enough requests that the stable checkpoint passes the wiped member's horizon.
-      const workload = rng.chance(0.5) ? heavyWorkload(n) : undefined;
+      // Often enough requests, for long enough, that the stable checkpoint passes the wiped
+      // member's horizon (a window beyond what it heard of while it learned, for primarySilence
+      // after its restart) and it signs again within the run.
+      const workload = rng.chance(0.5) ? (n === 4 ? { min: 12, max: 18, window: 14_000 } : { min: 6, max: 10, window: 14_000 }) : undefined;
       const lossy = maybeLossy(rng, 0.2);
       return { adversaries: new Map(), crashes: new Map(), restarts, link: lossy.link, ...(workload ? { workload } : {}), network: () => lossy.events };
+    },
+  },
+  {
+    name: 'wipe-revote',
+    description: 'a backup cut off long enough to vote for view 1 alone is wiped; once its amnesia ends the primary crashes and the room changes to view 1 (not in `all`)',
+    plan: ({ rng, n }) => {
+      const wiped = rng.pick([...Array(n).keys()].filter((m) => m !== 0));
+      const isolated = rng.int(0, 300);
+      const healed = rng.int(6500, 8000);
+      const at = healed + rng.int(200, 1000);
+      const restarts: Restart[] = [{ member: wiped, at, window: 0, restartAt: at + rng.int(200, 800), wipe: true }];
+      const workload = n === 4 ? { min: 20, max: 28, window: 30_000 } : { min: 10, max: 14, window: 30_000 };
+      return {
+        adversaries: new Map(), crashes: new Map(), restarts, link: {}, workload,
+        network: (layout) => [
+          { at: isolated, kind: 'partition', groups: [[wiped], layout.memberOf.map((_, x) => x).filter((x) => x !== wiped)] },
+          { at: healed, kind: 'heal' },
+        ],
+        lateCrash: { member: 0, wiped, delay: rng.int(500, 3000) },
+      };
     },
   },
   {
@@ -337,9 +368,12 @@ const mixed: Scenario = {
   },
 };
 
+/** Scenarios `--faults` accepts by name but `--faults all` leaves out (they show a known replica bug). */
+export const OUTSIDE_ALL = new Set(['wipe-revote']);
+
 /** Every scenario name `--faults` accepts, in the order `--faults all` cycles through. */
-export function scenarioNames(): string[] {
-  const names = builtIn.map((s) => s.name);
+export function scenarioNames(options: { all?: boolean } = {}): string[] {
+  const names = builtIn.map((s) => s.name).filter((name) => options.all === true || !OUTSIDE_ALL.has(name));
   for (const a of adversaryNames()) if (!names.includes(a) && a !== mixed.name) names.push(a);
   names.push(mixed.name);
   return names;

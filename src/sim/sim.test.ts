@@ -1,15 +1,17 @@
 import { describe, expect, it } from 'vitest';
 import type { Effect, ExecutedRequest } from '../core/effects.ts';
-import { encodeWire, type Wire } from '../core/messages.ts';
+import { decodeWire, encodeWire, signBody, type Wire } from '../core/messages.ts';
 import { Replica } from '../core/replica.ts';
 import { InsecureSimulationSuite } from '../core/suite.ts';
+import { LyingStateNode } from './adversaries.ts';
 import { EventQueue } from './event-queue.ts';
 import { Invariants, InvariantViolation, type Cast } from './invariants.ts';
 import { VirtualNetwork } from './network.ts';
-import type { NodeConfig, NodeSnapshot, SimNode } from './node.ts';
+import type { NodeConfig, NodeRestorer, NodeSnapshot, SimNode } from './node.ts';
 import { Prng } from './prng.ts';
-import { scenarioNames } from './scenarios.ts';
-import { formatFailure, runSeed, Simulation, type RunOptions } from './simulator.ts';
+import { restoreReplica } from './replica-node.ts';
+import { scenarioByName, scenarioNames } from './scenarios.ts';
+import { addStats, emptyStats, formatFailure, runSeed, Simulation, type RunOptions, type RunResult, type RunStats } from './simulator.ts';
 
 describe('Prng', () => {
   it('gives the same stream for the same seed and different streams for different seeds', () => {
@@ -279,6 +281,65 @@ describe('Invariants', () => {
   });
 });
 
+describe('Invariants across restarts', () => {
+  const suite = new InsecureSimulationSuite();
+  const keys = [0, 1, 2, 3].map((i) => suite.keyPair(`inv2/${i}`));
+  const roster = { room: 'r', keys: keys.map((k) => k.publicKey) };
+  const cast: Cast = { n: 4, memberOf: [0, 1, 2, 3], faultyMember: [false, false, false, true], crashingMember: [false, false, false, false] };
+  const propose = { kind: 'propose' as const, place: 'Ramen Ya', time: '12:30' };
+  const executed = (seq: number, requests: ExecutedRequest[]): Extract<Effect, { kind: 'executed' }> => ({ kind: 'executed', seq, view: 0, requests, events: [] });
+  const violation = (f: () => void) => {
+    try {
+      f();
+    } catch (e) {
+      if (e instanceof InvariantViolation) return e.invariant;
+      throw e;
+    }
+    return null;
+  };
+  const prepare = (m: number, seq: number, fill: number) =>
+    signBody(suite, keys[m]!.secretKey, { t: 'prepare' as const, room: 'r', from: m, view: 0, seq, digest: new Uint8Array(32).fill(fill) });
+
+  it('accepts a restarted node replaying what it executed, and still flags a different batch', () => {
+    const inv = new Invariants(cast, suite, roster, 0);
+    inv.requested(0, propose, 0);
+    const batch = [{ member: 0, counter: 1, op: propose }];
+    inv.executed(1, executed(1, batch));
+    expect(violation(() => inv.executed(1, executed(1, batch)))).toBe('order');
+    inv.restarted(1);
+    inv.executed(1, executed(1, batch)); // the same (seq -> batch), replayed from its records
+    inv.restarted(1);
+    expect(violation(() => inv.executed(1, executed(1, [])))).toBe('agreement');
+  });
+
+  it('flags an honest member that signs two bodies for one slot, in any incarnation', () => {
+    const inv = new Invariants(cast, suite, roster, 0);
+    inv.signed(1, prepare(1, 5, 1), 'sent');
+    inv.signed(1, prepare(1, 5, 1), 'made durable'); // the same message again is fine
+    inv.restarted(1);
+    expect(inv.hasSigned(1, prepare(1, 5, 1))).toBe(true);
+    expect(inv.hasSigned(1, prepare(1, 5, 2))).toBe(false);
+    expect(violation(() => inv.signed(1, prepare(1, 5, 2), 'sent'))).toBe('no-equivocation');
+    // A faulty member's double signing is for the replicas to prove, not an invariant violation.
+    inv.signed(3, prepare(3, 5, 1), 'sent');
+    inv.signed(3, prepare(3, 5, 2), 'sent');
+  });
+
+  it('gives a restarted member deadlines only for what it asks in its new incarnation, counted from when it is correct', () => {
+    const inv = new Invariants(cast, suite, roster, 0, 5000);
+    inv.requested(2, propose, 100);
+    inv.setCorrect(2, false, 500); // it crashed: its request died with it
+    inv.checkDeadlines(10_000);
+    inv.restarted(2);
+    inv.setCorrect(2, true, 20_000);
+    inv.requested(2, propose, 20_000);
+    inv.signedRequest(2, 1);
+    inv.checkDeadlines(24_999);
+    expect(violation(() => inv.checkDeadlines(25_000))).toBe('liveness');
+    expect(violation(() => inv.signedRequest(2, 1))).toBe('integrity');
+  });
+});
+
 describe('seeded runs of the real replica', () => {
   it('replays a seed exactly: same totals, same trace', () => {
     for (const [seed, faults] of [[3, 'partition'], [4, 'lossy'], [6, 'twins'], [7, 'equivocate']] as const) {
@@ -309,5 +370,205 @@ describe('seeded runs of the real replica', () => {
     expect(r.crypto).toBe('ed25519');
     if (!r.ok) expect.fail(formatFailure(r.failure!));
     expect(runSeed({ seed: 21, faults: 'none' }).crypto).toBe('stand-in');
+  });
+});
+
+/** Sum of the stats of some seeds of one scenario, every run checked. */
+function batch(faults: string, seeds: number[], options: Partial<RunOptions> = {}): { total: RunStats; results: RunResult[] } {
+  const total = emptyStats();
+  const results: RunResult[] = [];
+  for (const seed of seeds) {
+    const r = runSeed({ seed, faults, crypto: 'insecure', ...options });
+    if (!r.ok) expect.fail(formatFailure(r.failure!));
+    addStats(total, r.stats);
+    results.push(r);
+  }
+  return { total, results };
+}
+
+const range = (from: number, count: number) => Array.from({ length: count }, (_, i) => from + i);
+
+describe('durability: crashes, restarts and wiped records', () => {
+  it('restart: nodes really restart from their durable records, and crashes really fall between a persist and its send', () => {
+    const restores: { records: number; lost: boolean; amnesia: boolean }[] = [];
+    const restore: NodeRestorer = (config, records, options) => {
+      const r = restoreReplica(config, records, options);
+      restores.push({ records: records.length, lost: options.lost, amnesia: r.amnesia });
+      return r;
+    };
+    const { total } = batch('restart', range(1, 30), { restore });
+    expect(restores.length).toBe(total.restarts);
+    expect(total.restarts).toBeGreaterThan(30);
+    expect(restores.every((r) => !r.lost && !r.amnesia)).toBe(true);
+    expect(restores.filter((r) => r.records > 0).length).toBeGreaterThan(total.restarts / 2);
+    expect(total.restoredRecords).toBeGreaterThan(100);
+    // The window between persist and send: writes that never completed, and the sends that waited for them.
+    expect(total.crashesBetweenPersistAndSend).toBeGreaterThan(3);
+    expect(total.lostSends).toBeGreaterThanOrEqual(total.crashesBetweenPersistAndSend);
+    expect(total.lostWrites).toBeGreaterThan(0);
+  });
+
+  it('holds back a send until the write before it completes, and a crash loses both', () => {
+    // Stand-in nodes: every tick, send k (before a persist), persist record k, send k (after it).
+    // A send after the persist must never arrive unless record k became durable.
+    const heard: { from: number; seq: number }[] = [];
+    const wrote = new Map<number, number>();
+    const standIn = (config: NodeConfig): SimNode => {
+      const k = () => {
+        const next = (wrote.get(config.me) ?? 0) + 1;
+        wrote.set(config.me, next);
+        return next;
+      };
+      const send = (seq: number): Effect => {
+        const message: Wire = { k: 'fetch', seq };
+        return { kind: 'send', to: (config.me + 1) % 4, type: 'fetch', message, bytes: encodeWire(message) };
+      };
+      return {
+        step: (from, bytes) => {
+          const seq = (decodeWire(bytes) as { ok: true; message: { seq: number } }).message.seq;
+          heard.push({ from, seq });
+          return [];
+        },
+        tick: () => {
+          const n = k();
+          return [send(2 * n), { kind: 'persist', record: { v: 1, kind: 'stable', seq: n, bytes: new Uint8Array(1), proof: [] } }, send(2 * n + 1)];
+        },
+        request: () => [],
+        snapshot: () => ({ view: 0, changing: null, executedSeq: 0, lastCounter: [], lunchBytes: new Uint8Array(), proven: [], pendingOwn: 0 }),
+      };
+    };
+    const restore: NodeRestorer = (config) => ({ node: standIn(config), effects: [], rejected: [], amnesia: false });
+    let lost = 0;
+    let betweenPersistAndSend = 0;
+    for (const seed of range(1, 6)) {
+      heard.length = 0;
+      wrote.clear();
+      const sim = new Simulation({ seed, faults: 'restart', crypto: 'insecure', honest: standIn, restore, maxSteps: 20_000 });
+      sim.run();
+      lost += sim.stats.lostSends;
+      betweenPersistAndSend += sim.stats.crashesBetweenPersistAndSend;
+      const durable = sim.disks.map((d) => new Set(d.durable.map((r) => (r as { seq: number }).seq)));
+      const after = heard.filter((h) => h.seq % 2 === 1);
+      expect(after.length).toBeGreaterThan(100);
+      for (const h of after) expect(durable[h.from]!.has((h.seq - 1) / 2), `seed ${seed}: m${h.from}'s send ${h.seq} arrived, its record did not persist`).toBe(true);
+      // Sends before the persist go out at once, whatever happens to the write.
+      expect(heard.filter((h) => h.seq % 2 === 0).length).toBeGreaterThan(after.length * 0.9);
+    }
+    expect(lost).toBeGreaterThan(0);
+    expect(betweenPersistAndSend).toBeGreaterThan(0);
+  });
+
+  it('wipe: a wiped member restarts amnesic, signs nothing it must not, is never proven, and often signs again', () => {
+    const restores: { lost: boolean; amnesia: boolean; records: number }[] = [];
+    const restore: NodeRestorer = (config, records, options) => {
+      const r = restoreReplica(config, records, options);
+      restores.push({ lost: options.lost, amnesia: r.amnesia, records: records.length });
+      return r;
+    };
+    const { total } = batch('wipe', range(1, 16), { restore });
+    const wiped = restores.filter((r) => r.lost);
+    expect(wiped.length).toBe(16);
+    expect(wiped.every((r) => r.amnesia && r.records === 0)).toBe(true);
+    expect(total.wipes).toBe(16);
+    expect(total.amnesiaEnded).toBeGreaterThan(2);
+    expect(total.provenMembers).toBe(0);
+    expect(total.drops['refused-while-amnesic'] ?? 0).toBe(0); // refusals are counted by the replica, not as drops
+  });
+
+  it('catches a store that acknowledged writes it then lost: the restarted member signs a second body for a slot', () => {
+    // A broken storage layer: the last few records it acknowledged (so what they carried was
+    // sent) are gone after a restart. A restarted primary then pre-prepares another batch for a
+    // sequence number it already used.
+    const restore: NodeRestorer = (config, records, options) => restoreReplica(config, records.slice(0, Math.max(0, records.length - 4)), options);
+    const failures = range(1, 40).map((seed) => runSeed({ seed, faults: 'restart', crypto: 'insecure', restore })).filter((r) => !r.ok);
+    expect(failures.length).toBeGreaterThan(0);
+    expect(failures.map((r) => r.failure!.invariant)).toContain('no-equivocation');
+  });
+
+  it('catches a restore that ignores the loss of every record (the member would sign as if it remembered)', () => {
+    const restore: NodeRestorer = (config, records) => restoreReplica(config, records, { lost: false });
+    const r = runSeed({ seed: 2, faults: 'wipe', crypto: 'insecure', restore });
+    expect(r.failure?.invariant).toBe('restore');
+  });
+
+  it('catches a member that signs a prepare or commit while amnesic', () => {
+    // A broken restore: it reports the loss of every record but hands back a replica that
+    // remembers nothing and does not know it, so it signs as usual.
+    const restore: NodeRestorer = (config, records, options) => {
+      const r = restoreReplica(config, records, { lost: false });
+      const inner = r.node;
+      const node: SimNode = {
+        step: (from, bytes) => inner.step(from, bytes),
+        tick: (now) => inner.tick(now),
+        request: (op) => inner.request(op),
+        snapshot: () => ({ ...inner.snapshot(), amnesia: options.lost }),
+      };
+      return { ...r, node, amnesia: options.lost };
+    };
+    const failures = range(1, 6).map((seed) => runSeed({ seed, faults: 'wipe', crypto: 'insecure', restore })).filter((r) => !r.ok);
+    expect(failures.length).toBeGreaterThan(0);
+    expect(failures.map((r) => r.failure!.invariant)).toContain('amnesia');
+  });
+
+  it('replays restart, wipe, long-partition and lying-state seeds exactly', () => {
+    for (const [seed, faults] of [[5, 'restart'], [6, 'wipe'], [7, 'long-partition'], [8, 'lying-state']] as const) {
+      const a = new Simulation({ seed, faults, crypto: 'insecure' });
+      const b = new Simulation({ seed, faults, crypto: 'insecure' });
+      expect(a.run()).toEqual(b.run());
+      expect(a.trace.lines()).toEqual(b.trace.lines());
+    }
+  });
+
+  // Known replica bug (see README, "Known replica bug"): after its amnesia ends, a wiped member
+  // signs a VIEW-CHANGE for a view it had already voted for before it lost its records. The
+  // amnesia horizon covers sequence numbers, not views. Remove `.fails` once the core is fixed.
+  it.fails('wipe-revote: a wiped member never signs a second view-change for a view it voted for before its wipe', () => {
+    batch('wipe-revote', range(1, 3));
+  });
+});
+
+describe('long partitions and lying responders', () => {
+  it('long-partition: the others decide past garbage collection, and the member catches up by state transfer', () => {
+    const { results } = batch('long-partition', range(1, 10));
+    for (const r of results) {
+      expect(r.stats.requests).toBeGreaterThanOrEqual(30);
+      expect(r.stats.batches).toBeGreaterThan(16 + 8);
+    }
+    const past = results.filter((r) => r.stats.longPartitionsPastGC === 1);
+    expect(past.length).toBeGreaterThanOrEqual(8);
+    for (const r of past) expect(r.stats.stateTransfers).toBeGreaterThan(0);
+  });
+
+  it('lying-state: the liar really answers, its lies are really dropped as bad-state / bad-certificate, and the victim converges', () => {
+    const told: Record<string, number> = {};
+    let drops = 0;
+    for (const seed of range(1, 8)) {
+      const sim = new Simulation({ seed, faults: 'lying-state', crypto: 'insecure' });
+      const r = sim.run();
+      if (!r.ok) expect.fail(formatFailure(r.failure!));
+      for (const node of sim.nodes) {
+        if (node instanceof LyingStateNode) for (const [k, v] of Object.entries(node.told)) told[k] = (told[k] ?? 0) + v;
+      }
+      expect(r.stats.longPartitionsPastGC).toBe(1);
+      expect(r.stats.stateTransfers).toBeGreaterThan(0);
+      drops += (r.stats.drops['bad-state'] ?? 0) + (r.stats.drops['bad-certificate'] ?? 0);
+    }
+    expect(Object.keys(told).length).toBeGreaterThanOrEqual(4);
+    expect(drops).toBeGreaterThan(10);
+  });
+
+  it('records the most a replica kept in memory, and it stays bounded by garbage collection', () => {
+    const { total } = batch('long-partition', range(11, 3));
+    expect(total.maxKept).toBeGreaterThan(0);
+    expect(total.maxKeptBy['slots']).toBeLessThanOrEqual(16 + 4);
+    expect(total.maxKeptBy['committed']).toBeLessThanOrEqual(16 + 4);
+  });
+
+  it('puts the new scenarios in the rotation, keeps the known-bug one out, and never makes more than f members faulty', () => {
+    const names = scenarioNames();
+    expect(names).toEqual(expect.arrayContaining(['restart', 'wipe', 'long-partition', 'lying-state', 'mixed']));
+    expect(names).not.toContain('wipe-revote');
+    expect(scenarioNames({ all: true })).toContain('wipe-revote');
+    expect(scenarioByName('lying-state')?.description).toMatch(/partition/);
   });
 });

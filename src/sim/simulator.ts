@@ -37,11 +37,14 @@ export const WORKLOAD_WINDOW_MS = 2000;
 /** One seed in this many runs with real Ed25519 signatures instead of the fast stand-in. */
 export const REAL_CRYPTO_EVERY = 20;
 export const DEFAULT_MAX_STEPS = 1_000_000;
+/** After a late crash (see `Plan.lateCrash`) the run goes on at least this long (virtual ms). */
+export const LATE_CRASH_SETTLE_MS = 12_000;
 /** A write to a node's durable records completes this long after it starts (virtual ms, uniform). */
 export const WRITE_DELAY_MS: readonly [number, number] = [0, 5];
 export const DEFAULT_TRACE = 200;
 
 export type CryptoChoice = 'auto' | 'insecure' | 'ed25519';
+export type SendGate = 'earlier-writes' | 'same-list';
 
 export interface RunOptions {
   seed: number;
@@ -61,6 +64,13 @@ export interface RunOptions {
   honest?: NodeFactory;
   /** How an honest node is rebuilt after a restart (default: `Replica.restore`). */
   restore?: NodeRestorer;
+  /**
+   * When a send may leave while a write is in progress. 'earlier-writes' (default, the effects
+   * contract: a record is durable before any send that follows it): a send waits until every
+   * write its node issued before it has completed. 'same-list': only a send that follows a
+   * persist in the same effect list waits; a later step's send (a retransmission, say) leaves at once.
+   */
+  sendGate?: SendGate;
   timing?: NodeConfig['timing'];
   /** Receives every trace line as it happens. */
   live?: (line: string) => void;
@@ -243,6 +253,7 @@ export class Simulation {
   private readonly honestFactory: NodeFactory;
   private readonly restorer: NodeRestorer;
   private readonly logWindow: number;
+  private readonly sendGate: SendGate;
   /** Proposals each node has seen executed in the current round: what its member can vote on. */
   private readonly known: RequestRef[][] = [];
   private readonly requestsSeen = new Set<string>();
@@ -262,6 +273,9 @@ export class Simulation {
   private dirty = true;
   private nextProofCheck = 0;
   private quiescentSince: number | null = null;
+  private lateCrash: { member: number; wiped: number; delay: number } | undefined;
+  /** Planned restarts that have not happened yet: a run does not end with a member still down for a restart. */
+  private restartsDue: number;
 
   constructor(options: RunOptions) {
     const seed = options.seed;
@@ -273,12 +287,14 @@ export class Simulation {
     this.maxSteps = options.maxSteps ?? DEFAULT_MAX_STEPS;
     this.trace = new Trace(options.traceSize ?? DEFAULT_TRACE, options.live);
     this.logWindow = { ...DEFAULT_TIMING, ...options.timing }.logWindow;
+    this.sendGate = options.sendGate ?? 'earlier-writes';
     const rng = new Prng(seed);
     const scenario = scenarioFor(options.faults ?? 'all', seed);
     this.scenario = scenario.name;
     const plan = scenario.plan({ rng: rng.fork('scenario'), n: this.n, f });
     this.strategyOf = plan.adversaries;
     this.restarts = plan.restarts;
+    this.restartsDue = plan.restarts.length;
     this.longPartition = plan.longPartition;
 
     // Keys and roster. Ed25519 secret keys are derived from the seed, so real-crypto runs replay too.
@@ -345,7 +361,8 @@ export class Simulation {
     const faulty = faultyMembers(plan);
     if (faulty.size > f) throw new Error(`scenario ${this.scenario} made more than f = ${f} members faulty`);
     const faultyMember = Array.from({ length: this.n }, (_, m) => plan.adversaries.has(m));
-    const crashingMember = Array.from({ length: this.n }, (_, m) => plan.crashes.has(m));
+    const crashingMember = Array.from({ length: this.n }, (_, m) => plan.crashes.has(m) || plan.lateCrash?.member === m);
+    this.lateCrash = plan.lateCrash;
     this.invariants = new Invariants({ n: this.n, memberOf: this.memberOf, faultyMember, crashingMember }, this.suite, this.roster, this.stableAt);
 
     // The schedule.
@@ -428,7 +445,7 @@ export class Simulation {
         invariant: e.invariant,
         details: e.details,
         at: this.now,
-        replay: replayCommand(this.seed, this.n, this.scenario, this.realCrypto),
+        replay: replayCommand(this.seed, this.n, this.scenario, this.realCrypto) + (this.sendGate === 'same-list' ? ' --send-gate same-list' : ''),
         trace: this.trace.lines(),
         keyEvents: this.trace.keyLines(),
       };
@@ -460,8 +477,9 @@ export class Simulation {
   }
 
   private loop(): void {
-    const hardStop = this.stableAt + WORKLOAD_WINDOW_MS + LIVENESS_BOUND_MS + ACCOUNTABILITY_GRACE_MS + 10_000;
     for (;;) {
+      // Recomputed: a long partition that heals early or a late crash moves stableAt.
+      const hardStop = this.stableAt + WORKLOAD_WINDOW_MS + LIVENESS_BOUND_MS + ACCOUNTABILITY_GRACE_MS + 10_000;
       const next = this.queue.pop();
       if (next === undefined) throw new InvariantViolation('liveness', 'nothing left to happen (no ticks scheduled)');
       this.now = next.at;
@@ -480,7 +498,7 @@ export class Simulation {
 
   /** Every request issued, every correct member's request executed everywhere correct, the network stable, proofs shared. */
   private done(): boolean {
-    if (this.now < this.lastWorkloadAt || this.now < this.stableAt) return false;
+    if (this.now < this.lastWorkloadAt || this.now < this.stableAt || this.restartsDue > 0) return false;
     if (this.dirty) {
       this.dirty = false;
       if (!this.invariants.allExecuted()) {
@@ -494,7 +512,7 @@ export class Simulation {
     const disagreement = this.proofDisagreement();
     if (disagreement === null) return true;
     if (this.now - this.quiescentSince > ACCOUNTABILITY_GRACE_MS) {
-      throw new InvariantViolation('accountability', `${ACCOUNTABILITY_GRACE_MS} ms after quiescence, ${disagreement}`);
+      throw new InvariantViolation(disagreement.includes('executed up to') ? 'liveness' : 'accountability', `${ACCOUNTABILITY_GRACE_MS} ms after quiescence, ${disagreement}`);
     }
     return false;
   }
@@ -503,13 +521,19 @@ export class Simulation {
     return this.nodes.map((node, x) => (this.invariants.isCorrect(x) ? node.snapshot() : null));
   }
 
+  /**
+   * What still differs between the correct nodes: the proofs they hold, or how far they have
+   * executed (a restarted or cut-off member must converge to the same decided log and lunch
+   * state as the others, including the batches of faulty members).
+   */
   private proofDisagreement(): string | null {
-    let first: { x: number; proven: string } | null = null;
+    let first: { x: number; proven: string; seq: number } | null = null;
     for (const [x, s] of this.correctSnapshots().entries()) {
       if (s === null) continue;
       const proven = [...new Set(s.proven)].sort((a, b) => a - b).join(',');
-      if (first === null) first = { x, proven };
+      if (first === null) first = { x, proven, seq: s.executedSeq };
       else if (first.proven !== proven) return `node ${first.x} holds proofs against [${first.proven}] but node ${x} holds [${proven}]`;
+      else if (first.seq !== s.executedSeq) return `node ${first.x} executed up to s${first.seq} but node ${x} up to s${s.executedSeq}`;
     }
     return null;
   }
@@ -684,6 +708,7 @@ export class Simulation {
       const message = e instanceof Error ? `${e.message}\n${e.stack?.split('\n').slice(1, 4).join('\n') ?? ''}` : String(e);
       throw new InvariantViolation('no-throw', `${this.nodeName(x)} threw while restoring from ${records.length} record(s): ${message}`);
     }
+    this.restartsDue--;
     this.nodes[x] = node;
     this.network.restart(x);
     this.invariants.restarted(x);
@@ -762,15 +787,20 @@ export class Simulation {
         this.stats.selfAddressed++;
         this.trace.note(this.now, node, member, `sends a ${e.type} to itself`);
       }
-      // What goes on the wire is the bytes: decode them to see what the member signed.
       if (e.type !== 'status' && e.type !== 'fetch' && e.type !== 'get-state' && e.type !== 'get-new-view') {
-        const decoded = decodeWire(e.bytes);
-        if (decoded.ok) for (const part of authoredParts(decoded.message, member)) this.invariants.signed(member, part, 'sent');
-      }
-      if (this.amnesic[node] && AMNESIA_FORBIDDEN.has(e.type)) {
-        const decoded = decodeWire(e.bytes);
-        const mine = decoded.ok ? authoredParts(decoded.message, member).filter((p) => AMNESIA_FORBIDDEN.has(p.body.t)) : [];
-        if (mine.length > 0) throw new InvariantViolation('amnesia', `${this.nodeName(node)} sent a ${e.type} it signed while amnesic`);
+        // What goes on the wire is the bytes. The replica's send effects carry the message its
+        // bytes encode; decoding every send again would cost a sixth of a run, so the runs with
+        // real signatures (which are slow anyway) decode the bytes, and the others read the message.
+        const message = this.realCrypto || e.message === null ? decodeOr(e.bytes) : e.message;
+        const parts = message !== null ? authoredParts(message, member) : [];
+        // While amnesic it may pass on what it signed before its records were lost (say, the
+        // new-view it is handed back), but must sign no new pre-prepare, prepare, commit,
+        // view-change or new-view.
+        if (this.amnesic[node]) {
+          const fresh = parts.find((p) => AMNESIA_FORBIDDEN.has(p.body.t) && !this.invariants.hasSigned(member, p));
+          if (fresh) throw new InvariantViolation('amnesia', `${this.nodeName(node)} sent a ${fresh.body.t} it signed while amnesic (its records were wiped)`);
+        }
+        for (const part of parts) this.invariants.signed(member, part, 'sent');
       }
     }
     const recipients = this.network.recipients(node, e.to).length;
@@ -800,11 +830,15 @@ export class Simulation {
     let executed = false;
     /** The write the current run of consecutive persists goes into. */
     let write: { id: number; records: WalRecord[] } | null = null;
+    /** The last write started by this effect list (for the 'same-list' gate). */
+    let lastWriteHere: { id: number; records: WalRecord[] } | null = null;
     for (const [i, e] of effects.entries()) {
       if (e.kind === 'persist') {
         write ??= this.startWrite(node);
-        // What reaches the disk is a copy, as a real store (structured clone) would keep it.
-        write.records.push(structuredClone(e.record));
+        lastWriteHere = write;
+        // What reaches the disk is a copy, as a real store (structured clone) keeps it; only
+        // worth the time when something will read it back.
+        write.records.push(this.restarts.length > 0 ? structuredClone(e.record) : e.record);
         const record = e.record;
         if (record.kind === 'signed') {
           const body = record.signed.body;
@@ -824,9 +858,11 @@ export class Simulation {
         continue;
       }
       if (e.kind === 'send') {
+        const last = disk.pending[disk.pending.length - 1];
+        if (last !== undefined && (this.sendGate === 'earlier-writes' || lastWriteHere !== null)) {
+          disk.waiting.push({ after: this.sendGate === 'earlier-writes' ? last.id : lastWriteHere!.id, effect: e });
+        } else this.transmit(node, e);
         write = null;
-        if (disk.pending.length > 0) disk.waiting.push({ after: disk.pending[disk.pending.length - 1]!.id, effect: e });
-        else this.transmit(node, e);
         continue;
       }
       switch (e.kind) {
@@ -903,9 +939,24 @@ export class Simulation {
         this.invariants.setCorrect(node, true, this.now);
         this.dirty = true;
         this.trace.note(this.now, node, member, 'amnesia over: a stable checkpoint lies a window beyond anything it could have signed');
+        const late = this.lateCrash;
+        if (late !== undefined && late.wiped === member) {
+          this.lateCrash = undefined;
+          const at = this.now + late.delay;
+          this.queue.push(at, { k: 'crash', member: late.member });
+          // Long enough after it for the others to notice the silence and change views.
+          this.stableAt = Math.max(this.stableAt, at + LATE_CRASH_SETTLE_MS);
+          this.invariants.setStableAt(this.stableAt);
+          this.trace.note(this.now, late.member, late.member, `will crash for good at ${at} ms, now that m${member} signs again`);
+        }
       }
     }
   }
+}
+
+function decodeOr(bytes: Uint8Array): Wire | null {
+  const decoded = decodeWire(bytes);
+  return decoded.ok ? decoded.message : null;
 }
 
 /** The top-level signed parts of a message that `member` itself signed (not ones it relays). */
