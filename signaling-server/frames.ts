@@ -22,6 +22,8 @@ export const ClientFrame = v.variant('type', [
   v.strictObject({ type: v.literal('join'), room: RoomId, peer: PeerId, size: Size, sig: Hex64Bytes }),
   v.strictObject({ type: v.literal('signal'), to: PeerId, data: v.unknown() }),
   v.strictObject({ type: v.literal('leave') }),
+  // Browsers cannot send WebSocket pings; this one lets a tab notice a dead connection.
+  v.strictObject({ type: v.literal('ping') }),
 ]);
 export type ClientFrame = v.InferOutput<typeof ClientFrame>;
 
@@ -31,13 +33,35 @@ export const ErrorCode = v.picklist([
 ]);
 export type ErrorCode = v.InferOutput<typeof ErrorCode>;
 
+/** One STUN or TURN URL as RTCIceServer.urls takes it (RFC 7064, RFC 7065). */
+export const IceUrl = v.pipe(
+  v.string(),
+  v.maxLength(300),
+  v.regex(/^(?:stuns?:[^\s?#/]+|turns?:[^\s?#/]+(?:\?transport=(?:udp|tcp))?)$/, 'must be a stun:, stuns:, turn: or turns: URL'),
+);
+export const IceServer = v.strictObject({
+  urls: v.pipe(v.array(IceUrl), v.minLength(1), v.maxLength(8)),
+  username: v.optional(v.pipe(v.string(), v.maxLength(256))),
+  credential: v.optional(v.pipe(v.string(), v.maxLength(256))),
+});
+export type IceServer = v.InferOutput<typeof IceServer>;
+
 export const ServerFrame = v.variant('type', [
   v.strictObject({ type: v.literal('challenge'), nonce: Nonce }),
   v.strictObject({ type: v.literal('joined'), room: RoomId, size: Size, peers: v.array(PeerId) }),
+  // The STUN/TURN servers this server was started with, sent before `joined` and again before
+  // short-lived TURN credentials expire. `expires` is in Unix seconds; absent: they do not expire.
+  v.strictObject({
+    type: v.literal('ice'),
+    iceServers: v.pipe(v.array(IceServer), v.maxLength(4)),
+    iceTransportPolicy: v.picklist(['all', 'relay']),
+    expires: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0))),
+  }),
   v.strictObject({ type: v.literal('peer-joined'), peer: PeerId }),
   v.strictObject({ type: v.literal('peer-left'), peer: PeerId }),
   v.strictObject({ type: v.literal('signal'), from: PeerId, data: v.unknown() }),
   v.strictObject({ type: v.literal('error'), code: ErrorCode, message: v.string() }),
+  v.strictObject({ type: v.literal('pong') }),
 ]);
 export type ServerFrame = v.InferOutput<typeof ServerFrame>;
 

@@ -1,5 +1,7 @@
 // Tests the signaling server with real `ws` clients over real sockets on 127.0.0.1.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { get as httpsGet } from 'node:https';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join as joinPath } from 'node:path';
 import { afterEach, describe, expect, onTestFailed, test } from 'vitest';
@@ -7,6 +9,7 @@ import { WebSocket, type ClientOptions } from 'ws';
 import { generateKeyPair, sign, signedBytes, toHex, type KeyPair } from '../src/crypto/ed25519.ts';
 import { JOIN_DOMAIN, joinPayload, MAX_FRAME_BYTES, SIGNALING_PATH, type RoomSize, type ServerFrame } from './frames.ts';
 import { createSignalingServer, type SignalingServer, type SignalingServerOptions } from './server.ts';
+import { mintTurnCredential, parseIceEnv } from './ice.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
@@ -491,6 +494,132 @@ describe('hardening', () => {
     expect(await (await fetch(`${base}/some/route`)).text()).toContain('Byzantine Lunch');
     expect((await fetch(`${base}/missing.js`)).status).toBe(404);
     await connectAndJoin(url, 'r'); // and the WebSocket alongside
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// ICE servers and TLS
+// ---------------------------------------------------------------------------------------------
+
+describe('keepalive', () => {
+  test('a ping frame gets a pong, inside a room or not', async () => {
+    const { url } = await startServer();
+    const a = await connect(url);
+    a.send({ type: 'ping' });
+    await a.waitFor((f) => f.type === 'pong', 'pong before joining');
+    await a.join('k');
+    a.send({ type: 'ping' });
+    await a.waitFor((f) => f.type === 'pong', 'pong in a room');
+    a.send({ type: 'ping', extra: 1 });
+    await a.waitError('bad-frame');
+  });
+});
+
+describe('ICE servers', () => {
+  const SECRET = 'test-secret-0123456789';
+  const ice = parseIceEnv({
+    ICE_STUN_URLS: 'stun:10.0.0.1:3478',
+    ICE_TURN_URLS: 'turn:10.0.0.1:3478?transport=udp',
+    ICE_TURN_SECRET: SECRET,
+    ICE_TURN_TTL: '600',
+    ICE_TRANSPORT_POLICY: 'relay',
+  });
+
+  test('by default no ice frame is ever sent', async () => {
+    const { url } = await startServer();
+    const a = await connectAndJoin(url, 'plain');
+    const b = await connectAndJoin(url, 'plain');
+    await flush(a, b);
+    expect(typesOf(a)).not.toContain('ice');
+    expect(typesOf(b)).not.toContain('ice');
+  });
+
+  test('a member gets its own short-lived TURN credential before joined, and a fresh one on every join', async () => {
+    let clock = 1_700_000_000_000;
+    const { url } = await startServer({ ice, now: () => clock });
+    const a = await connect(url);
+    const order: string[] = [];
+    a.ws.on('message', (d) => order.push((JSON.parse(String(d)) as Frame).type));
+    await a.join('r');
+    expect(order).toEqual(['ice', 'joined']);
+    const first = await a.waitFor<Extract<Frame, { type: 'ice' }>>((f) => f.type === 'ice', 'ice');
+    const expected = mintTurnCredential(SECRET, a.peer, clock, 600);
+    expect(first).toEqual({
+      type: 'ice',
+      iceServers: [
+        { urls: ['stun:10.0.0.1:3478'] },
+        { urls: ['turn:10.0.0.1:3478?transport=udp'], username: expected.username, credential: expected.credential },
+      ],
+      iceTransportPolicy: 'relay',
+      expires: expected.expires,
+    });
+    expect(expected.username).toBe(`${expected.expires}:${a.peer.slice(0, 16)}`);
+
+    // Another member's credential names that member.
+    const b = await connectAndJoin(url, 'r');
+    const forB = await b.waitFor<Extract<Frame, { type: 'ice' }>>((f) => f.type === 'ice', 'ice for b');
+    expect(forB.iceServers[1]!.username).toBe(`${expected.expires}:${b.peer.slice(0, 16)}`);
+
+    // Leave and join again later: a new credential with a later expiry.
+    clock += 120_000;
+    a.send({ type: 'leave' });
+    await a.join('r');
+    const again = await a.waitFor<Extract<Frame, { type: 'ice' }>>((f) => f.type === 'ice', 'ice again');
+    expect(again.expires).toBe(expected.expires + 120);
+    expect(again.iceServers[1]!.credential).toBe(mintTurnCredential(SECRET, a.peer, clock, 600).credential);
+  });
+
+  test('credentials are renewed while a member stays, once half their lifetime has passed', async () => {
+    let clock = 1_700_000_000_000;
+    const { url } = await startServer({ ice, now: () => clock, pingIntervalMs: 50 });
+    const a = await connectAndJoin(url, 'stay');
+    const first = await a.waitFor<Extract<Frame, { type: 'ice' }>>((f) => f.type === 'ice', 'ice');
+    await new Promise((r) => setTimeout(r, 200));
+    expect(typesOf(a)).not.toContain('ice'); // not yet: nothing is near expiry
+    clock += 301_000;
+    const renewed = await a.waitFor<Extract<Frame, { type: 'ice' }>>((f) => f.type === 'ice', 'renewed ice');
+    expect(renewed.expires).toBe(first.expires! + 301);
+  });
+});
+
+function haveOpenssl(): boolean {
+  try {
+    execFileSync('openssl', ['version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describe('TLS', () => {
+  test.skipIf(!haveOpenssl())('serves https and wss on one port', async () => {
+    const dir = mkdtempSync(joinPath(tmpdir(), 'lunch-tls-'));
+    tempDirs.push(dir);
+    execFileSync('openssl', [
+      'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
+      '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1',
+      '-keyout', joinPath(dir, 'key.pem'), '-out', joinPath(dir, 'cert.pem'),
+    ], { stdio: 'ignore' });
+    writeFileSync(joinPath(dir, 'index.html'), '<!doctype html><title>Byzantine Lunch</title>');
+    const cert = readFileSync(joinPath(dir, 'cert.pem'));
+    const server = createSignalingServer({
+      staticDir: dir, pingIntervalMs: 60_000, onInternalError: () => {},
+      tls: { cert, key: readFileSync(joinPath(dir, 'key.pem')) },
+    });
+    servers.push(server);
+    const { port } = await server.listen(0, '127.0.0.1');
+    const body = await new Promise<string>((resolve, reject) => {
+      httpsGet(`https://127.0.0.1:${port}/?room=x`, { ca: cert }, (res) => {
+        let text = '';
+        res.on('data', (c) => (text += String(c)));
+        res.on('end', () => resolve(text));
+      }).on('error', reject);
+    });
+    expect(body).toContain('Byzantine Lunch');
+    const a = await connect(`wss://127.0.0.1:${port}${SIGNALING_PATH}`, { ca: cert });
+    await a.join('secure');
+    // Plain http on the TLS port gets nowhere.
+    await expect(fetch(`http://127.0.0.1:${port}/`)).rejects.toThrow();
   });
 });
 

@@ -4,6 +4,7 @@
 // holds the peer's key), relay opaque `data` between two members of the same room, leave, and
 // ping. It never interprets what it relays and must never throw on anything a client sends.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import sirv from 'sirv';
@@ -21,6 +22,7 @@ import {
   type RoomSize,
   type ServerFrame,
 } from './frames.ts';
+import { iceFrameFor, type IceSettings } from './ice.ts';
 
 export interface SignalingServerOptions {
   /** Directory of the built app, served as a single-page app. Undefined: WebSocket only, 404 otherwise. */
@@ -41,6 +43,12 @@ export interface SignalingServerOptions {
   maxBufferedBytes?: number;
   /** A socket that stays outside every room this long is closed, so idle sockets cannot fill the server. Default 60000. */
   joinTimeoutMs?: number;
+  /** STUN/TURN servers to hand each member when it joins (see ice.ts). Default: none, no ice frame. */
+  ice?: IceSettings;
+  /** Certificate and key (PEM): serve https and wss instead of http and ws. */
+  tls?: { cert: string | Buffer; key: string | Buffer };
+  /** The clock for TURN credential expiry, in milliseconds. Default Date.now. */
+  now?: () => number;
   /** Where unexpected internal errors are reported. Default console.error. */
   onInternalError?: (error: unknown) => void;
 }
@@ -58,7 +66,7 @@ export interface SignalingStats {
 }
 
 export interface SignalingServer {
-  readonly httpServer: Server;
+  readonly httpServer: Server | HttpsServer;
   readonly wss: WebSocketServer;
   listen(port: number, host: string): Promise<{ port: number; host: string }>;
   close(): Promise<void>;
@@ -86,6 +94,8 @@ interface Connection {
   tokens: number;
   lastRefill: number;
   rateLimited: number;
+  /** When the TURN credential last handed to this member expires (Unix seconds). */
+  iceExpires: number | undefined;
 }
 
 interface Room {
@@ -102,6 +112,7 @@ export function createSignalingServer(options: SignalingServerOptions = {}): Sig
   const maxRateLimited = options.maxRateLimited ?? 200;
   const maxBufferedBytes = options.maxBufferedBytes ?? 1024 * 1024;
   const joinTimeoutMs = options.joinTimeoutMs ?? 60_000;
+  const now = options.now ?? Date.now;
   const onInternalError = options.onInternalError ?? ((e: unknown) => console.error('signaling server:', e));
 
   const rooms = new Map<string, Room>();
@@ -137,9 +148,12 @@ export function createSignalingServer(options: SignalingServerOptions = {}): Sig
   const serveStatic = options.staticDir === undefined
     ? undefined
     : sirv(options.staticDir, { single: true, etag: true, onNoMatch: notFound });
-  const httpServer = createServer((req, res) => {
+  const onRequest = (req: IncomingMessage, res: ServerResponse) => {
     guard(() => (serveStatic ? serveStatic(req, res) : notFound(req, res)));
-  });
+  };
+  const httpServer = options.tls
+    ? createHttpsServer({ cert: options.tls.cert, key: options.tls.key }, onRequest)
+    : createServer(onRequest);
   httpServer.on('clientError', (_err, socket) => socket.destroy());
 
   // ---- WebSocket upgrade on SIGNALING_PATH only ----
@@ -195,6 +209,7 @@ export function createSignalingServer(options: SignalingServerOptions = {}): Sig
         tokens: rateBurst,
         lastRefill: Date.now(),
         rateLimited: 0,
+        iceExpires: undefined,
       };
       ws.on('error', () => {}); // ws closes the socket itself after a protocol error (e.g. 1009)
       if (connections.size >= maxConnections) {
@@ -262,6 +277,7 @@ export function createSignalingServer(options: SignalingServerOptions = {}): Sig
     const frame = parsed.output;
     if (frame.type === 'join') join(conn, frame);
     else if (frame.type === 'signal') relay(conn, frame.to, frame.data);
+    else if (frame.type === 'ping') send(conn, { type: 'pong' });
     else {
       leave(conn);
       // A later join on this socket signs a fresh nonce, never one already used.
@@ -310,9 +326,18 @@ export function createSignalingServer(options: SignalingServerOptions = {}): Sig
     conn.peer = peer;
     conn.outsideSince = undefined;
     conn.nonce = toHex(randomBytes(16));
+    sendIce(conn, peer);
     const others = [...room.members.keys()].filter((p) => p !== peer);
     send(conn, { type: 'joined', room: roomId, size: room.size, peers: others });
     broadcast(room, conn, { type: 'peer-joined', peer });
+  }
+
+  /** Fresh ICE servers (and TURN credentials) for a member, when any are configured. */
+  function sendIce(conn: Connection, peer: string): void {
+    const frame = options.ice ? iceFrameFor(options.ice, peer, now()) : null;
+    if (frame === null) return;
+    conn.iceExpires = frame.expires;
+    send(conn, frame);
   }
 
   function relay(conn: Connection, to: string, data: unknown): void {
@@ -360,6 +385,11 @@ export function createSignalingServer(options: SignalingServerOptions = {}): Sig
           sendError(conn, 'not-joined', `This connection joined no room for ${Math.round(joinTimeoutMs / 1000)} s and is being closed. Reconnect when you are ready to join.`);
           conn.ws.close(CLOSE_CODES.policy, 'no join');
           return;
+        }
+        // Renew a member's TURN credential once half its lifetime has passed.
+        if (conn.peer !== undefined && conn.iceExpires !== undefined && options.ice
+          && now() / 1000 > conn.iceExpires - options.ice.ttlSeconds / 2) {
+          sendIce(conn, conn.peer);
         }
         conn.alive = false;
         conn.ws.ping();

@@ -153,6 +153,7 @@ export class Session {
         peerLeft: (peer) => mesh.peerLeft(peer),
         signal: (from, data) => mesh.signal(from, data),
         status: (status, detail) => this.update({ signaling: status, signalingDetail: detail ?? null }),
+        ice: (config) => mesh.setRtcConfig(config),
         fatal: (code, message) => {
           mesh.stop();
           this.fail(ROOM_REFUSALS[code] ?? 'The signaling server refused this tab', message);

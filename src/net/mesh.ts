@@ -10,6 +10,7 @@ import { fingerprint, fromHex, randomBytes, toHex } from '../crypto/ed25519.ts';
 import { CHALLENGE_BYTES, dtlsFingerprint, signHandshake, verifyHandshake } from './handshake.ts';
 import { PROTOCOL_VERSION, decodeMessage, encodeMessage, type PeerMessage } from './wire.ts';
 import { Reassembler, split } from './fragments.ts';
+import { failureCause, isRelayCandidate, newAttempt, type IceAttempt } from './ice-status.ts';
 
 export type LinkState = 'connecting' | 'verifying' | 'verified' | 'disconnected' | 'incompatible' | 'failed';
 
@@ -28,7 +29,7 @@ export interface MeshOptions {
   size: 4 | 7 | 10;
   me: { id: string; secretKey: Uint8Array; name: string };
   sendSignal(to: string, data: unknown): void;
-  /** Default: no ICE servers at all, so nothing leaves the machine unless configured. */
+  /** Default: no ICE servers at all, so nothing leaves the machine unless configured (see setRtcConfig). */
   rtcConfig?: RTCConfiguration;
   onChange(): void;
   /** How long an attempt may take before it is abandoned and retried. */
@@ -72,6 +73,10 @@ interface Link {
   retries: number;
   timer: ReturnType<typeof setTimeout> | undefined;
   reassembler: Reassembler;
+  /** What ICE showed of the current attempt, to explain a failure. */
+  ice: IceAttempt;
+  /** Why the last attempt failed, kept on screen while the next one runs. */
+  cause: string | null;
 }
 
 const RETRY_BASE_MS = 500;
@@ -85,8 +90,16 @@ export class Mesh {
   /** Messages from peers that were dropped, by reason. */
   readonly dropped = new Map<string, number>();
   private stopped = false;
+  private rtcConfig: RTCConfiguration;
 
-  constructor(private readonly options: MeshOptions) {}
+  constructor(private readonly options: MeshOptions) {
+    this.rtcConfig = options.rtcConfig ?? { iceServers: [] };
+  }
+
+  /** STUN/TURN servers for attempts from now on (the signaling server hands them out on join). */
+  setRtcConfig(config: RTCConfiguration): void {
+    this.rtcConfig = config;
+  }
 
   /** The signaling server (re)admitted us; these peers are in the room. */
   roomJoined(peers: readonly string[]): void {
@@ -120,10 +133,12 @@ export class Mesh {
     const { s: session, d } = parsed.output;
     const link = this.linkFor(from);
     if (!link.initiator && 'type' in d && d.type === 'offer' && session !== link.session) {
+      this.setState(link, 'connecting', this.retryDetail(link, null));
       this.open(link, session);
     }
     if (session !== link.session || !link.peer) return this.count('stale-signal');
     if ('sdp' in d) link.remoteDtls = dtlsFingerprint(d.sdp);
+    if ('candidate' in d && isRelayCandidate(d.candidate.candidate)) link.ice.remoteRelay = true;
     try {
       link.peer.signal(d as SignalData);
     } catch {
@@ -200,6 +215,7 @@ export class Mesh {
         id, initiator: this.options.me.id < id, present: false, session: null, peer: null,
         localDtls: null, remoteDtls: null, challenge: null, name: null,
         state: 'connecting', detail: null, retries: 0, timer: undefined, reassembler: new Reassembler(),
+        ice: newAttempt(), cause: null,
       };
       this.links.set(id, link);
       this.options.onChange();
@@ -210,8 +226,13 @@ export class Mesh {
   /** Start over with this peer: the initiator opens a new session, the other side waits for it. */
   private restart(link: Link): void {
     this.close(link);
-    this.setState(link, 'connecting', link.initiator ? null : 'waiting for its offer');
+    this.setState(link, 'connecting', this.retryDetail(link, link.initiator ? null : 'waiting for its offer'));
     if (link.initiator) this.open(link, toHex(randomBytes(8)));
+  }
+
+  /** While a new attempt runs, the reason the last one failed stays on screen. */
+  private retryDetail(link: Link, otherwise: string | null): string | null {
+    return link.cause ? `${link.cause} — trying again` : otherwise;
   }
 
   private open(link: Link, session: string): void {
@@ -221,17 +242,29 @@ export class Mesh {
     const peer = new SimplePeer({
       initiator: link.initiator,
       trickle: true,
-      config: this.options.rtcConfig ?? { iceServers: [] },
+      config: this.rtcConfig,
     });
     link.peer = peer;
+    link.ice = newAttempt();
+    const config = this.rtcConfig;
     const current = () => link.peer === peer;
+    let channelOpen = false;
+    // simple-peer keeps its RTCPeerConnection in `_pc`; TURN errors only show up there.
+    const pc = (peer as unknown as { _pc?: RTCPeerConnection })._pc;
+    pc?.addEventListener('icecandidateerror', (e) => {
+      const err = e as RTCPeerConnectionIceErrorEvent;
+      if (current()) link.ice.errors.push({ code: err.errorCode, url: err.url ?? '' });
+    });
     peer.on('signal', (d) => {
       if (!current()) return;
+      const candidate = d.candidate as { candidate?: unknown } | undefined;
+      if (typeof candidate?.candidate === 'string' && isRelayCandidate(candidate.candidate)) link.ice.localRelay = true;
       if (typeof d.sdp === 'string') link.localDtls = dtlsFingerprint(d.sdp);
       this.options.sendSignal(link.id, { s: session, d });
     });
     peer.on('connect', () => {
       if (!current()) return;
+      channelOpen = true;
       link.challenge = randomBytes(CHALLENGE_BYTES);
       this.setState(link, 'verifying', null);
       this.sendTo_(link, {
@@ -246,10 +279,25 @@ export class Mesh {
       if (current()) this.drop(link, 'disconnected', 'connection closed');
     });
     peer.on('error', (e) => {
-      if (current()) this.drop(link, 'disconnected', describeError(e));
+      if (!current()) return;
+      const code = (e as { code?: string }).code;
+      const ice = code === 'ERR_ICE_CONNECTION_FAILURE' || code === 'ERR_CONNECTION_FAILURE';
+      if (ice && !channelOpen) {
+        link.cause = failureCause(config, link.ice);
+        this.drop(link, 'disconnected', link.cause);
+      } else {
+        this.drop(link, 'disconnected', link.state === 'verified' && ice ? 'connection lost (no network path any more)' : describeError(e));
+      }
     });
     link.timer = setTimeout(() => {
-      if (current() && link.state !== 'verified') this.drop(link, 'disconnected', 'no connection yet, retrying');
+      if (!current() || link.state === 'verified') return;
+      // Not even a data channel: ICE found no working path. Say why, as far as we can tell.
+      if (!channelOpen) {
+        link.cause = failureCause(config, link.ice);
+        this.drop(link, 'disconnected', link.cause);
+      } else {
+        this.drop(link, 'disconnected', 'connected, but the key check did not finish; retrying');
+      }
     }, this.options.attemptTimeoutMs ?? 15_000);
   }
 
@@ -293,6 +341,7 @@ export class Mesh {
         if (!ok) return this.drop(link, 'failed', 'could not prove it holds the key it claims');
         clearTimeout(link.timer);
         link.retries = 0;
+        link.cause = null;
         this.setState(link, 'verified', null);
         return;
       }

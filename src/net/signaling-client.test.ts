@@ -3,6 +3,7 @@ import { WebSocket as NodeWebSocket, WebSocketServer } from 'ws';
 import { createSignalingServer, type SignalingServer } from '../../signaling-server/server.ts';
 import { SIGNALING_PATH, type ErrorCode } from '../../signaling-server/frames.ts';
 import { generateKeyPair, toHex } from '../crypto/ed25519.ts';
+import { parseIceEnv } from '../../signaling-server/ice.ts';
 import { SignalingClient, type SignalingStatus } from './signaling-client.ts';
 
 interface Probe {
@@ -105,5 +106,66 @@ describe('signaling client', () => {
     expect(p.client.dropped.get('bad-json')).toBe(1);
     expect(p.client.dropped.get('bad-frame')).toBe(2);
     expect(p.signals).toEqual([]);
+  });
+
+  it('hands the ICE servers from the server to the tab before it joins', async () => {
+    const ice = parseIceEnv({ ICE_TURN_URLS: 'turn:10.0.0.1:3478', ICE_TURN_SECRET: 'client-test-secret-0123', ICE_TRANSPORT_POLICY: 'relay' });
+    const server = createSignalingServer({ ice });
+    const { port } = await server.listen(0, '127.0.0.1');
+    cleanup.push(() => server.close());
+    const keys = generateKeyPair();
+    const seen: string[] = [];
+    let config: RTCConfiguration | null = null;
+    const client = new SignalingClient({
+      url: `ws://127.0.0.1:${port}${SIGNALING_PATH}`, room: 'ice', size: 4, peer: toHex(keys.publicKey), secretKey: keys.secretKey,
+      WebSocket: NodeWebSocket as unknown as new (url: string) => WebSocket,
+      events: {
+        joined: () => seen.push('joined'), peerJoined: () => {}, peerLeft: () => {}, signal: () => {}, fatal: () => {}, status: () => {},
+        ice: (c) => {
+          seen.push('ice');
+          config = c;
+        },
+      },
+    });
+    client.start();
+    cleanup.push(() => client.stop());
+    await until('joined', () => seen.includes('joined'));
+    expect(seen).toEqual(['ice', 'joined']);
+    expect(config).toMatchObject({
+      iceTransportPolicy: 'relay',
+      iceServers: [{ urls: ['turn:10.0.0.1:3478'], username: expect.stringMatching(/^\d+:[0-9a-f]{16}$/), credential: expect.any(String) }],
+    });
+  });
+
+  it('keeps a quiet connection alive with pings, and gives up a dead one and reconnects', async () => {
+    const { server, url } = await startServer();
+    cleanup.push(() => server.close());
+    const keys = generateKeyPair();
+    const statuses: string[] = [];
+    const make = (target: string) => {
+      const client = new SignalingClient({
+        url: target, room: 'quiet', size: 4, peer: toHex(keys.publicKey), secretKey: keys.secretKey, retryBaseMs: 20, keepaliveMs: 40,
+        WebSocket: NodeWebSocket as unknown as new (url: string) => WebSocket,
+        events: { joined: () => {}, peerJoined: () => {}, peerLeft: () => {}, signal: () => {}, fatal: () => {}, status: (s, d) => statuses.push(d ? `${s}: ${d}` : s) },
+      });
+      client.start();
+      cleanup.push(() => client.stop());
+      return client;
+    };
+    make(url);
+    await until('joined', () => statuses.includes('joined'));
+    await new Promise((r) => setTimeout(r, 300));
+    expect(statuses).toEqual(['connecting', 'joined']);
+
+    // A server that accepts the socket and then says nothing at all, as a dead path looks.
+    const mute = new WebSocketServer({ port: 0, host: '127.0.0.1' });
+    cleanup.push(() => new Promise((r) => mute.close(r)));
+    await new Promise((r) => mute.once('listening', r));
+    let accepted = 0;
+    mute.on('connection', () => accepted++);
+    statuses.length = 0;
+    make(`ws://127.0.0.1:${(mute.address() as { port: number }).port}`);
+    await until('given up and reconnected', () => accepted >= 2, 3000);
+    expect(statuses).toContain('offline: no answer from the signaling server');
   });
 });

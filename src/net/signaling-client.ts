@@ -15,6 +15,8 @@ export interface SignalingEvents {
   /** The server refused us for good (room full, wrong size, replaced by a newer tab). */
   fatal(code: ErrorCode, message: string): void;
   status(status: SignalingStatus, detail?: string): void;
+  /** The STUN/TURN servers the server hands out (fresh TURN credentials on every join). */
+  ice?(config: RTCConfiguration): void;
 }
 
 export type SignalingStatus = 'connecting' | 'joined' | 'offline';
@@ -30,6 +32,12 @@ export interface SignalingOptions {
   WebSocket?: new (url: string) => WebSocket;
   /** First reconnect delay; doubles up to 10 s. */
   retryBaseMs?: number;
+  /**
+   * How often the tab pings the server. A connection that does not open within two of these, or
+   * that answers nothing to a ping for two of them, is given up and made anew: after a network
+   * cut the browser may not notice for minutes that its socket is dead. Default 10000.
+   */
+  keepaliveMs?: number;
 }
 
 const FATAL: ReadonlySet<ErrorCode> = new Set(['room-full', 'size-mismatch', 'replaced', 'too-many-rooms', 'server-full', 'bad-signature']);
@@ -46,6 +54,9 @@ export class SignalingClient {
   private stopped = false;
   private backoff: number;
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
+  private keepalive: ReturnType<typeof setInterval> | undefined;
+  private lastHeard = 0;
+  private pingSentAt: number | null = null;
   /** Frames from the server that failed validation, by reason. */
   readonly dropped = new Map<string, number>();
 
@@ -61,8 +72,13 @@ export class SignalingClient {
   stop(): void {
     this.stopped = true;
     clearTimeout(this.retryTimer);
-    this.socket?.close(1000, 'leaving');
+    clearInterval(this.keepalive);
+    const socket = this.socket;
     this.socket = null;
+    if (socket) {
+      socket.onerror = () => {}; // closing a socket that is still connecting reports an error
+      socket.close(1000, 'leaving');
+    }
   }
 
   sendSignal(to: string, data: unknown): void {
@@ -79,18 +95,49 @@ export class SignalingClient {
     const Socket = this.options.WebSocket ?? WebSocket;
     const socket = new Socket(this.options.url);
     this.socket = socket;
+    const keepaliveMs = this.options.keepaliveMs ?? 10_000;
+    const openedBy = Date.now() + 2 * keepaliveMs;
+    this.lastHeard = Date.now();
+    this.pingSentAt = null;
+    clearInterval(this.keepalive);
+    // Judged by the answer to the last ping, not by the timer's pace: a background tab's timers
+    // may run only once a minute, and that alone must not look like a dead connection.
+    this.keepalive = setInterval(() => {
+      if (this.socket !== socket) return;
+      const now = Date.now();
+      if (socket.readyState !== OPEN) {
+        if (now > openedBy) this.lost(socket, 'the signaling server did not answer');
+      } else if (this.pingSentAt !== null && this.lastHeard < this.pingSentAt) {
+        if (now - this.pingSentAt >= 2 * keepaliveMs) this.lost(socket, 'no answer from the signaling server');
+      } else {
+        this.pingSentAt = now;
+        this.send({ type: 'ping' });
+      }
+    }, keepaliveMs);
     socket.onmessage = (e) => {
       if (this.socket !== socket) return;
+      this.lastHeard = Date.now();
       this.receive(typeof e.data === 'string' ? e.data : '');
     };
     socket.onclose = (e) => {
-      if (this.socket !== socket) return;
-      this.socket = null;
-      if (this.stopped) return;
-      events.status('offline', e.reason || `connection closed (${e.code})`);
-      this.retryTimer = setTimeout(() => this.connect(), this.backoff);
-      this.backoff = Math.min(this.backoff * 2, MAX_BACKOFF_MS);
+      if (this.socket === socket) this.lost(socket, e.reason || `connection closed (${e.code})`);
     };
+  }
+
+  /** This socket is closed or dead: forget it and connect again after a pause. */
+  private lost(socket: WebSocket, why: string): void {
+    this.socket = null;
+    clearInterval(this.keepalive);
+    socket.onerror = () => {};
+    try {
+      if (socket.readyState !== 3) socket.close(); // 3: CLOSED
+    } catch {
+      // already closing
+    }
+    if (this.stopped) return;
+    this.options.events.status('offline', why);
+    this.retryTimer = setTimeout(() => this.connect(), this.backoff);
+    this.backoff = Math.min(this.backoff * 2, MAX_BACKOFF_MS);
   }
 
   private receive(text: string): void {
@@ -114,6 +161,9 @@ export class SignalingClient {
         this.send({ type: 'join', room, peer, size, sig: toHex(sig) });
         return;
       }
+      case 'ice':
+        events.ice?.({ iceServers: frame.iceServers, iceTransportPolicy: frame.iceTransportPolicy });
+        return;
       case 'joined':
         this.backoff = this.options.retryBaseMs ?? 250;
         events.status('joined');
@@ -127,6 +177,8 @@ export class SignalingClient {
         return;
       case 'signal':
         events.signal(frame.from, frame.data);
+        return;
+      case 'pong':
         return;
       case 'error':
         if (FATAL.has(frame.code)) {
