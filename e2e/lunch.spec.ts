@@ -18,7 +18,7 @@ test('happy path: one proposes, three join, all four show the same decision', as
   await vote(tabs[3]!, 'Thai Palace', 'Decline');
   for (const tab of tabs) await expect(proposal(tab, 'Thai Palace')).toContainText('1 decline');
   for (const tab of tabs) await expectDecision(tab, 'Thai Palace', 5_000);
-  await expect(tabs[0]!.getByRole('region', { name: 'Transcript' })).toContainText('proposes Thai Palace');
+  await expect(tabs[0]!.getByRole('region', { name: 'Transcript' })).toContainText('How about Thai Palace at 12:30?');
 });
 
 const STRATEGIES = ['silent', 'equivocate', 'forge', 'false-accuse', 'replay', 'slow'] as const;
@@ -57,7 +57,7 @@ for (const strategy of STRATEGIES) {
         }
       }
       if (strategy === 'false-accuse') {
-        await expect(honest[0]!.getByRole('region', { name: 'Transcript' })).toContainText('no proof');
+        await expect(honest[0]!.getByRole('region', { name: 'Transcript' })).toContainText('without proof');
       }
     });
   }
