@@ -146,6 +146,28 @@ export function newStats(): StrictVerifierStats {
 }
 
 /**
+ * The tail shared by every strict verifier, once the pre-checks passed and the platform answered:
+ * a platform "yes" stands; a "no" (or a throw, passed in as `false`) is re-decided by the reference,
+ * because cofactorless platforms refuse some signatures the (cofactored) reference accepts.
+ */
+function settleVerdict(
+  platformAccepted: boolean,
+  publicKey: Uint8Array,
+  message: Uint8Array,
+  signature: Uint8Array,
+  stats: StrictVerifierStats,
+): boolean {
+  if (platformAccepted) {
+    stats.platformAccepted++;
+    return true;
+  }
+  stats.fallbacks++;
+  const verdict = referenceVerify(signature, message, publicKey);
+  if (verdict) stats.fallbackAccepted++;
+  return verdict;
+}
+
+/**
  * Wrap a fast synchronous platform verifier so that it accepts exactly what the reference accepts.
  * `platform` may throw; a throw counts as "no" (and then the reference decides).
  */
@@ -164,15 +186,7 @@ export function strictVerifier(
     } catch {
       ok = false;
     }
-    if (ok) {
-      stats.platformAccepted++;
-      return true;
-    }
-    // Cofactorless platforms refuse some signatures the (cofactored) reference accepts.
-    stats.fallbacks++;
-    const verdict = referenceVerify(signature, message, publicKey);
-    if (verdict) stats.fallbackAccepted++;
-    return verdict;
+    return settleVerdict(ok, publicKey, message, signature, stats);
   };
 }
 
@@ -277,14 +291,7 @@ export function webCryptoVerifier(subtle: SubtleCrypto | null | undefined = glob
       } catch {
         ok = false;
       }
-      if (ok) {
-        stats.platformAccepted++;
-        return true;
-      }
-      stats.fallbacks++;
-      const verdict = referenceVerify(signature, message, publicKey);
-      if (verdict) stats.fallbackAccepted++;
-      return verdict;
+      return settleVerdict(ok, publicKey, message, signature, stats);
     },
     async signAsync(secretKey, message) {
       const key = await importSecret(secretKey);

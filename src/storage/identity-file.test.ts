@@ -1,13 +1,5 @@
-import {
-  IDBCursor,
-  IDBDatabase,
-  IDBFactory,
-  IDBIndex,
-  IDBKeyRange,
-  IDBObjectStore,
-  IDBRequest,
-  IDBTransaction,
-} from 'fake-indexeddb';
+import './fake-idb-globals.ts';
+import { IDBFactory } from 'fake-indexeddb';
 import { describe, expect, it } from 'vitest';
 import { generateKeyPair, publicKeyOf, toHex } from '../crypto/ed25519.ts';
 import { DB_NAME, SESSION_KEY, STORE, claimIdentity } from './identity.ts';
@@ -20,17 +12,6 @@ import {
   importIdentity,
   parseIdentityFile,
 } from './identity-file.ts';
-
-// See identity.test.ts: idb needs the IndexedDB classes as globals, the factory is injected.
-Object.assign(globalThis, {
-  IDBCursor,
-  IDBDatabase,
-  IDBIndex,
-  IDBKeyRange,
-  IDBObjectStore,
-  IDBRequest,
-  IDBTransaction,
-});
 
 class FakeLocks implements LockManagerLike {
   readonly held = new Set<string>();

@@ -1,13 +1,5 @@
-import {
-  IDBCursor,
-  IDBDatabase,
-  IDBFactory,
-  IDBIndex,
-  IDBKeyRange,
-  IDBObjectStore,
-  IDBRequest,
-  IDBTransaction,
-} from 'fake-indexeddb';
+import './fake-idb-globals.ts';
+import { IDBFactory } from 'fake-indexeddb';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { generateKeyPair, publicKeyOf, toHex, equalBytes } from '../crypto/ed25519.ts';
 import {
@@ -24,19 +16,6 @@ import {
   requestPersistentStorage,
 } from './identity.ts';
 import type { ClaimedIdentity, IdentityEnv, LockLike, LockManagerLike, StorageLike } from './identity.ts';
-
-// idb recognises IndexedDB objects with `instanceof` against the global constructors, which a
-// browser has and Node does not. Install fake-indexeddb's classes — but deliberately not a global
-// `indexedDB`, so that every test goes through the injected factory.
-Object.assign(globalThis, {
-  IDBCursor,
-  IDBDatabase,
-  IDBIndex,
-  IDBKeyRange,
-  IDBObjectStore,
-  IDBRequest,
-  IDBTransaction,
-});
 
 // ---------------------------------------------------------------------------------------------
 // Fakes

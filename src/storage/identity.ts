@@ -26,6 +26,7 @@ import {
   publicKeyOf,
   toHex,
 } from '../crypto/ed25519.ts';
+import { openIndexedDB } from './idb-open.ts';
 
 export const DB_NAME = 'byzantine-lunch';
 export const DB_VERSION = 1;
@@ -321,41 +322,19 @@ function unavailableError(error: unknown): IdentityError {
 
 /**
  * Opens the database through the injected factory (idb's `openDB` would use the global one).
- * The open request is promisified here so that refusals of every flavour — a synchronous throw,
- * an `error` event — become an `IdentityError`; the database itself is then wrapped by idb.
+ * `openIndexedDB` turns refusals of every flavour — a synchronous throw, an `error` event — into
+ * an `IdentityError`; the database itself is then wrapped by idb.
  */
 async function openDatabase(env: IdentityEnv): Promise<DB> {
-  const raw = await new Promise<IDBDatabase>((resolve, reject) => {
-    let request: IDBOpenDBRequest;
-    try {
-      request = env.indexedDB.open(DB_NAME, DB_VERSION);
-    } catch (error) {
-      reject(unavailableError(error));
-      return;
-    }
-    request.addEventListener('upgradeneeded', (event) => {
-      const db = request.result;
-      if (event.oldVersion < 1 && !db.objectStoreNames.contains(STORE)) {
+  const raw = await openIndexedDB(env.indexedDB, DB_NAME, DB_VERSION, {
+    upgrade(db, oldVersion) {
+      if (oldVersion < 1 && !db.objectStoreNames.contains(STORE)) {
         db.createObjectStore(STORE, { keyPath: 'id' });
       }
-    });
-    request.addEventListener('success', () => resolve(request.result));
-    request.addEventListener('error', (event) => {
-      // Keep the error from also surfacing as an uncaught error on the window.
-      event.preventDefault?.();
-      let error: unknown;
-      try {
-        error = request.error;
-      } catch (thrown) {
-        error = thrown;
-      }
-      if (isNamedError(error, 'VersionError')) {
-        reject(corruptDatabaseError('it was written by a newer version of the app', error));
-      } else {
-        reject(unavailableError(error ?? new Error('opening the database failed')));
-      }
-    });
-    // 'blocked' cannot happen when opening version 1 (nothing older exists); ignore it.
+    },
+    unavailable: unavailableError,
+    tooNew: (error) => corruptDatabaseError('it was written by a newer version of the app', error),
+    fallbackMessage: 'opening the database failed',
   });
 
   // Let a future version of the app upgrade the schema instead of being blocked by this tab.
@@ -767,10 +746,4 @@ function errorMessage(error: unknown): string {
     if (n) return n;
   }
   return String(error);
-}
-
-function isNamedError(error: unknown, name?: string): boolean {
-  if (typeof error !== 'object' || error === null) return false;
-  const n = (error as { name?: unknown }).name;
-  return typeof n === 'string' && (name === undefined || n === name);
 }

@@ -1,13 +1,5 @@
-import {
-  IDBCursor,
-  IDBDatabase,
-  IDBFactory,
-  IDBIndex,
-  IDBKeyRange,
-  IDBObjectStore,
-  IDBRequest,
-  IDBTransaction,
-} from 'fake-indexeddb';
+import './fake-idb-globals.ts';
+import { IDBDatabase, IDBFactory } from 'fake-indexeddb';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Cluster } from '../core/harness.ts';
 import type { LunchOp } from '../core/lunch.ts';
@@ -24,18 +16,6 @@ import {
   createRoomStore,
 } from './room-store.ts';
 import type { RoomRoster, RoomStore } from './room-store.ts';
-
-// idb recognises IndexedDB objects with `instanceof` against the global constructors; install
-// fake-indexeddb's classes, but no global `indexedDB`: every test injects its own factory.
-Object.assign(globalThis, {
-  IDBCursor,
-  IDBDatabase,
-  IDBIndex,
-  IDBKeyRange,
-  IDBObjectStore,
-  IDBRequest,
-  IDBTransaction,
-});
 
 const ROOM = 'lunch-room';
 

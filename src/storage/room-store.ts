@@ -16,6 +16,7 @@ import type { DBSchema, IDBPDatabase } from 'idb';
 import * as v from 'valibot';
 import { fromHex, isAcceptablePublicKey } from '../crypto/ed25519.ts';
 import { WAL_VERSION, WalRecord } from '../core/wal.ts';
+import { openIndexedDB } from './idb-open.ts';
 
 export const ROOMS_DB_NAME = 'byzantine-lunch-rooms';
 export const ROOMS_DB_VERSION = 1;
@@ -260,39 +261,19 @@ interface RoomsDB extends DBSchema {
 type DB = IDBPDatabase<RoomsDB>;
 
 async function openRoomsDatabase(factory: IDBFactory): Promise<IDBDatabase> {
-  const raw = await new Promise<IDBDatabase>((resolve, reject) => {
-    let request: IDBOpenDBRequest;
-    try {
-      request = factory.open(ROOMS_DB_NAME, ROOMS_DB_VERSION);
-    } catch (error) {
-      reject(unavailableError(error));
-      return;
-    }
-    request.addEventListener('upgradeneeded', (event) => {
-      const db = request.result;
-      if (event.oldVersion < 1) {
+  const raw = await openIndexedDB(factory, ROOMS_DB_NAME, ROOMS_DB_VERSION, {
+    upgrade(db, oldVersion) {
+      if (oldVersion < 1) {
         if (!db.objectStoreNames.contains(ROSTERS_STORE)) db.createObjectStore(ROSTERS_STORE);
         if (!db.objectStoreNames.contains(WAL_STORE)) {
           const wal = db.createObjectStore(WAL_STORE, { autoIncrement: true });
           wal.createIndex(OWNER_INDEX, 'owner', { unique: false });
         }
       }
-    });
-    request.addEventListener('success', () => resolve(request.result));
-    request.addEventListener('error', (event) => {
-      event.preventDefault?.();
-      let error: unknown;
-      try {
-        error = request.error;
-      } catch (thrown) {
-        error = thrown;
-      }
-      if (isNamedError(error, 'VersionError')) {
-        reject(damagedDatabaseError('it was written by a newer version of the app', error));
-      } else {
-        reject(unavailableError(error ?? new Error('opening the room database failed')));
-      }
-    });
+    },
+    unavailable: unavailableError,
+    tooNew: (error) => damagedDatabaseError('it was written by a newer version of the app', error),
+    fallbackMessage: 'opening the room database failed',
   });
 
   try {
