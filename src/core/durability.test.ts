@@ -235,3 +235,44 @@ describe('restarting while records are lost', () => {
     expect(c.restart(3).amnesia).toBe(false);
   });
 });
+
+describe('view changes after lost records', () => {
+  const viewChangeTargets = (records: unknown[]) =>
+    (records as { kind: string; signed?: { body: { t: string; view?: number } } }[])
+      .filter((r) => r.kind === 'signed' && r.signed!.body.t === 'view-change')
+      .map((r) => r.signed!.body.view!);
+
+  it('a wiped member never votes again for a view it may have voted for before the loss, and the room moves past it', () => {
+    const c = new Cluster(4);
+    decide(c, [0, 1, 2, 3], 3);
+    // Cut off, member 3 stops hearing the primary and votes alone for view 1.
+    c.run(12_000, 100, (m) => m.from !== 3 && m.to !== 3);
+    expect(viewChangeTargets(c.records[3]!)).toEqual([1]);
+    c.restart(3, { records: [], lost: true });
+    decide(c, [0, 1, 2], 60);
+    expect(snap(c, 3).amnesia).toBe(false);
+    // The floor survives a restart from the records made since the loss.
+    c.restart(3);
+    // The primary of view 0 fails: the room needs member 3's vote, which it may not give for view 1.
+    c.down.add(0);
+    decide(c, [1, 2, 3], 3);
+    c.run(30_000);
+    expectConverged(c, [1, 2, 3]);
+    const after = viewChangeTargets(c.records[3]!);
+    expect(after.length).toBeGreaterThan(0);
+    expect(Math.min(...after)).toBeGreaterThan(1);
+    for (const m of [1, 2, 3]) {
+      expect(snap(c, m).view).toBeGreaterThanOrEqual(2);
+      expect(snap(c, m).proven).toEqual([]);
+    }
+    expect(snap(c, 1).lastCounter[3]).toBeGreaterThan(0);
+  });
+
+  it('learns the horizon again when an amnesia record lacks its view floor', () => {
+    const c = new Cluster(4);
+    decide(c, [0, 1, 2], 2);
+    const report = c.restart(3, { records: [{ v: 1, kind: 'amnesia', horizon: 40 }] });
+    expect(report.amnesia).toBe(true);
+    expect(c.records[3]!.at(-1)).toEqual({ v: 1, kind: 'amnesia', horizon: null });
+  });
+});

@@ -173,8 +173,17 @@ export class Replica {
   private readonly checkpoints = new Map<number, Map<number, Signed<CheckpointBody>>>();
   private readonly myStates = new Map<number, Uint8Array>();
   private transfer: Transfer | null = null;
-  /** Set while records are lost: the horizon is learned from peers during `learnUntil`. */
-  private amnesia: { observed: number; learnUntil: number; horizon: number | null } | null = null;
+  /**
+   * Set while records are lost: the horizon (a sequence number) is learned from peers during
+   * `learnUntil`, together with the highest view heard of.
+   */
+  private amnesia: { observed: number; observedView: number; learnUntil: number; horizon: number | null } | null = null;
+  /**
+   * The highest view a member that lost its records may have voted for before the loss (see
+   * beforeLoss): view-change slots are keyed by view, which the sequence-number horizon does not
+   * cover.
+   */
+  private viewFloor = 0;
 
   private out: Effect[] = [];
 
@@ -221,6 +230,7 @@ export class Replica {
     let maxSeq = 0;
     let lastRequest: Signed<RequestBody> | null = null;
     let amnesic: { horizon: number | null } | null = null;
+    let viewFloor = 0;
     for (const [index, raw] of records.entries()) {
       const parsed = v.safeParse(WalRecord, raw);
       if (!parsed.success) {
@@ -251,9 +261,12 @@ export class Replica {
         if (!state) rejected.push({ index, reason: 'stable state does not match its checkpoint proof' });
         else if (!stable || rec.seq > stable.seq) stable = { seq: rec.seq, bytes: rec.bytes, proof: rec.proof, state };
       } else if (rec.kind === 'amnesia') {
-        amnesic = { horizon: rec.horizon };
+        // A horizon written without its view floor (an older record) is learned again.
+        amnesic = { horizon: rec.views === undefined ? null : rec.horizon };
+        viewFloor = Math.max(viewFloor, rec.views ?? 0);
       } else if (rec.kind === 'recovered') {
         amnesic = null;
+        viewFloor = Math.max(viewFloor, rec.views ?? 0);
       } else if (rec.kind === 'prepared') {
         if (!this.validPreparedCert(rec.cert, Number.MAX_SAFE_INTEGER)) rejected.push({ index, reason: 'invalid prepared certificate' });
         else {
@@ -277,6 +290,7 @@ export class Replica {
     }
     for (const cert of committed) if (cert.pp.body.seq > this.executedSeq) this.committed.set(cert.pp.body.seq, cert);
     this.view = maxView;
+    this.viewFloor = viewFloor;
     const vcViews = [...this.myViewChanges.keys()].filter((w) => w > maxView);
     if (vcViews.length > 0) {
       this.changing = Math.max(...vcViews);
@@ -290,9 +304,10 @@ export class Replica {
     }
     if (lost || rejected.length > 0 || amnesic) {
       const horizon = lost || rejected.length > 0 ? null : amnesic!.horizon;
-      this.amnesia = { observed: Math.max(maxSeq, this.executedSeq), learnUntil: this.now + this.timing.primarySilence, horizon };
+      const observedView = Math.max(maxView, viewFloor, ...this.myViewChanges.keys());
+      this.amnesia = { observed: Math.max(maxSeq, this.executedSeq), observedView, learnUntil: this.now + this.timing.primarySilence, horizon };
       if (this.amnesia.horizon === null || this.amnesia.horizon > this.stable) {
-        this.out.push({ kind: 'persist', record: { v: WAL_VERSION, kind: 'amnesia', horizon: this.amnesia.horizon } });
+        this.out.push({ kind: 'persist', record: this.amnesiaRecord() });
       } else {
         this.amnesia = null;
       }
@@ -385,6 +400,10 @@ export class Replica {
       this.count('refused-while-amnesic');
       return null;
     }
+    if (this.beforeLoss(body)) {
+      this.count('refused-view-before-loss');
+      return null;
+    }
     const earlier = slot === null ? undefined : this.seen.get(slot);
     if (earlier && earlier.body.from === this.me && !sameBytes(bodyBytes(earlier.body), bodyBytes(body))) {
       this.count('refused-conflicting-signature');
@@ -396,6 +415,18 @@ export class Replica {
       this.seen.set(slot, signed);
     }
     return signed;
+  }
+
+  /**
+   * After a loss of records this member may have voted, alone, for any view up to the floor. A
+   * VIEW-CHANGE for view w vouches for everything it prepared in views below w, so it also stays
+   * out of agreement in views below the floor (as a member that timed out alone stays "changing
+   * view"), and never votes again in a view change to a view at or below it.
+   */
+  private beforeLoss(body: AnyBody): boolean {
+    if (body.t === 'view-change' || body.t === 'new-view') return body.view <= this.viewFloor;
+    if (body.t === 'pre-prepare' || body.t === 'prepare' || body.t === 'commit') return body.view < this.viewFloor;
+    return false;
   }
 
   private count(reason: string): void {
@@ -416,6 +447,7 @@ export class Replica {
       const b = s.body;
       const seq = 'seq' in b ? b.seq : b.t === 'status' ? b.executed : b.t === 'view-change' ? b.stable : 0;
       this.amnesia.observed = Math.max(this.amnesia.observed, seq);
+      if ('view' in b) this.amnesia.observedView = Math.max(this.amnesia.observedView, b.view);
     }
     return true;
   }
@@ -701,7 +733,7 @@ export class Replica {
    * member flooding requests cannot starve the others.
    */
   private assign(): void {
-    if (this.amnesia !== null) return;
+    if (this.amnesia !== null || this.view < this.viewFloor) return;
     while (this.nextSeq - 1 - this.executedSeq < this.timing.maxInFlight && this.nextSeq <= this.stable + this.timing.logWindow) {
       const byMember = new Map<number, Signed<RequestBody>[]>();
       for (const p of this.pending.values()) {
@@ -756,8 +788,16 @@ export class Replica {
 
   // ---- view change ----
 
-  private startViewChange(target: number): void {
-    if (target <= this.view || (this.changing !== null && this.changing >= target)) return;
+  private startViewChange(wanted: number): void {
+    if (wanted <= this.view || (this.changing !== null && this.changing >= wanted)) return;
+    // Never vote twice for one view: a view voted for before (with what this member knew then),
+    // or one it may have voted for before it lost its records, is skipped for the next free one.
+    // The others follow it there once 2f + 1 members want a view at least as high.
+    let target = wanted;
+    if (this.amnesia === null) {
+      target = Math.max(target, this.viewFloor + 1);
+      while (this.myViewChanges.has(target)) target++;
+    }
     this.changing = target;
     this.vcDeadline = null;
     this.out.push({ kind: 'view', view: this.view, changing: true });
@@ -839,14 +879,22 @@ export class Replica {
       for (const m of votes.keys()) highest.set(m, Math.max(highest.get(m) ?? 0, view));
     }
     if (highest.size >= this.f + 1) this.startViewChange(Math.min(...highest.values()));
-    this.checkViewChangeQuorum(target);
+    if (this.changing !== null && target >= this.changing) this.checkViewChangeQuorum(this.changing);
+  }
+
+  private membersWantingAtLeast(view: number): number {
+    const members = new Set<number>();
+    for (const [w, votes] of this.viewChanges) if (w >= view) for (const m of votes.keys()) members.add(m);
+    return members.size;
   }
 
   private checkViewChangeQuorum(target: number): void {
     if (this.changing !== target) return;
     const votes = this.votes(target);
+    // The view-change timer runs once 2f + 1 members want this view or a higher one, so a member
+    // that had to skip a view (see startViewChange) still lets the others move past it.
+    if (this.membersWantingAtLeast(target) >= this.q) this.vcDeadline ??= this.now + this.vcTimeout;
     if (votes.size < this.q) return;
-    this.vcDeadline ??= this.now + this.vcTimeout;
     if (!this.isPrimary(target) || this.sentNewViewFor >= target) return;
     this.sentNewViewFor = target;
     const chosen = [...votes.values()].sort((a, b) => a.body.from - b.body.from).slice(0, this.q);
@@ -1077,7 +1125,20 @@ export class Replica {
 
   private recover(): void {
     this.amnesia = null;
-    this.out.push({ kind: 'persist', record: { v: WAL_VERSION, kind: 'recovered' } });
+    this.out.push({ kind: 'persist', record: { v: WAL_VERSION, kind: 'recovered', views: this.viewFloor } });
+    // A view change it followed while it could not vote: vote now, for a view it may use.
+    if (this.changing !== null && !this.myViewChanges.has(this.changing)) {
+      const wanted = this.changing;
+      this.changing = null;
+      this.startViewChange(wanted);
+    }
+  }
+
+  private amnesiaRecord(): WalRecord {
+    const a = this.amnesia!;
+    return a.horizon === null
+      ? { v: WAL_VERSION, kind: 'amnesia', horizon: null }
+      : { v: WAL_VERSION, kind: 'amnesia', horizon: a.horizon, views: this.viewFloor };
   }
 
   /** Forget everything at or below the stable checkpoint, except proofs of equivocation. */
@@ -1215,8 +1276,11 @@ export class Replica {
       // Whatever this member signed before it lost its records lay at most a window above the
       // progress it has now heard of; it signs again once a stable checkpoint passes that.
       this.amnesia.horizon = this.amnesia.observed + t.logWindow;
+      // A member votes alone for at most one view past the highest the others are in or moving
+      // to (the view-change timer waits for 2f + 1), so that view bounds its lost votes.
+      this.viewFloor = Math.max(this.viewFloor, this.amnesia.observedView + 1);
       this.myCounter = Math.max(this.myCounter, this.lastCounter[this.me]!) + AMNESIA_COUNTER_GAP;
-      this.out.push({ kind: 'persist', record: { v: WAL_VERSION, kind: 'amnesia', horizon: this.amnesia.horizon } });
+      this.out.push({ kind: 'persist', record: this.amnesiaRecord() });
       if (this.stable >= this.amnesia.horizon) this.recover();
       this.issueQueued();
     }

@@ -22,12 +22,14 @@ export const WalRecord = v.variant('kind', [
   /**
    * The member lost its records and must sit out until a stable checkpoint reaches `horizon`
    * (null: not yet known). Kept so that a restart during that time does not end it early.
+   * `views`: it never again votes in a view change to a view at or below this one.
    */
   v.strictObject({
     v: v.literal(WAL_VERSION), kind: v.literal('amnesia'), horizon: v.nullable(v.pipe(v.number(), v.safeInteger(), v.minValue(0))),
+    views: v.optional(v.pipe(v.number(), v.safeInteger(), v.minValue(0))),
   }),
-  /** The member is safe to sign again. */
-  v.strictObject({ v: v.literal(WAL_VERSION), kind: v.literal('recovered') }),
+  /** The member is safe to sign again, except view changes to views at or below `views`. */
+  v.strictObject({ v: v.literal(WAL_VERSION), kind: v.literal('recovered'), views: v.optional(v.pipe(v.number(), v.safeInteger(), v.minValue(0))) }),
 ]);
 export type WalRecord = v.InferOutput<typeof WalRecord>;
 

@@ -32,7 +32,7 @@ const USAGE = `usage: npm run sim -- [options]
   --start S        first seed (default 0)
   --seed S         run only seed S and print its trace (a replay)
   --n N            members: 4, 7 or 10, or a list like 4,7 (default 4)
-  --faults F       ${['all', ...scenarioNames({ all: true })].join(' | ')}, or a comma list (default all)
+  --faults F       ${['all', ...scenarioNames()].join(' | ')}, or a comma list (default all)
   --steps M        events allowed per schedule before it counts as a livelock (default ${DEFAULT_MAX_STEPS})
   --crypto C       auto (real Ed25519 for one seed in ${REAL_CRYPTO_EVERY}) | insecure | ed25519 (default auto)
   --trace T        trace lines kept for a failure report (default 200)
@@ -67,7 +67,7 @@ function parseArgs(argv: string[]): Args {
       case '--faults':
         args.faults = value ?? fail('--faults needs a name');
         for (const name of args.faults === 'all' ? [] : args.faults.split(',')) {
-          if (!scenarioByName(name.trim())) fail(`unknown fault scenario "${name}"; known: all, ${scenarioNames({ all: true }).join(', ')}`);
+          if (!scenarioByName(name.trim())) fail(`unknown fault scenario "${name}"; known: all, ${scenarioNames().join(', ')}`);
         }
         i++;
         break;
