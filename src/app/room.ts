@@ -44,11 +44,26 @@ export interface RoomOptions {
 
 const TICK_MS = 250;
 const DIAGRAMS_KEPT = 20;
+/**
+ * At most this many messages per diagram: late ones keep arriving for a decision that is done
+ * (retransmissions from a member that is behind, a liar replaying old messages), and the kept
+ * diagrams must stay bounded. The panel counts the same events, so it never disagrees.
+ */
+const EVENTS_PER_DIAGRAM = 500;
 
 /** A message event with what is needed to tie it to the sequence number it helped decide. */
 interface Recorded extends MessageEventView {
   readonly request: string | null;
   readonly byMe: boolean;
+}
+
+/** The messages behind one agreed sequence number, kept open for ones that arrive late. */
+interface Diagram {
+  readonly seq: number;
+  readonly label: string;
+  /** Ids (`member:counter`) of the requests it executed, to place their late copies. */
+  readonly requests: ReadonlySet<string>;
+  readonly events: Recorded[];
 }
 
 function phaseOf(type: string): Phase {
@@ -96,7 +111,9 @@ export class LunchRoom implements RoomIntents {
   private readonly claims = new Map<number, number>();
   /** Protocol messages not yet tied to an agreed sequence number. */
   private pendingEvents: Recorded[] = [];
-  private readonly diagrams: { seq: number; label: string; events: Recorded[] }[] = [];
+  private readonly diagrams: Diagram[] = [];
+  /** The highest sequence number whose diagram was closed; later messages for it go to its diagram. */
+  private closedThrough = 0;
   private readonly totals = new Map<string, number>();
   private readonly sentBefore = new Set<string>();
   private retransmissions = 0;
@@ -160,9 +177,12 @@ export class LunchRoom implements RoomIntents {
     if (!this.roster || !this.node || this.stopped) return;
     const index = this.roster.keys.indexOf(from);
     if (index < 0) return;
+    // Decoded here for the diagram, and again inside the replica: `step` takes bytes only.
     const decoded = decodeWire(bytes);
-    this.record(index, this.roster.me, decoded.ok ? decoded.message : null, decoded.ok ? decoded.message.k : 'garbage', false);
+    const late = this.record(index, this.roster.me, decoded.ok ? decoded.message : null, decoded.ok ? decoded.message.k : 'garbage', false);
     this.apply(this.node.step(index, bytes));
+    // A late message joined a decision already shown: the diagram and the panel grow.
+    if (late) this.o.onChange();
   }
 
   // ---- intents ----
@@ -351,7 +371,7 @@ export class LunchRoom implements RoomIntents {
           for (const id of targets) {
             if (!id) continue;
             this.o.peers.send(id, e.bytes);
-            this.record(this.roster!.me, this.roster!.keys.indexOf(id), e.message, e.type, this.malicious.enabled);
+            changed = this.record(this.roster!.me, this.roster!.keys.indexOf(id), e.message, e.type, this.malicious.enabled) || changed;
             this.countRetransmission(id, e.bytes);
           }
           continue;
@@ -417,14 +437,41 @@ export class LunchRoom implements RoomIntents {
     }
   }
 
-  private record(from: number, to: number, message: Wire | null, type: string, byMe: boolean): void {
+  /**
+   * Counts a message this tab sent or received and files it for the diagrams: with the decision
+   * it belongs to when that is already closed (true: a shown diagram grew), else as pending.
+   */
+  private record(from: number, to: number, message: Wire | null, type: string, byMe: boolean): boolean {
     this.totals.set(type, (this.totals.get(type) ?? 0) + 1);
     const phase = phaseOf(type);
-    if (phase === 'other') return;
+    if (phase === 'other') return false;
     const c = coordinates(message);
-    this.pendingEvents.push({ at: this.now() - this.started, from, to, type, phase, view: c.view, seq: c.seq, malicious: byMe, request: c.request, byMe });
+    const event: Recorded = { at: this.now() - this.started, from, to, type, phase, view: c.view, seq: c.seq, malicious: byMe, request: c.request, byMe };
+    const closed = this.closedDiagramOf(event);
+    if (closed) return this.addLate(closed, event);
+    // A sequence number at or below the last closed one without a diagram of its own (aged out,
+    // or never executed here) will not get one.
+    if (event.seq !== null && event.seq <= this.closedThrough) return false;
+    this.pendingEvents.push(event);
     // Messages for slots that never execute here (lost, or a liar's) must not pile up.
     if (this.pendingEvents.length > 2000) this.pendingEvents.splice(0, this.pendingEvents.length - 2000);
+    return false;
+  }
+
+  /** The kept diagram a message belongs to: same sequence number, or a request it executed. */
+  private closedDiagramOf(e: Recorded): Diagram | undefined {
+    if (e.seq !== null) return this.diagrams.find((d) => d.seq === e.seq);
+    if (e.request !== null) {
+      const id = e.request;
+      return this.diagrams.find((d) => d.requests.has(id));
+    }
+    return undefined;
+  }
+
+  private addLate(d: Diagram, e: Recorded): boolean {
+    if (d.events.length >= EVENTS_PER_DIAGRAM) return false;
+    d.events.push(e);
+    return true;
   }
 
   private countRetransmission(to: string, bytes: Uint8Array): void {
@@ -440,8 +487,11 @@ export class LunchRoom implements RoomIntents {
   private closeDiagram(seq: number, requests: string[], events: readonly LunchEvent[]): void {
     const wanted = new Set(requests);
     const mine = this.pendingEvents.filter((e) => e.seq === seq || (e.request !== null && wanted.has(e.request)) || e.phase === 'view-change');
-    this.pendingEvents = this.pendingEvents.filter((e) => !mine.includes(e) && (e.seq === null || e.seq > seq));
-    this.diagrams.push({ seq, label: this.label(events, requests.length), events: mine });
+    const taken = new Set(mine);
+    this.pendingEvents = this.pendingEvents.filter((e) => !taken.has(e) && (e.seq === null || e.seq > seq));
+    // Messages for this sequence number that arrive from now on are added to this diagram.
+    this.diagrams.push({ seq, label: this.label(events, requests.length), requests: wanted, events: mine });
+    this.closedThrough = Math.max(this.closedThrough, seq);
     // Who vouched for it (prepare) and who confirmed it (commit), as far as this tab heard.
     const who = (type: string) => [...new Set(mine.filter((e) => e.type === type && e.seq === seq).map((e) => e.from))].sort((a, b) => a - b);
     const list = (ms: number[]) => ms.map((m) => this.nameAt(m)).join(', ');
@@ -472,7 +522,7 @@ export class LunchRoom implements RoomIntents {
     return parts.join('; ');
   }
 
-  private diagramView(d: { seq: number; label: string; events: Recorded[] }, proven: readonly number[]): DiagramView {
+  private diagramView(d: Diagram, proven: readonly number[]): DiagramView {
     return {
       seq: d.seq,
       label: d.label,

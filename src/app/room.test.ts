@@ -1,0 +1,240 @@
+// LunchRoom's message diagrams: four rooms wired through a network the test delivers by hand, so a
+// message can be held back until its sequence number has executed and then arrive late.
+import { afterEach, describe, expect, it } from 'vitest';
+import { decodeWire } from '../core/messages.ts';
+import type { WalRecord } from '../core/wal.ts';
+import { generateKeyPair, toHex } from '../crypto/ed25519.ts';
+import type { RoomRoster, RoomStore } from '../storage/room-store.ts';
+import { LunchRoom } from './room.ts';
+import type { RoomView } from './room-view.ts';
+
+/** Just enough of a RoomStore, in memory. */
+function memoryStore(): RoomStore {
+  const rosters = new Map<string, RoomRoster>();
+  const records = new Map<string, WalRecord[]>();
+  const key = (room: string, member: string) => `${room}/${member}`;
+  return {
+    loadRoster: async (room, member) => rosters.get(key(room, member)) ?? null,
+    saveRoster: async (room, member, roster) => void rosters.set(key(room, member), roster),
+    appendRecords: async (room, member, batch) => void records.set(key(room, member), [...(records.get(key(room, member)) ?? []), ...batch]),
+    loadRecords: async (room, member) => ({ records: [...(records.get(key(room, member)) ?? [])], corrupt: 0 }),
+    compact: async () => ({ stableSeq: null, removed: 0, kept: 0 }),
+    wipe: async (room, member) => {
+      rosters.delete(key(room, member));
+      records.delete(key(room, member));
+    },
+    close: async () => {},
+  };
+}
+
+interface Packet {
+  from: string;
+  to: string;
+  bytes: Uint8Array;
+}
+
+/** What a packet carries, for holding back: kind, sequence number and the member who signed it. */
+function about(bytes: Uint8Array): { k: string; seq: number | null; signer: number | null } {
+  const d = decodeWire(bytes);
+  if (!d.ok) return { k: 'garbage', seq: null, signer: null };
+  const m = d.message;
+  if (m.k === 'commit') return { k: m.k, seq: m.commit.body.seq, signer: m.commit.body.from };
+  if (m.k === 'prepare') return { k: m.k, seq: m.prepare.body.seq, signer: m.prepare.body.from };
+  if (m.k === 'pre-prepare') return { k: m.k, seq: m.pp.body.seq, signer: m.pp.body.from };
+  return { k: m.k, seq: null, signer: null };
+}
+
+class Net {
+  readonly queue: Packet[] = [];
+  readonly held: Packet[] = [];
+  readonly rooms = new Map<string, LunchRoom>();
+  readonly changes = new Map<string, number>();
+  readonly ids: string[];
+  readonly clock = { now: 1_000 };
+
+  constructor(n: number) {
+    const pairs = Array.from({ length: n }, () => generateKeyPair());
+    this.ids = pairs.map((p) => toHex(p.publicKey));
+    const names = ['James', 'Bryan', 'Rich', 'Chris'];
+    pairs.forEach((p, i) => {
+      const id = this.ids[i]!;
+      const others = this.ids.filter((x) => x !== id);
+      this.changes.set(id, 0);
+      const room = new LunchRoom({
+        room: 'late-room',
+        size: 4,
+        me: { id, secretKey: p.secretKey, name: () => names[i]! },
+        peers: {
+          verified: () => others,
+          name: (x) => names[this.ids.indexOf(x)] ?? null,
+          send: (to, bytes) => void this.queue.push({ from: id, to, bytes }),
+        },
+        store: memoryStore(),
+        onChange: () => void this.changes.set(id, (this.changes.get(id) ?? 0) + 1),
+        now: () => this.clock.now,
+      });
+      this.rooms.set(id, room);
+    });
+  }
+
+  async start(): Promise<void> {
+    for (const room of this.rooms.values()) await room.start();
+    await this.settle();
+    for (const room of this.rooms.values()) expect(room.view().phase).toBe('running');
+  }
+
+  /** The room of roster member `index` (rosters are ordered by key). */
+  member(index: number): LunchRoom {
+    const sorted = [...this.ids].sort();
+    return this.rooms.get(sorted[index]!)!;
+  }
+
+  index(id: string): number {
+    return [...this.ids].sort().indexOf(id);
+  }
+
+  /** Delivers everything queued (and whatever that causes), holding back what `hold` picks. */
+  async settle(hold: (p: Packet) => boolean = () => false): Promise<void> {
+    for (let idle = 0; idle < 5; ) {
+      await new Promise((r) => setTimeout(r, 0));
+      const batch = this.queue.splice(0);
+      if (batch.length === 0) {
+        idle++;
+        continue;
+      }
+      idle = 0;
+      for (const p of batch) {
+        if (hold(p)) this.held.push(p);
+        else this.rooms.get(p.to)!.receive(p.from, p.bytes);
+      }
+    }
+  }
+
+  async release(): Promise<void> {
+    for (const p of this.held.splice(0)) this.rooms.get(p.to)!.receive(p.from, p.bytes);
+    await this.settle();
+  }
+
+  stop(): void {
+    for (const room of this.rooms.values()) room.stop();
+  }
+}
+
+const sum = (counts: Readonly<Record<string, number>>) => Object.values(counts).reduce((a, b) => a + b, 0);
+const commitsFrom = (view: RoomView, seq: number) =>
+  [...new Set(view.diagrams.find((d) => d.seq === seq)!.events.filter((e) => e.type === 'commit').map((e) => e.from))].sort();
+
+let net: Net | null = null;
+afterEach(() => {
+  net?.stop();
+  net = null;
+});
+
+describe('LunchRoom diagrams', () => {
+  it('adds a commit that arrives after its sequence number executed to that decision, diagram and counts alike', async () => {
+    net = new Net(4);
+    await net.start();
+    const target = 0;
+    const late = 3;
+    const isLate = (p: Packet) => {
+      const a = about(p.bytes);
+      return a.k === 'commit' && a.signer === late && net!.index(p.to) === target;
+    };
+    net.member(1).propose('Ramen Spot', '12:20');
+    await net.settle(isLate);
+    expect(net.held).toHaveLength(1);
+
+    const room = net.member(target);
+    const before = room.view();
+    expect(before.executed).toBe(1);
+    expect(before.diagrams.map((d) => d.seq)).toEqual([1]);
+    expect(commitsFrom(before, 1)).toEqual([0, 1, 2]);
+    expect(before.panel.lastCounts.commit).toBe(5); // three sent, two received
+    expect(before.diagrams[0]!.events).toHaveLength(sum(before.panel.lastCounts));
+    const changes = net.changes.get(net.ids.find((id) => net!.index(id) === target)!)!;
+
+    await net.release();
+    const after = room.view();
+    expect(after.executed).toBe(1);
+    expect(commitsFrom(after, 1)).toEqual([0, 1, 2, 3]);
+    expect(after.panel.lastCounts.commit).toBe(6);
+    expect(after.diagrams[0]!.events).toHaveLength(sum(after.panel.lastCounts));
+    expect(sum(after.panel.lastCounts)).toBe(sum(before.panel.lastCounts) + 1);
+    const arrow = after.diagrams[0]!.events.at(-1)!;
+    expect(arrow).toMatchObject({ type: 'commit', phase: 'commit', from: late, to: target, seq: 1, view: 0 });
+    // The UI is told, so the last decision's diagram and counters update live.
+    expect(net.changes.get(net.ids.find((id) => net!.index(id) === target)!)!).toBeGreaterThan(changes);
+  });
+
+  it('adds a late commit to an earlier decision, leaving the last one alone', async () => {
+    net = new Net(4);
+    await net.start();
+    const target = 2;
+    const late = 0;
+    const isLate = (p: Packet) => {
+      const a = about(p.bytes);
+      return a.k === 'commit' && a.seq === 1 && a.signer === late && net!.index(p.to) === target;
+    };
+    net.member(1).propose('Ramen Spot', '12:20');
+    await net.settle(isLate);
+    net.member(3).propose('Taco Truck', '12:40');
+    await net.settle(isLate);
+    expect(net.held).toHaveLength(1);
+
+    const room = net.member(target);
+    const before = room.view();
+    expect(before.diagrams.map((d) => d.seq)).toEqual([1, 2]);
+    expect(commitsFrom(before, 1)).toEqual([1, 2, 3]);
+    expect(commitsFrom(before, 2)).toEqual([0, 1, 2, 3]);
+
+    await net.release();
+    const after = room.view();
+    expect(commitsFrom(after, 1)).toEqual([0, 1, 2, 3]);
+    expect(after.diagrams[0]!.events).toHaveLength(before.diagrams[0]!.events.length + 1);
+    expect(after.diagrams[1]!.events).toEqual(before.diagrams[1]!.events);
+    expect(after.panel.lastCounts).toEqual(before.panel.lastCounts);
+    expect(after.diagrams[1]!.events).toHaveLength(sum(after.panel.lastCounts));
+  });
+
+  it('adds a request that arrives after the pre-prepare carrying it executed to that decision', async () => {
+    net = new Net(4);
+    await net.start();
+    const target = 3;
+    const proposer = 1;
+    const isLate = (p: Packet) => about(p.bytes).k === 'request' && net!.index(p.to) === target;
+    net.member(proposer).propose('Ramen Spot', '12:20');
+    await net.settle(isLate);
+    expect(net.held).toHaveLength(1);
+    const room = net.member(target);
+    const before = room.view();
+    expect(before.executed).toBe(1);
+    expect(before.panel.lastCounts.request).toBeUndefined();
+
+    await net.release();
+    const after = room.view();
+    expect(after.panel.lastCounts.request).toBe(1);
+    expect(after.diagrams[0]!.events.at(-1)).toMatchObject({ type: 'request', phase: 'request', from: proposer, to: target });
+    expect(after.diagrams[0]!.events).toHaveLength(sum(after.panel.lastCounts));
+  });
+
+  it('keeps a decision’s diagram bounded however often a late message is repeated', async () => {
+    net = new Net(4);
+    await net.start();
+    const target = 1;
+    const isLate = (p: Packet) => {
+      const a = about(p.bytes);
+      return a.k === 'commit' && a.signer === 2 && net!.index(p.to) === target;
+    };
+    net.member(0).propose('Ramen Spot', '12:20');
+    await net.settle(isLate);
+    const [held] = net.held.splice(0);
+    const room = net.member(target);
+    for (let i = 0; i < 600; i++) room.receive(held!.from, held!.bytes);
+    await net.settle();
+    const view = room.view();
+    expect(view.diagrams[0]!.events.length).toBe(500);
+    expect(view.diagrams[0]!.events).toHaveLength(sum(view.panel.lastCounts));
+    // Every copy still counts towards the totals.
+    expect(view.panel.totalCounts.commit).toBeGreaterThanOrEqual(600);
+  });
+});
