@@ -52,3 +52,16 @@ export function openIndexedDB(
 function isVersionError(error: unknown): boolean {
   return typeof error === 'object' && error !== null && (error as { name?: unknown }).name === 'VersionError';
 }
+
+/** A storage error as a person reads it: "Name: message", without repeating the name. */
+export function errorMessage(error: unknown): string {
+  if (typeof error === 'object' && error !== null) {
+    const { name, message } = error as { name?: unknown; message?: unknown };
+    const n = typeof name === 'string' ? name : '';
+    const m = typeof message === 'string' ? message : '';
+    if (n && n !== 'Error' && m && !m.startsWith(n)) return `${n}: ${m}`;
+    if (m) return m;
+    if (n) return n;
+  }
+  return String(error);
+}

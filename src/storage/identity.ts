@@ -26,7 +26,7 @@ import {
   publicKeyOf,
   toHex,
 } from '../crypto/ed25519.ts';
-import { openIndexedDB } from './idb-open.ts';
+import { errorMessage, openIndexedDB } from './idb-open.ts';
 
 export const DB_NAME = 'byzantine-lunch';
 export const DB_VERSION = 1;
@@ -734,16 +734,3 @@ function defaultStorageManager(): StorageManagerLike | undefined {
   }
 }
 
-// ---------------------------------------------------------------------------------------------
-
-function errorMessage(error: unknown): string {
-  if (typeof error === 'object' && error !== null) {
-    const { name, message } = error as { name?: unknown; message?: unknown };
-    const n = typeof name === 'string' ? name : '';
-    const m = typeof message === 'string' ? message : '';
-    if (n && n !== 'Error' && m && !m.startsWith(n)) return `${n}: ${m}`;
-    if (m) return m;
-    if (n) return n;
-  }
-  return String(error);
-}

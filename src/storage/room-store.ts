@@ -16,7 +16,7 @@ import type { DBSchema, IDBPDatabase } from 'idb';
 import * as v from 'valibot';
 import { fromHex, isAcceptablePublicKey } from '../crypto/ed25519.ts';
 import { WAL_VERSION, WalRecord } from '../core/wal.ts';
-import { openIndexedDB } from './idb-open.ts';
+import { errorMessage, openIndexedDB } from './idb-open.ts';
 
 export const ROOMS_DB_NAME = 'byzantine-lunch-rooms';
 export const ROOMS_DB_VERSION = 1;
@@ -44,17 +44,6 @@ export class StorageError extends Error {
   }
 }
 
-function errorMessage(error: unknown): string {
-  if (typeof error === 'object' && error !== null) {
-    const { name, message } = error as { name?: unknown; message?: unknown };
-    const n = typeof name === 'string' ? name : '';
-    const m = typeof message === 'string' ? message : '';
-    if (n && n !== 'Error' && m && !m.startsWith(n)) return `${n}: ${m}`;
-    if (m) return m;
-    if (n) return n;
-  }
-  return String(error);
-}
 
 function isNamedError(error: unknown, name: string): boolean {
   return !!error && typeof error === 'object' && 'name' in error && (error as { name: unknown }).name === name;
