@@ -733,4 +733,3 @@ function defaultStorageManager(): StorageManagerLike | undefined {
     return undefined;
   }
 }
-

@@ -44,7 +44,6 @@ export class StorageError extends Error {
   }
 }
 
-
 function isNamedError(error: unknown, name: string): boolean {
   return !!error && typeof error === 'object' && 'name' in error && (error as { name: unknown }).name === name;
 }
