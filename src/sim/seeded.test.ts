@@ -14,7 +14,7 @@ import { formatFailure, type RunResult } from './simulator.ts';
 const SCALE = Number(process.env.SIM_SCALE ?? '1');
 const mixes = scenarioNames();
 /**
- * Schedules per fault mix and n, 10,008 in all. An n = 7 run costs about four n = 4 runs; a
+ * Schedules per fault mix and n, 10,084 in all. An n = 7 run costs about four n = 4 runs; a
  * `restart` run about two light ones, and the heavy mixes (30–60 requests with a partition past
  * garbage collection, or a long workload for a wiped member) about five to fourteen: they get
  * fewer seeds, and n = 7 fewer than n = 4, so that the whole batch takes about as long as it did
@@ -24,6 +24,7 @@ const LIGHT: Record<number, number> = { 4: 725, 7: 70 };
 const HEAVY: Record<string, Record<number, number>> = {
   restart: { 4: 200, 7: 40 },
   wipe: { 4: 64, 7: 12 },
+  'wipe-revote': { 4: 64, 7: 12 },
   'long-partition': { 4: 64, 7: 12 },
   'lying-state': { 4: 64, 7: 12 },
 };
@@ -62,7 +63,7 @@ describe('seeded simulation, every invariant after every step', () => {
   it('covers at least 10,000 schedules across the fault mixes', () => {
     const total = [...results.values()].reduce((sum, list) => sum + list.length, 0);
     if (SCALE >= 1) expect(total).toBeGreaterThanOrEqual(10_000);
-    expect(mixes).toEqual(expect.arrayContaining(['none', 'crash', 'partition', 'lossy', 'twins', 'restart', 'wipe', 'long-partition', 'lying-state', 'mixed']));
+    expect(mixes).toEqual(expect.arrayContaining(['none', 'crash', 'partition', 'lossy', 'twins', 'restart', 'wipe', 'wipe-revote', 'long-partition', 'lying-state', 'mixed']));
   });
 
   it.each(groups)('$faults, n = $n: no violations', ({ faults, n }) => {
