@@ -292,6 +292,31 @@ describe('join checks', () => {
     await eighth.waitError('room-full');
   });
 
+  test('once a room has filled, a seat freed by a closed tab is kept for its member', async () => {
+    const { url, server } = await startServer();
+    // Before the room first fills, a seat is anyone's: no roster has formed yet.
+    const [a, b, early] = [await connectAndJoin(url, 'seats'), await connectAndJoin(url, 'seats'), await connectAndJoin(url, 'seats')];
+    early.ws.close();
+    await waitUntil(() => server.stats().members === 2, 'early member left');
+    const [c, d] = [await connectAndJoin(url, 'seats'), await connectAndJoin(url, 'seats')];
+    await waitUntil(() => server.stats().members === 4, 'the room filled');
+
+    d.ws.close();
+    await waitUntil(() => server.stats().members === 3, 'd closed its tab');
+    const stranger = await connect(url);
+    stranger.send(stranger.joinFrame('seats'));
+    expect((await stranger.waitError('room-full')).message).toMatch(/already met with its 4 members.*kept for the member who left/);
+
+    const back = await connect(url, {}, d.key);
+    const joined = await back.join('seats');
+    expect(new Set(joined.peers)).toEqual(new Set([a.peer, b.peer, c.peer]));
+
+    // When everyone has left, the room and its seats are forgotten.
+    for (const x of [a, b, c, back]) x.ws.close();
+    await waitUntil(() => server.stats().rooms === 0, 'room deleted');
+    await stranger.join('seats');
+  });
+
   test('too-many-rooms when the room cap is reached; a room freed makes space again', async () => {
     const { url, server } = await startServer({ maxRooms: 2 });
     const a = await connectAndJoin(url, 'one');

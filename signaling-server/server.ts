@@ -101,6 +101,12 @@ interface Connection {
 interface Room {
   readonly size: RoomSize;
   readonly members: Map<string, Connection>;
+  /**
+   * The members present when the room first filled up: the tabs form their roster then, so from
+   * that moment a seat freed by a closed tab is kept for its member, not given to a newcomer
+   * (whom the others would ignore anyway). Forgotten with the room when its last member leaves.
+   */
+  seated: ReadonlySet<string> | null;
 }
 
 export function createSignalingServer(options: SignalingServerOptions = {}): SignalingServer {
@@ -303,7 +309,7 @@ export function createSignalingServer(options: SignalingServerOptions = {}): Sig
         sendError(conn, 'too-many-rooms', 'The signaling server has too many rooms open right now. Try again later.');
         return;
       }
-      room = { size, members: new Map() };
+      room = { size, members: new Map(), seated: null };
       rooms.set(roomId, room);
     } else if (room.size !== size) {
       sendError(conn, 'size-mismatch', `Room ${roomId} is for ${room.size} members, but this join asked for ${size}. Use a link with the same size as the others.`);
@@ -320,8 +326,12 @@ export function createSignalingServer(options: SignalingServerOptions = {}): Sig
     } else if (room.members.size >= room.size) {
       sendError(conn, 'room-full', `Room ${roomId} is full: it has ${room.members.size} of ${room.size} members. Start a new room.`);
       return;
+    } else if (room.seated !== null && !room.seated.has(peer)) {
+      sendError(conn, 'room-full', `Room ${roomId} already met with its ${room.size} members and this key is not one of them; the free seat is kept for the member who left. Start a new room.`);
+      return;
     }
     room.members.set(peer, conn);
+    if (room.seated === null && room.members.size === room.size) room.seated = new Set(room.members.keys());
     conn.room = roomId;
     conn.peer = peer;
     conn.outsideSince = undefined;
