@@ -85,12 +85,16 @@ class Net {
 
   /** The room of roster member `index` (rosters are ordered by key). */
   member(index: number): LunchRoom {
-    const sorted = [...this.ids].sort();
-    return this.rooms.get(sorted[index]!)!;
+    return this.rooms.get(this.idOf(index))!;
   }
 
   index(id: string): number {
     return [...this.ids].sort().indexOf(id);
+  }
+
+  /** The key of roster member `index`. */
+  idOf(index: number): string {
+    return [...this.ids].sort()[index]!;
   }
 
   /** Delivers everything queued (and whatever that causes), holding back what `hold` picks. */
@@ -151,7 +155,7 @@ describe('LunchRoom diagrams', () => {
     expect(commitsFrom(before, 1)).toEqual([0, 1, 2]);
     expect(before.panel.lastCounts.commit).toBe(5); // three sent, two received
     expect(before.diagrams[0]!.events).toHaveLength(sum(before.panel.lastCounts));
-    const changes = net.changes.get(net.ids.find((id) => net!.index(id) === target)!)!;
+    const changes = net.changes.get(net.idOf(target))!;
 
     await net.release();
     const after = room.view();
@@ -163,7 +167,7 @@ describe('LunchRoom diagrams', () => {
     const arrow = after.diagrams[0]!.events.at(-1)!;
     expect(arrow).toMatchObject({ type: 'commit', phase: 'commit', from: late, to: target, seq: 1, view: 0 });
     // The UI is told, so the last decision's diagram and counters update live.
-    expect(net.changes.get(net.ids.find((id) => net!.index(id) === target)!)!).toBeGreaterThan(changes);
+    expect(net.changes.get(net.idOf(target))!).toBeGreaterThan(changes);
   });
 
   it('adds a late commit to an earlier decision, leaving the last one alone', async () => {

@@ -39,7 +39,7 @@ export function openIndexedDB(
       } catch (thrown) {
         error = thrown;
       }
-      if (isVersionError(error)) {
+      if (isNamedError(error, 'VersionError')) {
         reject(options.tooNew(error));
       } else {
         reject(options.unavailable(error ?? new Error(options.fallbackMessage)));
@@ -49,8 +49,9 @@ export function openIndexedDB(
   });
 }
 
-function isVersionError(error: unknown): boolean {
-  return typeof error === 'object' && error !== null && (error as { name?: unknown }).name === 'VersionError';
+/** A DOMException (or anything shaped like one) of the given name, e.g. `QuotaExceededError`. */
+export function isNamedError(error: unknown, name: string): boolean {
+  return typeof error === 'object' && error !== null && (error as { name?: unknown }).name === name;
 }
 
 /** A storage error as a person reads it: "Name: message", without repeating the name. */

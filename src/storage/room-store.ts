@@ -16,7 +16,7 @@ import type { DBSchema, IDBPDatabase } from 'idb';
 import * as v from 'valibot';
 import { fromHex, isAcceptablePublicKey } from '../crypto/ed25519.ts';
 import { WAL_VERSION, WalRecord } from '../core/wal.ts';
-import { errorMessage, openIndexedDB } from './idb-open.ts';
+import { errorMessage, isNamedError, openIndexedDB } from './idb-open.ts';
 
 export const ROOMS_DB_NAME = 'byzantine-lunch-rooms';
 export const ROOMS_DB_VERSION = 1;
@@ -42,10 +42,6 @@ export class StorageError extends Error {
     super(message, options);
     this.code = code;
   }
-}
-
-function isNamedError(error: unknown, name: string): boolean {
-  return !!error && typeof error === 'object' && 'name' in error && (error as { name: unknown }).name === name;
 }
 
 function unavailableError(error: unknown): StorageError {
