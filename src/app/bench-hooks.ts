@@ -2,6 +2,7 @@
 // the benchmark drive a tab and read when things happened, on a clock shared by all tabs of the
 // machine (epoch milliseconds with sub-millisecond precision).
 import type { Strategy } from '../core/adversaries.ts';
+import { WAL_VERSION } from '../core/wal.ts';
 import { generateKeyPair, sign, verify } from '../crypto/ed25519.ts';
 import type { RoomStore } from '../storage/room-store.ts';
 import type { ProtocolPanelView } from './room-view.ts';
@@ -62,7 +63,7 @@ export function installBenchHooks(room: LunchRoom, store: RoomStore, ping: (id: 
       const room = `bench-scratch-${Math.floor(Math.random() * 1e9)}`;
       const owner = 'ab'.repeat(32);
       const t = performance.now();
-      for (let i = 0; i < iterations; i++) await store.appendRecords(room, owner, [{ v: 1, kind: 'recovered' }]);
+      for (let i = 0; i < iterations; i++) await store.appendRecords(room, owner, [{ v: WAL_VERSION, kind: 'start' }]);
       const cost = (performance.now() - t) / iterations;
       await store.wipe(room, owner);
       return cost;

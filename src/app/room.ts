@@ -4,7 +4,7 @@
 import { Adversary, type Strategy } from '../core/adversaries.ts';
 import type { Effect } from '../core/effects.ts';
 import { initialLunch, tally, type Choice, type LunchEvent, type LunchOp, type LunchState, type RequestRef } from '../core/lunch.ts';
-import { checkProof, decodeWire, type Roster, type Wire } from '../core/messages.ts';
+import { RECOVERY_NONCE_BYTES, checkProof, decodeWire, type RequestOp, type Roster, type Wire } from '../core/messages.ts';
 import { primaryOf } from '../core/quorum.ts';
 import { Replica } from '../core/replica.ts';
 import type { WalRecord } from '../core/wal.ts';
@@ -306,22 +306,31 @@ export class LunchRoom implements RoomIntents {
 
   private async startReplica(fresh: boolean): Promise<void> {
     if (!this.roster || this.replica || this.stopped) return;
-    const loaded = await this.o.store.loadRecords(this.o.room, this.o.me.id);
-    // A member that was in this room before but has no readable records has forgotten what it signed.
-    const lost = (!fresh && (loaded.records.length === 0 || loaded.corrupt > 0)) || (loaded.records.length === 0 && !!this.o.restoredFromFile);
-    const { replica, effects, report } = Replica.restore(
-      { roster: this.rosterForCore(), me: this.roster.me, secretKey: this.o.me.secretKey, suite: ed25519Suite, now: this.now() },
-      loaded.records,
-      { lost },
-    );
-    this.replica = replica;
-    this.wrap();
-    if (report.rejected.length > 0 || loaded.corrupt > 0) {
-      this.problem = `${report.rejected.length + loaded.corrupt} stored protocol record(s) could not be read and were not used; this tab sits out of agreement until that is safe.`;
-    } else if (lost) {
-      this.problem = 'This tab’s protocol records are gone; it sits out of agreement until that is safe.';
+    const config = { roster: this.rosterForCore(), me: this.roster.me, secretKey: this.o.me.secretKey, suite: ed25519Suite, now: this.now() };
+    let effects: Effect[] = [];
+    if (fresh && !this.o.restoredFromFile) {
+      // A new member of a new room: its first effects write the record that starts its log, so
+      // that a reload from here on finds a log that is empty, not lost.
+      this.replica = new Replica(config);
+    } else {
+      const loaded = await this.o.store.loadRecords(this.o.room, this.o.me.id);
+      // Records without their first record were lost; an imported identity may have signed
+      // things in this room from another browser, so it starts as one that lost its records.
+      const restored = Replica.restore(config, loaded.records, {
+        lost: loaded.corrupt > 0 || (loaded.records.length === 0 && !!this.o.restoredFromFile),
+        nonce: crypto.getRandomValues(new Uint8Array(RECOVERY_NONCE_BYTES)),
+      });
+      this.replica = restored.replica;
+      effects = restored.effects;
+      if (restored.report.rejected.length > 0 || loaded.corrupt > 0) {
+        this.problem = `${restored.report.rejected.length + loaded.corrupt} stored protocol record(s) could not be read and were not used; ` +
+          'this tab recovers with the others’ help and takes part again once that is safe.';
+      } else if (restored.report.amnesia) {
+        this.problem = 'This tab’s protocol records are gone; it recovers with the others’ help and takes part again once that is safe.';
+      }
+      if (!fresh) this.line('info', `Restored from ${restored.report.used} stored record(s).`);
     }
-    if (!fresh) this.line('info', `Restored from ${report.used} stored record(s).`);
+    this.wrap();
     this.apply(effects);
     this.timer = setInterval(() => {
       if (this.node && !this.stopped) this.apply(this.node.tick(this.now()));
@@ -413,7 +422,7 @@ export class LunchRoom implements RoomIntents {
     }
   }
 
-  private describe(ev: LunchEvent, requests: readonly { member: number; op: LunchOp }[]): void {
+  private describe(ev: LunchEvent, requests: readonly { member: number; op: RequestOp }[]): void {
     switch (ev.kind) {
       case 'proposed':
         this.line('request', `${this.nameAt(ev.ref.member)}: “How about ${ev.place} at ${ev.time}?”`);

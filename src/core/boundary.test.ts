@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { Cluster, makeRoster } from './harness.ts';
 import { encodeWire, signBody, type RequestBody } from './messages.ts';
 import { Replica } from './replica.ts';
+import { WAL_VERSION } from './wal.ts';
 
 const op = { kind: 'propose', place: 'Thai Palace', time: '12:30' } as const;
 
@@ -40,7 +41,7 @@ describe('a replica at its boundary', () => {
     // Member 3 signs a request in member 2's name.
     const forged = { body, sig: signBody(c.suite, c.members[3]!.secretKey, body).sig };
     const effects = c.nodes[0]!.step(3, encodeWire({ k: 'request', req: forged }));
-    expect(effects).toEqual([{ kind: 'drop', from: 3, reason: 'bad-signature' }]);
+    expect(effects.filter((e) => e.kind !== 'persist')).toEqual([{ kind: 'drop', from: 3, reason: 'bad-signature' }]);
     c.deliverAll();
     expect(c.evidence(0)).toEqual([]);
   });
@@ -48,6 +49,8 @@ describe('a replica at its boundary', () => {
   it('refuses a message signed for another room', () => {
     const a = makeRoster(4, true, 'room-a');
     const replicaB = new Replica({ roster: { ...a.roster, room: 'room-b' }, me: 0, secretKey: a.members[0]!.secretKey, suite: a.suite });
+    // Its first effects start its log.
+    expect(replicaB.tick(0)).toContainEqual({ kind: 'persist', record: { v: WAL_VERSION, kind: 'start' } });
     const body: RequestBody = { t: 'request', room: 'room-a', from: 1, counter: 1, op };
     const req = signBody(a.suite, a.members[1]!.secretKey, body);
     expect(replicaB.step(1, encodeWire({ k: 'request', req }))).toEqual([{ kind: 'drop', from: 1, reason: 'bad-signature' }]);

@@ -1,14 +1,15 @@
 // What a replica asks its caller to do. The caller carries effects out in order: a `persist`
 // precedes the `send` that carries what it records, and the send must wait until the write is
 // durable (see protocol.md, Durability).
-import type { LunchEvent, LunchOp, LunchState } from './lunch.ts';
-import type { Proof, Wire, WireKind } from './messages.ts';
+import type { LunchEvent, LunchState } from './lunch.ts';
+import type { Proof, RequestOp, Wire, WireKind } from './messages.ts';
 import type { WalRecord } from './wal.ts';
 
+/** A request as it executed: a lunch intent, or one of the protocol's own requests after a loss. */
 export interface ExecutedRequest {
   readonly member: number;
   readonly counter: number;
-  readonly op: LunchOp;
+  readonly op: RequestOp;
 }
 
 export type Effect =

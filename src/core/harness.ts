@@ -3,7 +3,7 @@
 import { generateKeyPair, ed25519Suite } from '../crypto/ed25519.ts';
 import type { Effect } from './effects.ts';
 import type { LunchOp } from './lunch.ts';
-import { decodeWire, type Roster, type Wire, type WireKind } from './messages.ts';
+import { RECOVERY_NONCE_BYTES, decodeWire, type Roster, type Wire, type WireKind } from './messages.ts';
 import { Replica, type Timing } from './replica.ts';
 import { InsecureSimulationSuite, type CryptoSuite } from './suite.ts';
 
@@ -48,8 +48,11 @@ export class Cluster {
   readonly members: Member[];
   /** Members whose traffic is dropped in both directions. */
   readonly down = new Set<number>();
+  /** Messages held back by `runHolding` until `release` puts them back in the queue. */
+  readonly held: InFlight[] = [];
   /** Write-ahead records each member has made durable, in order. */
   readonly records: unknown[][];
+  private restarts = 0;
   private readonly timing: Partial<Timing> | undefined;
 
   constructor(n: number, options: { real?: boolean; timing?: Partial<Timing>; wrap?: (replica: Replica, member: Member, c: Cluster) => Node } = {}) {
@@ -118,6 +121,39 @@ export class Cluster {
   }
 
   /**
+   * Like `run`, but a message for which `hold` says yes is set aside, not delivered and not
+   * dropped: it arrives only once `release` lets it go (a message slower than every timeout).
+   */
+  runHolding(ms: number, hold: (m: InFlight) => boolean, stepMs = 100): void {
+    this.run(ms, stepMs, this.holding(hold));
+  }
+
+  /**
+   * Put held messages that match back in the queue (in the order they were held) and deliver
+   * them and what they cause, still holding back what `hold` says.
+   */
+  release(match: (m: InFlight) => boolean = () => true, hold: (m: InFlight) => boolean = () => false): void {
+    const released: InFlight[] = [];
+    for (let i = 0; i < this.held.length; ) {
+      if (match(this.held[i]!)) released.push(...this.held.splice(i, 1));
+      else i++;
+    }
+    // The released messages arrive now; whatever they cause is subject to `hold` again.
+    for (const m of released) {
+      if (!this.down.has(m.from) && !this.down.has(m.to)) this.collect(m.to, this.nodes[m.to]!.step(m.from, m.bytes));
+    }
+    this.deliverAll(this.holding(hold));
+  }
+
+  private holding(hold: (m: InFlight) => boolean): (m: InFlight) => boolean {
+    return (m) => {
+      if (!hold(m)) return true;
+      this.held.push(m);
+      return false;
+    };
+  }
+
+  /**
    * Restart a member from the given records (default: all it made durable). `lost` says the
    * records are known to be gone, as when storage was wiped.
    */
@@ -127,7 +163,7 @@ export class Cluster {
     const { replica, effects, report } = Replica.restore(
       { roster: this.roster, me: member, secretKey: this.members[member]!.secretKey, suite: this.suite, timing: this.timing, now: this.now },
       records,
-      { lost: options.lost ?? false },
+      { lost: options.lost ?? false, nonce: freshNonce(++this.restarts) },
     );
     this.nodes[member] = replica;
     this.collect(member, effects);
@@ -147,4 +183,11 @@ export class Cluster {
     if (!d.ok) throw new Error(`undecodable message in flight: ${d.reason}`);
     return d.message;
   }
+}
+
+/** A nonce no earlier restart of this cluster used (the harness needs unique, not unpredictable). */
+function freshNonce(k: number): Uint8Array {
+  const nonce = new Uint8Array(RECOVERY_NONCE_BYTES);
+  new DataView(nonce.buffer).setUint32(0, k);
+  return nonce;
 }

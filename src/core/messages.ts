@@ -10,7 +10,8 @@ import * as v from 'valibot';
 import { LunchOpSchema, type LunchOp } from './lunch.ts';
 import { digest, type CryptoSuite } from './suite.ts';
 
-export const PROTOCOL_VERSION = 1;
+/** Inside every signed body; bumped whenever replicas running different code could misread each other. */
+export const PROTOCOL_VERSION = 2;
 export const PROTOCOL_DOMAIN = `byzantine-lunch/pbft/v${PROTOCOL_VERSION}`;
 /** Largest message the core accepts; the network layer chunks below this. */
 export const MAX_WIRE_BYTES = 1024 * 1024;
@@ -26,8 +27,24 @@ const Digest = bytes(32);
 const Sig = bytes(64);
 const Room = v.pipe(v.string(), v.minLength(1), v.maxLength(64));
 
+/** Bytes of the fresh nonce that makes a recovery request one that did not exist before a loss. */
+export const RECOVERY_NONCE_BYTES = 16;
+
+/**
+ * What a request asks for: a lunch intent, or one of two requests the protocol makes for itself
+ * after a member lost its records (docs/protocol.md, "Lost records"): `recover` is agreed like
+ * any request and where it lands bounds everything the member signed before; `advance` changes
+ * nothing but moves the agreed log on, so that a stable checkpoint passes that bound.
+ */
+export type RequestOp = LunchOp | { kind: 'recover'; nonce: Uint8Array } | { kind: 'advance' };
+export const RequestOpSchema = v.variant('kind', [
+  LunchOpSchema,
+  v.strictObject({ kind: v.literal('recover'), nonce: bytes(RECOVERY_NONCE_BYTES) }),
+  v.strictObject({ kind: v.literal('advance') }),
+]);
+
 const base = { room: Room, from: member };
-export const RequestBody = v.strictObject({ t: v.literal('request'), ...base, counter: u32, op: LunchOpSchema });
+export const RequestBody = v.strictObject({ t: v.literal('request'), ...base, counter: u32, op: RequestOpSchema });
 export const PrePrepareBody = v.strictObject({ t: v.literal('pre-prepare'), ...base, view: u32, seq: u32, digest: Digest });
 export const PrepareBody = v.strictObject({ t: v.literal('prepare'), ...base, view: u32, seq: u32, digest: Digest });
 export const CommitBody = v.strictObject({ t: v.literal('commit'), ...base, view: u32, seq: u32, digest: Digest });
@@ -52,8 +69,13 @@ export const PreparedCert = v.strictObject({
   prepares: v.pipe(v.array(SignedPrepare), v.maxLength(255)),
   batch: Batch,
 });
+/**
+ * `epoch` tells apart the votes of one member before and after it lost its records: 0 until it
+ * first recovers, then the sequence number at which its latest recovery request executed. A vote
+ * in a new epoch is a new slot (the old one is forgotten, not contradicted; see docs/protocol.md).
+ */
 export const ViewChangeBody = v.strictObject({
-  t: v.literal('view-change'), ...base, view: u32, stable: u32, proof: CheckpointProof,
+  t: v.literal('view-change'), ...base, view: u32, epoch: u32, stable: u32, proof: CheckpointProof,
   prepared: v.pipe(v.array(PreparedCert), v.maxLength(4096)),
 });
 export const SignedViewChange = signed(ViewChangeBody);
@@ -117,6 +139,10 @@ export type Proof = v.InferOutput<typeof Proof>;
 export type Wire = v.InferOutput<typeof Wire>;
 export type WireKind = Wire['k'];
 export type { LunchOp };
+/** Any request of this kind is a lunch intent, not one of the protocol's own requests. */
+export function isLunchOp(op: RequestOp): op is LunchOp {
+  return op.kind !== 'recover' && op.kind !== 'advance';
+}
 
 export function bodyBytes(body: AnyBody): Uint8Array {
   return encode([PROTOCOL_DOMAIN, body]);
@@ -169,14 +195,17 @@ export function decodeWire(bytes: Uint8Array): DecodeResult {
 export function slotKey(body: AnyBody): string | null {
   switch (body.t) {
     case 'request':
-      return `request/${body.from}/${body.counter}`;
+      // A recovery request is made while the member does not know which counters it used
+      // before its loss: it may share a counter with an older request, so it is no slot.
+      return body.op.kind === 'recover' ? null : `request/${body.from}/${body.counter}`;
     case 'pre-prepare':
     case 'prepare':
     case 'commit':
       return `${body.t}/${body.from}/${body.view}/${body.seq}`;
     case 'view-change':
+      return `view-change/${body.from}/${body.view}/${body.epoch}`;
     case 'new-view':
-      return `${body.t}/${body.from}/${body.view}`;
+      return `new-view/${body.from}/${body.view}`;
     case 'checkpoint':
       return `checkpoint/${body.from}/${body.seq}`;
     default:

@@ -1,26 +1,28 @@
-// A PBFT replica with signatures (Castro and Liskov, OSDI 1999), as protocol.md restates it.
+// A PBFT replica with signatures (Castro and Liskov, OSDI 1999), as docs/protocol.md states it.
 //
 // Pure and deterministic: the caller feeds received bytes (`step`), the passage of time (`tick`)
 // and the local member's intents (`request`), and carries out the returned effects. There are no
-// timers, clocks, randomness or I/O in here.
+// timers, clocks, randomness or I/O in here; the one fresh nonce a recovery needs is passed in.
 //
 // Durability: every K sequence numbers members sign checkpoints of the state; 2f + 1 matching ones
 // make it stable, and everything below it is forgotten except proofs of equivocation. A replica
 // that is behind adopts a certified stable state (state transfer) and the certified entries after
 // it. What it signs is handed out as a write-ahead record first, and `Replica.restore` rebuilds a
-// replica from those records; a replica whose records are lost or corrupt signs no PREPARE,
-// COMMIT or VIEW-CHANGE until a stable checkpoint lies a full window beyond anything it could
-// have signed before.
+// replica from those records. A replica whose records are lost or corrupt recovers as recovery.ts
+// says: it signs nothing that could contradict what it forgot until the room has agreed on a
+// recovery request of its own, and a stable checkpoint lies a window beyond where it executed.
 import { decode, encode } from 'cborg';
 import * as v from 'valibot';
 import { applyLunch, decodeLunchState, encodeLunchState, initialLunch, type LunchEvent, type LunchOp, type LunchState } from './lunch.ts';
 import {
-  batchDigest, bodyBytes, checkProof, encodeWire, decodeWire, sameBytes, signBody, slotKey, verifySigned, STATE_CHUNK_BYTES,
+  RECOVERY_NONCE_BYTES, batchDigest, bodyBytes, checkProof, decodeWire, encodeWire, isLunchOp, sameBytes, signBody, slotKey, verifySigned,
+  STATE_CHUNK_BYTES,
   type AnyBody, type CheckpointBody, type CommitBody, type CommitCert, type NewViewBody, type PreparedCert, type PrePrepareBody,
-  type PrepareBody, type Proof, type RequestBody, type Roster, type Signed, type ViewChangeBody, type Wire,
+  type PrepareBody, type Proof, type RequestBody, type RequestOp, type Roster, type Signed, type ViewChangeBody, type Wire,
 } from './messages.ts';
 import type { Effect, ExecutedRequest } from './effects.ts';
 import { primaryOf, quorumFor } from './quorum.ts';
+import { Recovery } from './recovery.ts';
 import { digest as sha256, type CryptoSuite } from './suite.ts';
 import { WAL_VERSION, WalRecord, signedRecord, type RestoreReport } from './wal.ts';
 
@@ -33,7 +35,11 @@ export interface Timing {
   primarySilence: number;
   /** How often unacknowledged work is sent again. */
   retransmitInterval: number;
-  /** First view-change timer; doubles after each failed view change, reset by progress. */
+  /**
+   * First view-change timer; doubles after each failed view change (no NEW-VIEW in time, or a
+   * request carried into the new view times out there), reset by progress. Requests carried
+   * into a new view wait this long, at least.
+   */
   viewChangeTimeout: number;
   maxBatch: number;
   /** Sequence numbers the primary may have assigned beyond the last executed one. */
@@ -55,9 +61,16 @@ export const DEFAULT_TIMING: Timing = {
   checkpointInterval: 8,
   logWindow: 16,
 };
-/** After a loss of records, own request counters jump this far ahead of anything known. */
-const AMNESIA_COUNTER_GAP = 1_000_000;
 const VIEW_CHANGE_TIMEOUT_CAP = 8;
+/**
+ * A member's requests are admitted only this far above its last executed counter: an honest
+ * member has one outstanding, so this bounds what a liar can make everyone keep.
+ */
+export const REQUESTS_AHEAD = 8;
+/** Verified signatures remembered (by the bytes they cover), so that retransmissions cost no crypto. */
+const VERIFIED_BYTES_KEPT = 8 * 1024 * 1024;
+/** Answers to a peer's requests remembered for rate limiting; older ones are forgotten first. */
+const SERVED_PER_MEMBER = 16;
 
 export interface ReplicaConfig {
   roster: Roster;
@@ -66,6 +79,16 @@ export interface ReplicaConfig {
   suite: CryptoSuite;
   timing?: Partial<Timing>;
   now?: number;
+}
+
+export interface RestoreOptions {
+  /** The records are known to be gone (storage was wiped), whatever is passed. */
+  lost?: boolean;
+  /**
+   * Fresh randomness (16 bytes) from the caller: used only if the records turn out lost, as the
+   * nonce of the recovery request, which must be one that cannot have existed before the loss.
+   */
+  nonce: Uint8Array;
 }
 
 export interface ReplicaSnapshot {
@@ -79,9 +102,9 @@ export interface ReplicaSnapshot {
   pendingOwn: number;
   drops: Record<string, number>;
   stable: number;
-  /** True while the replica must not sign PREPARE, COMMIT or VIEW-CHANGE (records lost). */
+  /** True while the replica must not sign PRE-PREPARE, PREPARE, COMMIT, VIEW-CHANGE or NEW-VIEW (records lost). */
   amnesia: boolean;
-  /** Sizes of what the replica keeps, to show that garbage collection bounds them. */
+  /** Sizes of what the replica keeps, to show that garbage collection and the bounds per member hold. */
   sizes: Record<string, number>;
 }
 
@@ -102,6 +125,8 @@ interface PendingRequest {
   readonly req: Signed<RequestBody>;
   /** The request timer, keyed by (member, counter): started when first seen, reset on a new view. */
   since: number;
+  /** Waiting when the current view was entered: if it times out again, that view change failed. */
+  carried: boolean;
 }
 
 const NULL_DIGEST = batchDigest([]);
@@ -117,6 +142,8 @@ interface Transfer {
   at: number;
 }
 
+type PlanEntry = { seq: number; digest: Uint8Array; batch: Signed<RequestBody>[] };
+
 export class Replica {
   readonly me: number;
   readonly n: number;
@@ -131,6 +158,11 @@ export class Replica {
   private view = 0;
   /** Target view while a view change is under way. */
   private changing: number | null = null;
+  /**
+   * The highest view this member voted for (in its current epoch). It never accepts or signs a
+   * PRE-PREPARE, PREPARE, COMMIT or NEW-VIEW below it: its vote vouches for what it prepared there.
+   */
+  private voted = 0;
   private lunch: LunchState;
   private executedSeq = 0;
   private readonly lastCounter: number[];
@@ -147,14 +179,22 @@ export class Replica {
   private readonly assigned = new Set<string>();
   private rrStart = 0;
 
-  private readonly viewChanges = new Map<number, Map<number, Signed<ViewChangeBody>>>();
+  /** Each member's vote for the highest view above ours that we heard of (one per member). */
+  private readonly viewChanges = new Map<number, Signed<ViewChangeBody>>();
+  /** This member's own votes, by target view, kept as signed for retransmission. */
   private readonly myViewChanges = new Map<number, Wire>();
   private newView: Signed<NewViewBody> | null = null;
   private sentNewViewFor = -1;
   private vcDeadline: number | null = null;
   private vcTimeout: number;
+  /** Something executed since the current view was entered. */
+  private progressInView = true;
 
+  /** The first validly signed body seen for every slot within reach, to catch equivocation. */
   private readonly seen = new Map<string, Signed>();
+  /** Entries of `seen` per member (its own excluded), bounded by `seenPerMember`. */
+  private readonly seenCount: number[];
+  private readonly seenPerMember: number;
   private readonly exposed = new Set<string>();
   private readonly proofs = new Map<number, Proof>();
 
@@ -165,6 +205,7 @@ export class Replica {
   private fetching: { seq: number; at: number } | null = null;
   private readonly lastServed = new Map<string, number>();
   private readonly verified = new Map<string, Uint8Array>();
+  private verifiedBytes = 0;
   private readonly drops = new Map<string, number>();
 
   private stable = 0;
@@ -173,17 +214,9 @@ export class Replica {
   private readonly checkpoints = new Map<number, Map<number, Signed<CheckpointBody>>>();
   private readonly myStates = new Map<number, Uint8Array>();
   private transfer: Transfer | null = null;
-  /**
-   * Set while records are lost: the horizon (a sequence number) is learned from peers during
-   * `learnUntil`, together with the highest view heard of.
-   */
-  private amnesia: { observed: number; observedView: number; learnUntil: number; horizon: number | null } | null = null;
-  /**
-   * The highest view a member that lost its records may have voted for before the loss (see
-   * beforeLoss): view-change slots are keyed by view, which the sequence-number horizon does not
-   * cover.
-   */
-  private viewFloor = 0;
+  private readonly recovery: Recovery;
+  /** A fresh replica writes the record that starts its log with its first effects. */
+  private needsStart = true;
 
   private out: Effect[] = [];
 
@@ -198,121 +231,38 @@ export class Replica {
     this.suite = config.suite;
     this.secretKey = config.secretKey;
     this.timing = { ...DEFAULT_TIMING, ...config.timing };
+    if (this.timing.logWindow % this.timing.checkpointInterval !== 0) throw new RangeError('logWindow must be a multiple of checkpointInterval');
     this.now = config.now ?? 0;
     this.lunch = initialLunch(n);
     this.lastCounter = new Array<number>(n).fill(0);
     this.peerExecuted = new Array<number>(n).fill(0);
+    this.seenCount = new Array<number>(n).fill(0);
+    // Per member: prepares and commits for a window of slots in a few views, its pre-prepares,
+    // checkpoints within reach, requests ahead, and a vote or two.
+    this.seenPerMember = 8 * this.timing.logWindow + 64;
     this.vcTimeout = this.timing.viewChangeTimeout;
     this.lastHeardPrimary = this.now;
     this.nextHeartbeat = this.now;
     this.nextRetransmit = this.now + this.timing.retransmitInterval;
     this.stableBytes = this.stateBytes();
-    if (this.timing.logWindow % this.timing.checkpointInterval !== 0) throw new RangeError('logWindow must be a multiple of checkpointInterval');
+    this.recovery = new Recovery(this.timing.logWindow);
   }
 
   /**
    * Rebuild a replica from its write-ahead records after a restart. Records are checked like any
-   * other input. When they are lost (`lost`), unreadable or contradict each other, the replica
-   * keeps what it can but assumes it forgot what it signed: it signs no PREPARE, COMMIT or
-   * VIEW-CHANGE until a stable checkpoint lies a full window beyond anything it could have signed.
+   * other input. When they are lost (`lost`, or no record starts the log), unreadable, or
+   * contradict each other, the replica keeps what it can but assumes it forgot what it signed,
+   * and recovers (recovery.ts) with `options.nonce`.
    */
-  static restore(config: ReplicaConfig, records: readonly unknown[], options: { lost?: boolean } = {}): { replica: Replica; effects: Effect[]; report: RestoreReport } {
+  static restore(config: ReplicaConfig, records: readonly unknown[], options: RestoreOptions): { replica: Replica; effects: Effect[]; report: RestoreReport } {
+    if (!(options.nonce instanceof Uint8Array) || options.nonce.length !== RECOVERY_NONCE_BYTES) {
+      throw new TypeError(`restore needs ${RECOVERY_NONCE_BYTES} fresh random bytes as the nonce of a possible recovery`);
+    }
     const r = new Replica(config);
+    r.needsStart = false;
     const rejected: { index: number; reason: string }[] = [];
-    const effects = r.run(() => r.load(records, rejected, options.lost ?? false));
-    return { replica: r, effects, report: { used: records.length - rejected.length, rejected, amnesia: r.amnesia !== null } };
-  }
-
-  private load(records: readonly unknown[], rejected: { index: number; reason: string }[], lost: boolean): void {
-    let stable: { seq: number; bytes: Uint8Array; proof: Signed<CheckpointBody>[]; state: { lunch: LunchState; lastCounter: number[] } } | null = null;
-    const committed: CommitCert[] = [];
-    let maxView = 0;
-    let maxSeq = 0;
-    let lastRequest: Signed<RequestBody> | null = null;
-    let amnesic: { horizon: number | null } | null = null;
-    let viewFloor = 0;
-    for (const [index, raw] of records.entries()) {
-      const parsed = v.safeParse(WalRecord, raw);
-      if (!parsed.success) {
-        rejected.push({ index, reason: 'not a write-ahead record of this version' });
-        continue;
-      }
-      const rec = parsed.output;
-      if (rec.kind === 'signed') {
-        const b = rec.signed.body;
-        const slot = slotKey(b);
-        if (b.from !== this.me || slot === null || !this.valid(rec.signed)) {
-          rejected.push({ index, reason: 'not a valid message signed by this member' });
-          continue;
-        }
-        const earlier = this.seen.get(slot);
-        if (earlier && earlier.body.from === this.me && !sameBytes(bodyBytes(earlier.body), bodyBytes(b))) {
-          rejected.push({ index, reason: `conflicts with an earlier record for ${slot}` });
-          continue;
-        }
-        this.seen.set(slot, rec.signed);
-        if ('seq' in b) maxSeq = Math.max(maxSeq, b.seq);
-        if (b.t === 'request' && (!lastRequest || b.counter > lastRequest.body.counter)) lastRequest = rec.signed as Signed<RequestBody>;
-        if (b.t === 'pre-prepare' || b.t === 'prepare' || b.t === 'commit' || b.t === 'new-view') maxView = Math.max(maxView, b.view);
-        if (b.t === 'view-change') this.myViewChanges.set(b.view, { k: 'view-change', vc: rec.signed as Signed<ViewChangeBody> });
-      } else if (rec.kind === 'stable') {
-        const digest = this.validCheckpointProof(rec.seq, rec.proof);
-        const state = digest && sameBytes(sha256(rec.bytes), digest) ? this.decodeState(rec.bytes) : null;
-        if (!state) rejected.push({ index, reason: 'stable state does not match its checkpoint proof' });
-        else if (!stable || rec.seq > stable.seq) stable = { seq: rec.seq, bytes: rec.bytes, proof: rec.proof, state };
-      } else if (rec.kind === 'amnesia') {
-        // A horizon written without its view floor (an older record) is learned again.
-        amnesic = { horizon: rec.views === undefined ? null : rec.horizon };
-        viewFloor = Math.max(viewFloor, rec.views ?? 0);
-      } else if (rec.kind === 'recovered') {
-        amnesic = null;
-        viewFloor = Math.max(viewFloor, rec.views ?? 0);
-      } else if (rec.kind === 'prepared') {
-        if (!this.validPreparedCert(rec.cert, Number.MAX_SAFE_INTEGER)) rejected.push({ index, reason: 'invalid prepared certificate' });
-        else {
-          const old = this.preparedCerts.get(rec.cert.pp.body.seq);
-          if (!old || old.pp.body.view < rec.cert.pp.body.view) this.preparedCerts.set(rec.cert.pp.body.seq, rec.cert);
-        }
-      } else if (!this.validCommitCert(rec.cert)) {
-        rejected.push({ index, reason: 'invalid commit certificate' });
-      } else {
-        committed.push(rec.cert);
-      }
-    }
-    if (stable) {
-      this.lunch = stable.state.lunch;
-      for (let m = 0; m < this.n; m++) this.lastCounter[m] = stable.state.lastCounter[m]!;
-      this.executedSeq = stable.seq;
-      this.stable = stable.seq;
-      this.stableProof = stable.proof;
-      this.stableBytes = stable.bytes;
-      this.out.push({ kind: 'state', seq: stable.seq, lunch: this.lunch });
-    }
-    for (const cert of committed) if (cert.pp.body.seq > this.executedSeq) this.committed.set(cert.pp.body.seq, cert);
-    this.view = maxView;
-    this.viewFloor = viewFloor;
-    const vcViews = [...this.myViewChanges.keys()].filter((w) => w > maxView);
-    if (vcViews.length > 0) {
-      this.changing = Math.max(...vcViews);
-      this.votes(this.changing).set(this.me, (this.myViewChanges.get(this.changing) as Extract<Wire, { k: 'view-change' }>).vc);
-    }
-    this.myCounter = lastRequest?.body.counter ?? 0;
-    this.execute();
-    if (lastRequest && lastRequest.body.counter > this.lastCounter[this.me]!) {
-      this.myOutstanding = lastRequest;
-      this.admit(lastRequest);
-    }
-    if (lost || rejected.length > 0 || amnesic) {
-      const horizon = lost || rejected.length > 0 ? null : amnesic!.horizon;
-      const observedView = Math.max(maxView, viewFloor, ...this.myViewChanges.keys());
-      this.amnesia = { observed: Math.max(maxSeq, this.executedSeq), observedView, learnUntil: this.now + this.timing.primarySilence, horizon };
-      if (this.amnesia.horizon === null || this.amnesia.horizon > this.stable) {
-        this.out.push({ kind: 'persist', record: this.amnesiaRecord() });
-      } else {
-        this.amnesia = null;
-      }
-    }
-    this.collectGarbage();
+    const effects = r.run(() => r.load(records, rejected, options));
+    return { replica: r, effects, report: { used: records.length - rejected.length, rejected, amnesia: r.recovery.amnesic } };
   }
 
   // ---- the three inputs ----
@@ -335,7 +285,7 @@ export class Replica {
 
   request(op: LunchOp): Effect[] {
     return this.run(() => {
-      if (this.myOutstanding || !this.mayIssue()) this.myQueue.push(op);
+      if (this.myOutstanding || !this.recovery.knowsCounters) this.myQueue.push(op);
       else this.issue(op);
     });
   }
@@ -349,14 +299,15 @@ export class Replica {
       lunch: this.lunch,
       lunchBytes: encodeLunchState(this.lunch),
       proven: [...this.proofs.keys()].sort((a, b) => a - b),
-      pendingOwn: (this.myOutstanding ? 1 : 0) + this.myQueue.length,
+      pendingOwn: (this.myOutstanding && isLunchOp(this.myOutstanding.body.op) ? 1 : 0) + this.myQueue.length,
       drops: Object.fromEntries(this.drops),
       stable: this.stable,
-      amnesia: this.amnesia !== null,
+      amnesia: this.recovery.amnesic,
       sizes: {
         slots: this.slots.size, committed: this.committed.size, preparedCerts: this.preparedCerts.size, seen: this.seen.size,
         checkpoints: this.checkpoints.size, myStates: this.myStates.size, pending: this.pending.size,
-        viewChanges: this.viewChanges.size, lastServed: this.lastServed.size, verified: this.verified.size,
+        viewChanges: this.viewChanges.size, myViewChanges: this.myViewChanges.size, lastServed: this.lastServed.size,
+        verified: this.verified.size, assigned: this.assigned.size, exposed: this.exposed.size,
       },
     };
   }
@@ -371,6 +322,10 @@ export class Replica {
 
   private run(body: () => void): Effect[] {
     this.out = [];
+    if (this.needsStart) {
+      this.needsStart = false;
+      this.out.push({ kind: 'persist', record: { v: WAL_VERSION, kind: 'start' } });
+    }
     body();
     const effects = this.out;
     this.out = [];
@@ -390,20 +345,16 @@ export class Replica {
 
   /**
    * Sign a body for a slot: handed out as a record to persist before anything carrying it is
-   * sent. Refuses (null) to sign anything that conflicts with what this member signed before for
-   * the same slot, and, while records are lost, any PRE-PREPARE, PREPARE, COMMIT, VIEW-CHANGE or
-   * NEW-VIEW at all.
+   * sent (with the batch, for a pre-prepare). Refuses (null) what recovery.ts forbids, and
+   * anything that conflicts with what this member signed before for the same slot.
    */
-  private sign<B extends AnyBody>(body: B): Signed<B> | null {
+  private sign<B extends AnyBody>(body: B, batch?: Signed<RequestBody>[]): Signed<B> | null {
+    const refusal = this.recovery.refusal(body, this.voted);
+    if (refusal !== null) {
+      this.count(refusal);
+      return null;
+    }
     const slot = slotKey(body);
-    if (this.amnesia !== null && ['pre-prepare', 'prepare', 'commit', 'view-change', 'new-view'].includes(body.t)) {
-      this.count('refused-while-amnesic');
-      return null;
-    }
-    if (this.beforeLoss(body)) {
-      this.count('refused-view-before-loss');
-      return null;
-    }
     const earlier = slot === null ? undefined : this.seen.get(slot);
     if (earlier && earlier.body.from === this.me && !sameBytes(bodyBytes(earlier.body), bodyBytes(body))) {
       this.count('refused-conflicting-signature');
@@ -411,22 +362,15 @@ export class Replica {
     }
     const signed = signBody(this.suite, this.secretKey, body);
     if (slot !== null) {
-      this.out.push({ kind: 'persist', record: signedRecord(signed) });
+      this.out.push({ kind: 'persist', record: signedRecord(signed, batch) });
       this.seen.set(slot, signed);
     }
     return signed;
   }
 
-  /**
-   * After a loss of records this member may have voted, alone, for any view up to the floor. A
-   * VIEW-CHANGE for view w vouches for everything it prepared in views below w, so it also stays
-   * out of agreement in views below the floor (as a member that timed out alone stays "changing
-   * view"), and never votes again in a view change to a view at or below it.
-   */
-  private beforeLoss(body: AnyBody): boolean {
-    if (body.t === 'view-change' || body.t === 'new-view') return body.view <= this.viewFloor;
-    if (body.t === 'pre-prepare' || body.t === 'prepare' || body.t === 'commit') return body.view < this.viewFloor;
-    return false;
+  /** Whether this member may take part (pre-prepare, prepare, commit) in `view`. */
+  private maySignIn(view: number): boolean {
+    return !this.recovery.amnesic && view >= this.voted && view >= this.recovery.floor;
   }
 
   private count(reason: string): void {
@@ -440,29 +384,62 @@ export class Replica {
     const known = this.verified.get(key);
     if (known && sameBytes(known, body)) return true;
     if (!verifySigned(this.suite, this.roster, s)) return false;
-    if (this.verified.size > 50_000) this.verified.clear();
-    this.verified.set(key, body);
-    this.observe(s);
-    if (this.amnesia && this.amnesia.horizon === null && s.body.from !== this.me) {
-      const b = s.body;
-      const seq = 'seq' in b ? b.seq : b.t === 'status' ? b.executed : b.t === 'view-change' ? b.stable : 0;
-      this.amnesia.observed = Math.max(this.amnesia.observed, seq);
-      if ('view' in b) this.amnesia.observedView = Math.max(this.amnesia.observedView, b.view);
+    if (this.verifiedBytes + body.length > VERIFIED_BYTES_KEPT) {
+      this.verified.clear();
+      this.verifiedBytes = 0;
     }
+    this.verified.set(key, body);
+    this.verifiedBytes += body.length;
+    this.observe(s);
     return true;
   }
 
-  /** Every validly signed slot message is compared with the first one seen for its slot. */
+  /**
+   * Every validly signed slot message within reach is compared with the first one seen for its
+   * slot. What is out of reach (far sequence numbers or views, counters far ahead) is not kept,
+   * and no member gets more than `seenPerMember` entries, so a liar cannot grow this map.
+   */
   private observe(s: Signed): void {
     const slot = slotKey(s.body);
-    if (slot === null) return;
+    if (slot === null || !this.withinReach(s.body)) return;
     const first = this.seen.get(slot);
     if (!first) {
+      const from = s.body.from;
+      if (from !== this.me) {
+        if (this.seenCount[from]! >= this.seenPerMember) return this.count('seen-full');
+        this.seenCount[from]!++;
+      }
       this.seen.set(slot, s);
       return;
     }
     // Only slot bodies (never status or accusations) reach `seen`, so the pair is a Proof.
     if (!sameBytes(bodyBytes(first.body), bodyBytes(s.body))) this.convict({ a: first, b: s } as Proof, slot);
+  }
+
+  private withinReach(b: AnyBody): boolean {
+    const L = this.timing.logWindow;
+    switch (b.t) {
+      case 'request':
+        return b.counter > this.lastCounter[b.from]! && b.counter <= this.lastCounter[b.from]! + REQUESTS_AHEAD;
+      case 'pre-prepare':
+      case 'prepare':
+      case 'commit':
+        return b.seq > this.stable && b.seq <= this.stable + L && b.view + 1 >= this.view && b.view <= this.view + this.n;
+      case 'checkpoint':
+        return b.seq > this.stable && b.seq <= this.stable + 4 * L;
+      case 'view-change':
+      case 'new-view':
+        return b.view >= this.view && b.view <= this.view + 2 * this.n;
+      default:
+        return false;
+    }
+  }
+
+  private forget(slot: string): void {
+    const s = this.seen.get(slot);
+    if (!s) return;
+    this.seen.delete(slot);
+    if (s.body.from !== this.me) this.seenCount[s.body.from]!--;
   }
 
   private convict(proof: Proof, slot: string): void {
@@ -528,25 +505,29 @@ export class Replica {
 
   private onRequest(from: number, req: Signed<RequestBody>): void {
     if (!this.validRequest(req)) return this.drop(from, 'bad-signature');
-    this.admit(req);
+    this.admit(req, from);
   }
 
-  /** A valid request joins the pool unless already executed; its timer starts now. */
-  private admit(req: Signed<RequestBody>): void {
+  /**
+   * A valid request joins the pool unless already executed or too far ahead of its member's last
+   * executed counter; its timer starts now.
+   */
+  private admit(req: Signed<RequestBody>, from = this.me): void {
     const { from: member, counter } = req.body;
     if (counter <= this.lastCounter[member]!) return;
+    if (counter > this.lastCounter[member]! + REQUESTS_AHEAD) return this.drop(from, 'request-too-far-ahead');
     const id = requestId(member, counter);
     if (this.pending.has(id)) return;
-    this.pending.set(id, { req, since: this.now });
+    this.pending.set(id, { req, since: this.now, carried: false });
     if (this.isPrimary() && this.changing === null) this.assign();
   }
 
   private onPrePrepare(from: number, pp: Signed<PrePrepareBody>, batch: Signed<RequestBody>[]): void {
-    const { view, seq } = pp.body;
+    const { view } = pp.body;
     if (!this.valid(pp)) return this.drop(from, 'bad-signature');
     if (pp.body.from !== this.primary(view)) return this.drop(from, 'not-from-primary');
     if (view > this.view) return this.askNewView(from, view);
-    if (view < this.view || this.changing !== null) return this.drop(from, 'wrong-view');
+    if (view < this.view || view < this.voted || this.changing !== null) return this.drop(from, 'wrong-view');
     if (!this.acceptBatch(from, pp, batch)) return;
     this.lastHeardPrimary = this.now;
     this.acceptPrePrepare(pp, batch);
@@ -596,7 +577,7 @@ export class Replica {
     }
     if (prepare.body.from === this.primary(view)) return this.drop(from, 'prepare-from-primary');
     if (view > this.view) return this.askNewView(from, view);
-    if (view < this.view) return this.drop(from, 'wrong-view');
+    if (view < this.view || view < this.voted) return this.drop(from, 'wrong-view');
     if (!this.inWindow(seq)) return this.drop(from, 'outside-window');
     const slot = this.slot(view, seq);
     if (!slot.prepares.has(prepare.body.from)) slot.prepares.set(prepare.body.from, prepare);
@@ -607,7 +588,7 @@ export class Replica {
     if (!this.valid(commit)) return this.drop(from, 'bad-signature');
     const { view, seq } = commit.body;
     if (view > this.view) return this.askNewView(from, view);
-    if (view < this.view) return this.drop(from, 'wrong-view');
+    if (view < this.view || view < this.voted) return this.drop(from, 'wrong-view');
     if (!this.inWindow(seq)) return this.drop(from, 'outside-window');
     const slot = this.slot(view, seq);
     if (!slot.commits.has(commit.body.from)) slot.commits.set(commit.body.from, commit);
@@ -683,6 +664,7 @@ export class Replica {
     let progressed = false;
     for (let cert = this.committed.get(this.executedSeq + 1); cert; cert = this.committed.get(this.executedSeq + 1)) {
       const seq = this.executedSeq + 1;
+      const view = cert.pp.body.view;
       const requests: ExecutedRequest[] = [];
       const events: LunchEvent[] = [];
       for (const r of cert.batch) {
@@ -691,14 +673,19 @@ export class Replica {
         // Duplicates and replays are skipped here, the same way by everyone.
         if (counter <= this.lastCounter[member]!) continue;
         this.lastCounter[member] = counter;
-        const applied = applyLunch(this.lunch, member, { member, counter }, op);
-        this.lunch = applied.state;
         requests.push({ member, counter, op });
-        events.push(...applied.events);
+        if (isLunchOp(op)) {
+          const applied = applyLunch(this.lunch, member, { member, counter }, op);
+          this.lunch = applied.state;
+          events.push(...applied.events);
+        } else if (op.kind === 'recover' && member === this.me && this.recovery.awaits(op.nonce)) {
+          // Agreed where this request lands, which bounds what this member forgot (recovery.ts).
+          this.out.push({ kind: 'persist', record: this.recovery.land(seq, view) });
+        }
       }
       this.executedSeq = seq;
       progressed = true;
-      this.out.push({ kind: 'executed', seq, view: cert.pp.body.view, requests, events });
+      this.out.push({ kind: 'executed', seq, view, requests, events });
       if (seq % this.timing.checkpointInterval === 0) this.checkpoint(seq);
     }
     if (progressed) this.afterProgress();
@@ -706,20 +693,38 @@ export class Replica {
 
   private afterProgress(): void {
     this.vcTimeout = this.timing.viewChangeTimeout;
+    this.progressInView = true;
     for (const id of [...this.assigned]) {
       const [m, c] = id.split(':').map(Number) as [number, number];
       if (c <= this.lastCounter[m]!) this.assigned.delete(id);
     }
+    // A request overtaken by a higher counter of its member can never execute: its timer must
+    // not hold the room hostage.
+    for (const [id, p] of this.pending) if (p.req.body.counter <= this.lastCounter[p.req.body.from]!) this.pending.delete(id);
     if (this.myOutstanding && this.myOutstanding.body.counter <= this.lastCounter[this.me]!) this.myOutstanding = null;
+    this.recovery.settle(this.stable);
     this.issueQueued();
     if (this.isPrimary() && this.changing === null) this.assign();
     this.fetchMissing();
   }
 
+  /**
+   * The next request of this member: a queued lunch intent; while it recovers, its recovery
+   * request (again, when the last one was passed over) and then `advance` requests that move
+   * the log to the checkpoint that ends its waiting.
+   */
   private issueQueued(): void {
-    if (this.myOutstanding || !this.mayIssue()) return;
-    const next = this.myQueue.shift();
-    if (next) this.issue(next);
+    if (this.myOutstanding) return;
+    switch (this.recovery.phase) {
+      case 'asking':
+        return this.issue({ kind: 'recover', nonce: this.recovery.currentNonce! });
+      case 'waiting':
+        return this.issue(this.myQueue.shift() ?? { kind: 'advance' });
+      case 'whole': {
+        const next = this.myQueue.shift();
+        if (next) this.issue(next);
+      }
+    }
   }
 
   // ---- the primary ----
@@ -733,7 +738,7 @@ export class Replica {
    * member flooding requests cannot starve the others.
    */
   private assign(): void {
-    if (this.amnesia !== null || this.view < this.viewFloor) return;
+    if (!this.maySignIn(this.view)) return;
     while (this.nextSeq - 1 - this.executedSeq < this.timing.maxInFlight && this.nextSeq <= this.stable + this.timing.logWindow) {
       const byMember = new Map<number, Signed<RequestBody>[]>();
       for (const p of this.pending.values()) {
@@ -761,7 +766,7 @@ export class Replica {
       const seq = this.nextSeq++;
       const pp = this.sign<PrePrepareBody>({
         t: 'pre-prepare', room: this.roster.room, from: this.me, view: this.view, seq, digest: batchDigest(batch),
-      });
+      }, batch);
       if (!pp) return;
       const msg: Wire = { k: 'pre-prepare', pp, batch };
       this.send('all', msg);
@@ -772,14 +777,11 @@ export class Replica {
 
   // ---- own requests ----
 
-  /** After lost records, own requests wait until the replica knows where its counter stands. */
-  private mayIssue(): boolean {
-    return this.amnesia === null || this.amnesia.horizon !== null;
-  }
-
-  private issue(op: LunchOp): void {
+  private issue(op: RequestOp): void {
+    // A recovery request takes the next counter this member knows of; the others continue its own.
     this.myCounter = Math.max(this.myCounter, this.lastCounter[this.me]!);
-    const req = this.sign<RequestBody>({ t: 'request', room: this.roster.room, from: this.me, counter: ++this.myCounter, op });
+    const counter = op.kind === 'recover' ? this.lastCounter[this.me]! + 1 : ++this.myCounter;
+    const req = this.sign<RequestBody>({ t: 'request', room: this.roster.room, from: this.me, counter, op });
     if (!req) return;
     this.myOutstanding = req;
     this.send('all', { k: 'request', req });
@@ -789,38 +791,30 @@ export class Replica {
   // ---- view change ----
 
   private startViewChange(wanted: number): void {
+    // A member without its records cannot vote; it keeps following the view it is in (and any
+    // NEW-VIEW the others agree on) instead of giving up on it.
+    if (this.recovery.amnesic) return;
     if (wanted <= this.view || (this.changing !== null && this.changing >= wanted)) return;
-    // Never vote twice for one view: a view voted for before (with what this member knew then),
-    // or one it may have voted for before it lost its records, is skipped for the next free one.
-    // The others follow it there once 2f + 1 members want a view at least as high.
-    let target = wanted;
-    if (this.amnesia === null) {
-      target = Math.max(target, this.viewFloor + 1);
-      while (this.myViewChanges.has(target)) target++;
-    }
-    this.changing = target;
+    this.changing = wanted;
     this.vcDeadline = null;
     this.out.push({ kind: 'view', view: this.view, changing: true });
     const prepared = [...this.preparedCerts.values()].filter((c) => c.pp.body.seq > this.stable).sort((a, b) => a.pp.body.seq - b.pp.body.seq);
     const vc = this.sign<ViewChangeBody>({
-      t: 'view-change', room: this.roster.room, from: this.me, view: target, stable: this.stable, proof: this.stableProof, prepared,
+      t: 'view-change', room: this.roster.room, from: this.me, view: wanted, epoch: this.recovery.epoch,
+      stable: this.stable, proof: this.stableProof, prepared,
     });
-    // Without its records a member stays out of view changes (it still follows the new view).
     if (!vc) return;
+    this.voted = Math.max(this.voted, wanted);
     const msg: Wire = { k: 'view-change', vc };
-    this.myViewChanges.set(target, msg);
-    this.votes(target).set(this.me, vc);
+    this.myViewChanges.set(wanted, msg);
+    this.viewChanges.set(this.me, vc);
     this.send('all', msg);
-    this.checkViewChangeQuorum(target);
+    this.checkViewChangeQuorum(wanted);
   }
 
-  private votes(view: number): Map<number, Signed<ViewChangeBody>> {
-    let m = this.viewChanges.get(view);
-    if (!m) {
-      m = new Map();
-      this.viewChanges.set(view, m);
-    }
-    return m;
+  /** The members whose latest vote is for exactly `view`, by member. */
+  private votesFor(view: number): Signed<ViewChangeBody>[] {
+    return [...this.viewChanges.values()].filter((vc) => vc.body.view === view).sort((a, b) => a.body.from - b.body.from);
   }
 
   private validPreparedCert(cert: PreparedCert, below: number): boolean {
@@ -871,37 +865,35 @@ export class Replica {
       if (target === this.view && this.newView) this.serve(vc.body.from, 'new-view', { k: 'new-view', nv: this.newView });
       return;
     }
-    this.votes(target).set(vc.body.from, vc);
+    // One vote per member is kept, its highest: a member never goes back to a lower view.
+    const old = this.viewChanges.get(vc.body.from);
+    if (!old || old.body.view < target) this.viewChanges.set(vc.body.from, vc);
     // f + 1 members want a higher view: at least one is honest, so join the smallest of them.
-    const highest = new Map<number, number>();
-    for (const [view, votes] of this.viewChanges) {
-      if (view <= this.view || (this.changing !== null && view <= this.changing)) continue;
-      for (const m of votes.keys()) highest.set(m, Math.max(highest.get(m) ?? 0, view));
-    }
-    if (highest.size >= this.f + 1) this.startViewChange(Math.min(...highest.values()));
+    const floor = Math.max(this.view, this.changing ?? this.view);
+    const above = [...this.viewChanges.values()].map((x) => x.body.view).filter((w) => w > floor);
+    if (above.length >= this.f + 1) this.startViewChange(Math.min(...above));
     if (this.changing !== null && target >= this.changing) this.checkViewChangeQuorum(this.changing);
   }
 
   private membersWantingAtLeast(view: number): number {
-    const members = new Set<number>();
-    for (const [w, votes] of this.viewChanges) if (w >= view) for (const m of votes.keys()) members.add(m);
-    return members.size;
+    let count = 0;
+    for (const vc of this.viewChanges.values()) if (vc.body.view >= view) count++;
+    return count;
   }
 
   private checkViewChangeQuorum(target: number): void {
     if (this.changing !== target) return;
-    const votes = this.votes(target);
-    // The view-change timer runs once 2f + 1 members want this view or a higher one, so a member
-    // that had to skip a view (see startViewChange) still lets the others move past it.
+    // The view-change timer runs once 2f + 1 members want this view or a higher one.
     if (this.membersWantingAtLeast(target) >= this.q) this.vcDeadline ??= this.now + this.vcTimeout;
-    if (votes.size < this.q) return;
+    const votes = this.votesFor(target);
+    if (votes.length < this.q) return;
     if (!this.isPrimary(target) || this.sentNewViewFor >= target) return;
     this.sentNewViewFor = target;
-    const chosen = [...votes.values()].sort((a, b) => a.body.from - b.body.from).slice(0, this.q);
-    const plan = this.planNewView(target, chosen);
+    const chosen = votes.slice(0, this.q);
+    const plan = this.planNewView(chosen);
     const pps: Signed<PrePrepareBody>[] = [];
     for (const e of plan) {
-      const pp = this.sign<PrePrepareBody>({ t: 'pre-prepare', room: this.roster.room, from: this.me, view: target, seq: e.seq, digest: e.digest });
+      const pp = this.sign<PrePrepareBody>({ t: 'pre-prepare', room: this.roster.room, from: this.me, view: target, seq: e.seq, digest: e.digest }, e.batch);
       if (!pp) return;
       pps.push(pp);
     }
@@ -916,7 +908,7 @@ export class Replica {
    * sequence number above the highest stable checkpoint up to the highest prepared one, the
    * batch prepared in the highest view, or a null batch where none prepared.
    */
-  private planNewView(view: number, vcs: readonly Signed<ViewChangeBody>[]): { seq: number; digest: Uint8Array; batch: Signed<RequestBody>[] }[] {
+  private planNewView(vcs: readonly Signed<ViewChangeBody>[]): PlanEntry[] {
     const minS = Math.max(...vcs.map((v) => v.body.stable));
     const best = new Map<number, PreparedCert>();
     for (const vc of vcs) {
@@ -928,50 +920,69 @@ export class Replica {
       }
     }
     const maxS = Math.max(minS, ...best.keys());
-    const plan: { seq: number; digest: Uint8Array; batch: Signed<RequestBody>[] }[] = [];
+    const plan: PlanEntry[] = [];
     for (let s = minS + 1; s <= maxS; s++) {
       const cert = best.get(s);
       plan.push(cert ? { seq: s, digest: cert.pp.body.digest, batch: cert.batch } : { seq: s, digest: NULL_DIGEST, batch: [] });
     }
-    void view;
     return plan;
   }
 
-  private onNewView(from: number, nv: Signed<NewViewBody>): void {
+  /**
+   * Everything a backup checks before it follows a NEW-VIEW: the primary's signature, 2f + 1
+   * valid view-changes for that view from distinct members, and the re-issued pre-prepares,
+   * recomputed here and compared. Returns the plan, or why the NEW-VIEW is refused.
+   */
+  private checkNewView(nv: Signed<NewViewBody>): { plan: PlanEntry[] } | { refused: string } {
     const { view } = nv.body;
-    if (!this.valid(nv) || nv.body.from !== this.primary(view)) return this.drop(from, 'bad-new-view');
-    if (view <= this.view) return;
+    if (!this.valid(nv) || nv.body.from !== this.primary(view)) return { refused: 'bad-new-view' };
     const members = new Set<number>();
     for (const vc of nv.body.vcs) {
-      if (vc.body.view !== view || !this.validViewChange(vc)) return this.drop(from, 'bad-new-view');
+      if (vc.body.view !== view || !this.validViewChange(vc)) return { refused: 'bad-new-view' };
       members.add(vc.body.from);
     }
-    if (members.size < this.q || members.size !== nv.body.vcs.length) return this.drop(from, 'bad-new-view');
+    if (members.size < this.q || members.size !== nv.body.vcs.length) return { refused: 'bad-new-view' };
     // Never trust the new primary's plan: recompute it and compare.
-    const plan = this.planNewView(view, nv.body.vcs);
-    if (plan.length !== nv.body.pps.length) return this.drop(from, 'new-view-mismatch');
+    const plan = this.planNewView(nv.body.vcs);
+    if (plan.length !== nv.body.pps.length) return { refused: 'new-view-mismatch' };
     for (const [i, e] of plan.entries()) {
       const pp = nv.body.pps[i]!;
       const b = pp.body;
       if (!this.valid(pp) || b.from !== nv.body.from || b.view !== view || b.seq !== e.seq || !sameBytes(b.digest, e.digest)) {
-        return this.drop(from, 'new-view-mismatch');
+        return { refused: 'new-view-mismatch' };
       }
     }
-    for (const vc of nv.body.vcs) this.votes(view).set(vc.body.from, vc);
-    this.enterView(nv, plan);
+    return { plan };
   }
 
-  private enterView(nv: Signed<NewViewBody>, plan: { seq: number; digest: Uint8Array; batch: Signed<RequestBody>[] }[]): void {
+  private onNewView(from: number, nv: Signed<NewViewBody>): void {
+    const { view } = nv.body;
+    if (view <= this.view) return;
+    // Never look back: having voted for a higher view, this member has vouched for everything it
+    // prepared below it; following a lower view now would make that statement false.
+    if (view < this.voted) return this.drop(from, 'new-view-below-vote');
+    const checked = this.checkNewView(nv);
+    if ('refused' in checked) return this.drop(from, checked.refused);
+    this.enterView(nv, checked.plan);
+  }
+
+  private enterView(nv: Signed<NewViewBody>, plan: PlanEntry[]): void {
     const view = nv.body.view;
     this.view = view;
     this.changing = null;
     this.vcDeadline = null;
     this.newView = nv;
+    this.progressInView = false;
     this.lastHeardPrimary = this.now;
+    this.out.push({ kind: 'persist', record: { v: WAL_VERSION, kind: 'view', nv } });
     for (const key of [...this.slots.keys()]) if (this.slots.get(key)!.view < view) this.slots.delete(key);
-    for (const v of [...this.viewChanges.keys()]) if (v < view) this.viewChanges.delete(v);
+    for (const [m, vc] of [...this.viewChanges]) if (vc.body.view <= view) this.viewChanges.delete(m);
+    for (const w of [...this.myViewChanges.keys()]) if (w < view) this.myViewChanges.delete(w);
     this.assigned.clear();
-    for (const p of this.pending.values()) p.since = this.now;
+    for (const p of this.pending.values()) {
+      p.since = this.now;
+      p.carried = true;
+    }
     // The new view starts above the highest stable checkpoint among its view-changes; a member
     // below it fetches that state.
     const best = nv.body.vcs.reduce((a, b) => (b.body.stable > a.body.stable ? b : a));
@@ -982,6 +993,7 @@ export class Replica {
     this.nextSeq = Math.max(maxS, this.executedSeq, this.stable) + 1;
     this.out.push({ kind: 'view', view, changing: false });
     for (const [i, e] of plan.entries()) this.acceptPrePrepare(nv.body.pps[i]!, e.batch);
+    this.collectGarbage();
     if (this.proofs.has(this.primary())) this.startViewChange(view + 1);
     else if (this.isPrimary()) this.assign();
   }
@@ -1016,11 +1028,21 @@ export class Replica {
     if (seq <= this.stable && this.stable > 0) this.onGetState(from, this.stable, 0);
   }
 
-  /** Answer a peer's request at most once per retransmission interval per kind. */
+  /**
+   * Answer a peer's request at most twice per retransmission interval per kind. What is
+   * remembered for that is bounded per member: the oldest entries go first.
+   */
   private serve(to: number, what: string, message: Wire): void {
     const key = `${what}/${to}`;
     const last = this.lastServed.get(key);
     if (last !== undefined && this.now - last < this.timing.retransmitInterval / 2) return;
+    this.lastServed.delete(key);
+    if (this.lastServed.size >= SERVED_PER_MEMBER * this.n) {
+      for (const [k, at] of this.lastServed) {
+        if (this.lastServed.size < SERVED_PER_MEMBER * this.n && this.now - at < this.timing.retransmitInterval) break;
+        this.lastServed.delete(k);
+      }
+    }
     this.lastServed.set(key, this.now);
     this.send(to, message);
   }
@@ -1054,7 +1076,7 @@ export class Replica {
 
   private askNewView(from: number, view: number): void {
     if (view <= this.view) return;
-    this.serve(from, `get-new-view/${view}`, { k: 'get-new-view', view });
+    this.serve(from, 'get-new-view', { k: 'get-new-view', view });
   }
 
   // ---- checkpoints, garbage collection, state transfer ----
@@ -1119,29 +1141,11 @@ export class Replica {
     this.stableProof = [...proof].sort((a, b) => a.body.from - b.body.from).slice(0, this.q);
     this.stableBytes = bytes;
     this.out.push({ kind: 'persist', record: { v: WAL_VERSION, kind: 'stable', seq, bytes, proof: this.stableProof } });
-    if (this.amnesia && this.amnesia.horizon !== null && seq >= this.amnesia.horizon) this.recover();
+    this.recovery.settle(seq);
     this.collectGarbage();
   }
 
-  private recover(): void {
-    this.amnesia = null;
-    this.out.push({ kind: 'persist', record: { v: WAL_VERSION, kind: 'recovered', views: this.viewFloor } });
-    // A view change it followed while it could not vote: vote now, for a view it may use.
-    if (this.changing !== null && !this.myViewChanges.has(this.changing)) {
-      const wanted = this.changing;
-      this.changing = null;
-      this.startViewChange(wanted);
-    }
-  }
-
-  private amnesiaRecord(): WalRecord {
-    const a = this.amnesia!;
-    return a.horizon === null
-      ? { v: WAL_VERSION, kind: 'amnesia', horizon: null }
-      : { v: WAL_VERSION, kind: 'amnesia', horizon: a.horizon, views: this.viewFloor };
-  }
-
-  /** Forget everything at or below the stable checkpoint, except proofs of equivocation. */
+  /** Forget everything at or below the stable checkpoint, except proofs of equivocation, and what lies in views left behind. */
   private collectGarbage(): void {
     const h = this.stable;
     for (const [key, slot] of this.slots) if (slot.seq <= h) this.slots.delete(key);
@@ -1149,8 +1153,7 @@ export class Replica {
     for (const seq of this.preparedCerts.keys()) if (seq <= h) this.preparedCerts.delete(seq);
     for (const seq of this.checkpoints.keys()) if (seq <= h) this.checkpoints.delete(seq);
     for (const seq of this.myStates.keys()) if (seq <= h) this.myStates.delete(seq);
-    for (const [key, signed] of this.seen) if (this.forgettable(signed.body, h)) this.seen.delete(key);
-    if (this.lastServed.size > 64 * this.n) this.lastServed.clear();
+    for (const [key, signed] of this.seen) if (this.forgettable(signed.body, h)) this.forget(key);
     if (this.nextSeq <= h) this.nextSeq = h + 1;
   }
 
@@ -1159,6 +1162,7 @@ export class Replica {
       case 'pre-prepare':
       case 'prepare':
       case 'commit':
+        return b.seq <= h || b.view + 1 < this.view;
       case 'checkpoint':
         return b.seq <= h;
       case 'request':
@@ -1193,7 +1197,7 @@ export class Replica {
     const chunks = Math.max(1, Math.ceil(this.stableBytes.length / STATE_CHUNK_BYTES));
     if (chunk >= chunks) return this.drop(from, 'bad-state-request');
     const bytes = this.stableBytes.subarray(chunk * STATE_CHUNK_BYTES, (chunk + 1) * STATE_CHUNK_BYTES);
-    this.serve(from, `state/${seq}/${chunk}`, { k: 'state', seq, proof: this.stableProof, chunk, chunks, bytes });
+    this.serve(from, `state/${chunk}`, { k: 'state', seq, proof: this.stableProof, chunk, chunks, bytes });
   }
 
   private onState(from: number, m: Extract<Wire, { k: 'state' }>): void {
@@ -1238,7 +1242,6 @@ export class Replica {
     this.lunch = lunch;
     for (let m = 0; m < this.n; m++) this.lastCounter[m] = lastCounter[m]!;
     this.executedSeq = seq;
-    for (const [id, p] of this.pending) if (p.req.body.counter <= this.lastCounter[p.req.body.from]!) this.pending.delete(id);
     this.out.push({ kind: 'state', seq, lunch });
     this.makeStable(seq, proof, bytes);
     this.afterProgress();
@@ -1257,11 +1260,18 @@ export class Replica {
       this.send('all', { k: 'status', status });
     }
     if (this.changing === null) {
-      const expired = [...this.pending.values()].some((p) => this.now - p.since >= t.requestTimeout);
+      // After a failed view change requests wait as long as the (doubled) view-change timer.
+      const limit = Math.max(t.requestTimeout, this.vcTimeout);
+      const expired = [...this.pending.values()].filter((p) => this.now - p.since >= limit);
       const silent = !this.isPrimary() && this.now - this.lastHeardPrimary >= t.primarySilence;
-      if (expired || silent) this.startViewChange(this.view + 1);
+      if (expired.length > 0 || silent) {
+        // A request carried into this view timed out again with nothing executed here: the view
+        // change that brought us here failed, and the next one gets twice as long.
+        if (!this.progressInView && expired.some((p) => p.carried)) this.doubleViewChangeTimeout();
+        this.startViewChange(this.view + 1);
+      }
     } else if (this.vcDeadline !== null && this.now >= this.vcDeadline) {
-      this.vcTimeout = Math.min(this.vcTimeout * 2, t.viewChangeTimeout * VIEW_CHANGE_TIMEOUT_CAP);
+      this.doubleViewChangeTimeout();
       this.startViewChange(this.changing + 1);
     }
     if (this.now >= this.nextRetransmit) {
@@ -1272,19 +1282,11 @@ export class Replica {
       this.transfer.attempt++;
       this.requestChunk();
     }
-    if (this.amnesia && this.amnesia.horizon === null && this.now >= this.amnesia.learnUntil) {
-      // Whatever this member signed before it lost its records lay at most a window above the
-      // progress it has now heard of; it signs again once a stable checkpoint passes that.
-      this.amnesia.horizon = this.amnesia.observed + t.logWindow;
-      // A member votes alone for at most one view past the highest the others are in or moving
-      // to (the view-change timer waits for 2f + 1), so that view bounds its lost votes.
-      this.viewFloor = Math.max(this.viewFloor, this.amnesia.observedView + 1);
-      this.myCounter = Math.max(this.myCounter, this.lastCounter[this.me]!) + AMNESIA_COUNTER_GAP;
-      this.out.push({ kind: 'persist', record: this.amnesiaRecord() });
-      if (this.stable >= this.amnesia.horizon) this.recover();
-      this.issueQueued();
-    }
     this.fetchMissing();
+  }
+
+  private doubleViewChangeTimeout(): void {
+    this.vcTimeout = Math.min(this.vcTimeout * 2, this.timing.viewChangeTimeout * VIEW_CHANGE_TIMEOUT_CAP);
   }
 
   /** Resend the stored signed bytes of unfinished work; never re-sign a slot. */
@@ -1321,6 +1323,136 @@ export class Replica {
       this.slots.set(key, s);
     }
     return s;
+  }
+
+  // ---- restore ----
+
+  private load(records: readonly unknown[], rejected: { index: number; reason: string }[], options: RestoreOptions): void {
+    let stable: { seq: number; bytes: Uint8Array; proof: Signed<CheckpointBody>[]; state: { lunch: LunchState; lastCounter: number[] } } | null = null;
+    const committed: CommitCert[] = [];
+    const ownPrePrepares: { pp: Signed<PrePrepareBody>; batch: Signed<RequestBody>[] }[] = [];
+    let maxView = 0;
+    let lastRequest: Signed<RequestBody> | null = null;
+    let newView: { nv: Signed<NewViewBody>; index: number } | null = null;
+    let started = false;
+    let lostAt = -1;
+    for (const [index, raw] of records.entries()) {
+      const parsed = v.safeParse(WalRecord, raw);
+      if (!parsed.success) {
+        rejected.push({ index, reason: 'not a write-ahead record of this version' });
+        continue;
+      }
+      const rec = parsed.output;
+      switch (rec.kind) {
+        case 'start':
+          started = true;
+          break;
+        case 'lost':
+          lostAt = index;
+          this.recovery.load(rec);
+          break;
+        case 'recovery':
+          this.recovery.load(rec);
+          break;
+        case 'signed': {
+          const b = rec.signed.body;
+          const slot = slotKey(b);
+          if (b.from !== this.me || slot === null || !this.valid(rec.signed)) {
+            rejected.push({ index, reason: 'not a valid message signed by this member' });
+            break;
+          }
+          const earlier = this.seen.get(slot);
+          if (earlier && earlier.body.from === this.me && !sameBytes(bodyBytes(earlier.body), bodyBytes(b))) {
+            rejected.push({ index, reason: `conflicts with an earlier record for ${slot}` });
+            break;
+          }
+          this.seen.set(slot, rec.signed);
+          if (b.t === 'request' && (!lastRequest || b.counter > lastRequest.body.counter)) lastRequest = rec.signed as Signed<RequestBody>;
+          if (b.t === 'pre-prepare' || b.t === 'prepare' || b.t === 'commit' || b.t === 'new-view') maxView = Math.max(maxView, b.view);
+          if (b.t === 'pre-prepare' && rec.batch && sameBytes(batchDigest(rec.batch), b.digest) && rec.batch.every((r) => this.validRequest(r))) {
+            ownPrePrepares.push({ pp: rec.signed as Signed<PrePrepareBody>, batch: rec.batch });
+          }
+          if (b.t === 'view-change') this.myViewChanges.set(b.view, { k: 'view-change', vc: rec.signed as Signed<ViewChangeBody> });
+          break;
+        }
+        case 'stable': {
+          const digest = this.validCheckpointProof(rec.seq, rec.proof);
+          const state = digest && sameBytes(sha256(rec.bytes), digest) ? this.decodeState(rec.bytes) : null;
+          if (!state) rejected.push({ index, reason: 'stable state does not match its checkpoint proof' });
+          else if (!stable || rec.seq > stable.seq) stable = { seq: rec.seq, bytes: rec.bytes, proof: rec.proof, state };
+          break;
+        }
+        case 'view':
+          if (!newView || rec.nv.body.view > newView.nv.body.view) newView = { nv: rec.nv, index };
+          break;
+        case 'prepared':
+          if (!this.validPreparedCert(rec.cert, Number.MAX_SAFE_INTEGER)) rejected.push({ index, reason: 'invalid prepared certificate' });
+          else {
+            const old = this.preparedCerts.get(rec.cert.pp.body.seq);
+            if (!old || old.pp.body.view < rec.cert.pp.body.view) this.preparedCerts.set(rec.cert.pp.body.seq, rec.cert);
+          }
+          break;
+        case 'committed':
+          if (!this.validCommitCert(rec.cert)) rejected.push({ index, reason: 'invalid commit certificate' });
+          else committed.push(rec.cert);
+          break;
+      }
+    }
+    if (stable) {
+      this.lunch = stable.state.lunch;
+      for (let m = 0; m < this.n; m++) this.lastCounter[m] = stable.state.lastCounter[m]!;
+      this.executedSeq = stable.seq;
+      this.stable = stable.seq;
+      this.stableProof = stable.proof;
+      this.stableBytes = stable.bytes;
+      this.out.push({ kind: 'state', seq: stable.seq, lunch: this.lunch });
+    }
+    for (const cert of committed) if (cert.pp.body.seq > this.executedSeq) this.committed.set(cert.pp.body.seq, cert);
+    // The view it was in: the latest NEW-VIEW it followed (checked again, like any input), or the
+    // latest view it signed in.
+    if (newView && newView.nv.body.view >= maxView) {
+      const checked = this.checkNewView(newView.nv);
+      if ('refused' in checked) rejected.push({ index: newView.index, reason: `a NEW-VIEW that does not check (${checked.refused})` });
+      else {
+        this.newView = newView.nv;
+        maxView = newView.nv.body.view;
+      }
+    }
+    this.view = maxView;
+    this.progressInView = false;
+    this.voted = Math.max(0, ...this.myViewChanges.keys());
+    const vcViews = [...this.myViewChanges.keys()].filter((w) => w > maxView);
+    if (vcViews.length > 0) {
+      this.changing = Math.max(...vcViews);
+      this.viewChanges.set(this.me, (this.myViewChanges.get(this.changing) as Extract<Wire, { k: 'view-change' }>).vc);
+    }
+    // A restarted primary goes on numbering after what it assigned in this view, and can send
+    // those pre-prepares again.
+    for (const { pp, batch } of ownPrePrepares) {
+      const { view, seq } = pp.body;
+      if (view !== this.view || seq <= this.stable) continue;
+      this.nextSeq = Math.max(this.nextSeq, seq + 1);
+      const slot = this.slot(view, seq);
+      slot.pp = pp;
+      slot.batch = batch;
+      slot.sent.push({ k: 'pre-prepare', pp, batch });
+      for (const r of batch) this.assigned.add(requestId(r.body.from, r.body.counter));
+    }
+    this.myCounter = lastRequest?.body.counter ?? 0;
+    this.execute();
+    if (lastRequest && lastRequest.body.counter > this.lastCounter[this.me]!) {
+      this.myOutstanding = lastRequest;
+      this.admit(lastRequest);
+    }
+    // A log without its first record was lost; unreadable records after the last noted loss are
+    // a new loss (those before it are already being recovered from).
+    const lost = options.lost === true || !started || rejected.some((r) => r.index > lostAt);
+    if (lost) for (const record of this.recovery.lose(options.nonce)) this.out.push({ kind: 'persist', record });
+    else this.recovery.settle(this.stable);
+    // While it asks to recover, its one outstanding request is its recovery request.
+    if (this.recovery.phase === 'asking') this.myOutstanding = null;
+    this.collectGarbage();
+    this.issueQueued();
   }
 }
 

@@ -1,41 +1,73 @@
 // Write-ahead records: what a replica persists so that after a restart it is the same member it
 // was. They are read back from storage the replica does not control, so every record is versioned
 // and validated before use; anything unreadable is reported, and the replica then assumes it has
-// forgotten what it signed (see Replica.restore).
+// forgotten what it signed (see Replica.restore and docs/protocol.md, "Lost records").
 import * as v from 'valibot';
-import { CommitCert, PreparedCert, SignedAny, SignedCheckpoint, type Signed } from './messages.ts';
+import { CommitCert, PreparedCert, RECOVERY_NONCE_BYTES, SignedAny, SignedCheckpoint, SignedNewView, SignedRequest, type Signed } from './messages.ts';
 
-export const WAL_VERSION = 1;
+/** Bumped whenever a record written by other code could be misread. */
+export const WAL_VERSION = 2;
+
+const index = v.pipe(v.number(), v.safeInteger(), v.minValue(0));
+const nonce = v.custom<Uint8Array>((b) => b instanceof Uint8Array && b.length === RECOVERY_NONCE_BYTES, `must be ${RECOVERY_NONCE_BYTES} bytes`);
 
 export const WalRecord = v.variant('kind', [
-  /** Something this member signed for a slot; written before anything carrying it is sent. */
-  v.strictObject({ v: v.literal(WAL_VERSION), kind: v.literal('signed'), signed: SignedAny }),
+  /**
+   * The first record of a log that is whole: written when the replica starts in a room, and again
+   * when it starts a new log after a loss. A log without one was lost, not empty.
+   */
+  v.strictObject({ v: v.literal(WAL_VERSION), kind: v.literal('start') }),
+  /**
+   * Something this member signed for a slot; written before anything carrying it is sent. A
+   * pre-prepare keeps its batch, so that a restarted primary can send it again.
+   */
+  v.strictObject({ v: v.literal(WAL_VERSION), kind: v.literal('signed'), signed: SignedAny, batch: v.optional(v.array(SignedRequest)) }),
   /** A slot prepared here: view changes must report it. */
   v.strictObject({ v: v.literal(WAL_VERSION), kind: v.literal('prepared'), cert: PreparedCert }),
   /** A decided entry. */
   v.strictObject({ v: v.literal(WAL_VERSION), kind: v.literal('committed'), cert: CommitCert }),
   /** The state at a stable checkpoint, with its proof; everything below it may be forgotten. */
   v.strictObject({
-    v: v.literal(WAL_VERSION), kind: v.literal('stable'), seq: v.pipe(v.number(), v.safeInteger(), v.minValue(0)),
+    v: v.literal(WAL_VERSION), kind: v.literal('stable'), seq: index,
     bytes: v.custom<Uint8Array>((b) => b instanceof Uint8Array, 'must be bytes'), proof: v.array(SignedCheckpoint),
   }),
+  /** The NEW-VIEW of the view this member entered, to serve to members that missed it. */
+  v.strictObject({ v: v.literal(WAL_VERSION), kind: v.literal('view'), nv: SignedNewView }),
   /**
-   * The member lost its records and must sit out until a stable checkpoint reaches `horizon`
-   * (null: not yet known). Kept so that a restart during that time does not end it early.
-   * `views`: it never again votes in a view change to a view at or below this one.
+   * The member lost its records (or found them unreadable) and recovers with a request carrying
+   * this fresh nonce; until it executes, the member signs nothing that could contradict what it
+   * forgot.
    */
-  v.strictObject({
-    v: v.literal(WAL_VERSION), kind: v.literal('amnesia'), horizon: v.nullable(v.pipe(v.number(), v.safeInteger(), v.minValue(0))),
-    views: v.optional(v.pipe(v.number(), v.safeInteger(), v.minValue(0))),
-  }),
-  /** The member is safe to sign again, except view changes to views at or below `views`. */
-  v.strictObject({ v: v.literal(WAL_VERSION), kind: v.literal('recovered'), views: v.optional(v.pipe(v.number(), v.safeInteger(), v.minValue(0))) }),
+  v.strictObject({ v: v.literal(WAL_VERSION), kind: v.literal('lost'), nonce }),
+  /** The recovery request with this nonce executed at `seq` in `view`: the bounds of what was forgotten. */
+  v.strictObject({ v: v.literal(WAL_VERSION), kind: v.literal('recovery'), nonce, seq: index, view: index }),
 ]);
 export type WalRecord = v.InferOutput<typeof WalRecord>;
 
-export function signedRecord(signed: Signed): WalRecord {
+/** The record of something this member signed (and, for a pre-prepare, the batch it assigned). */
+export function signedRecord(signed: Signed, batch?: Signed[]): WalRecord {
   // Only slot messages are persisted this way, and those are exactly SignedAny.
-  return { v: WAL_VERSION, kind: 'signed', signed } as WalRecord;
+  return (batch === undefined ? { v: WAL_VERSION, kind: 'signed', signed } : { v: WAL_VERSION, kind: 'signed', signed, batch }) as WalRecord;
+}
+
+/**
+ * The sequence number at or below which a stable checkpoint makes this record obsolete, or null
+ * when a checkpoint never does (requests, votes for views, new views, the start of the log and
+ * what it says about a loss). A stable record is obsolete only beside a newer stable record.
+ */
+export function obsoleteAtOrBelow(record: WalRecord): number | null {
+  switch (record.kind) {
+    case 'signed': {
+      const body = record.signed.body;
+      if (body.t === 'pre-prepare' || body.t === 'prepare' || body.t === 'commit' || body.t === 'checkpoint') return body.seq;
+      return null;
+    }
+    case 'prepared':
+    case 'committed':
+      return record.cert.pp.body.seq;
+    default:
+      return null;
+  }
 }
 
 export interface RestoreReport {

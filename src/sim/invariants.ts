@@ -9,7 +9,7 @@
 import { encode } from 'cborg';
 import type { Effect } from '../core/effects.ts';
 import type { LunchOp } from '../core/lunch.ts';
-import { bodyBytes, checkProof, sameBytes, slotKey, type Roster, type Signed } from '../core/messages.ts';
+import { bodyBytes, checkProof, isLunchOp, sameBytes, slotKey, type RequestOp, type Roster, type Signed } from '../core/messages.ts';
 import type { CryptoSuite } from '../core/suite.ts';
 import type { NodeSnapshot } from './node.ts';
 
@@ -59,7 +59,7 @@ export interface Cast {
 type ExecutedEffect = Extract<Effect, { kind: 'executed' }>;
 type EvidenceEffect = Extract<Effect, { kind: 'evidence' }>;
 
-const opKey = (op: LunchOp): string => {
+const opKey = (op: RequestOp): string => {
   // Canonical CBOR: equal ops give equal keys whatever their key order.
   const bytes = encode(op);
   let s = '';
@@ -67,7 +67,7 @@ const opKey = (op: LunchOp): string => {
   return s;
 };
 
-const showOp = (op: LunchOp): string => JSON.stringify(op);
+const showOp = (op: RequestOp): string => JSON.stringify(op, (_k, v: unknown) => (v instanceof Uint8Array ? Buffer.from(v).toString('hex') : v));
 
 export class Invariants {
   readonly honestNode: boolean[];
@@ -237,7 +237,8 @@ export class Invariants {
         throw new InvariantViolation('integrity', `member ${member} (node ${node}) executed request ${r.member}#${r.counter} after ${r.member}#${counters[r.member]} (seq ${e.seq})`);
       }
       counters[r.member] = r.counter;
-      if (!this.cast.faultyMember[r.member]) this.checkValidity(node, e.seq, r.member, r.counter, r.op, key);
+      // The protocol's own requests (recover, advance) are made by the replica, not asked for.
+      if (!this.cast.faultyMember[r.member] && isLunchOp(r.op)) this.checkValidity(node, e.seq, r.member, r.counter, r.op, key);
     }
     const key = parts.join('|');
     const first = this.batchAt.get(e.seq);

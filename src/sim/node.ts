@@ -15,7 +15,7 @@ export interface NodeSnapshot {
   pendingOwn: number;
   /** The replica's stable checkpoint (the core's Replica reports it; stand-ins may not). */
   stable?: number;
-  /** True while the replica must not sign PREPARE, COMMIT or VIEW-CHANGE (records lost). */
+  /** True while the replica must not sign PRE-PREPARE, PREPARE, COMMIT, VIEW-CHANGE or NEW-VIEW (records lost). */
   amnesia?: boolean;
   /** Sizes of what the node keeps in memory, by kind. */
   sizes?: Record<string, number>;
@@ -37,6 +37,7 @@ export type NodeFactory = (config: NodeConfig) => SimNode;
 
 /**
  * Rebuilds a node after a restart from the write-ahead records it made durable (`lost`: its
- * storage was wiped). Returns the node and the effects the restore produced.
+ * storage was wiped; `nonce`: fresh for this restart, for a recovery if records turn out lost).
+ * Returns the node and the effects the restore produced.
  */
-export type NodeRestorer = (config: NodeConfig, records: readonly unknown[], options: { lost: boolean }) => { node: SimNode; effects: Effect[]; rejected: readonly { index: number; reason: string }[]; amnesia: boolean };
+export type NodeRestorer = (config: NodeConfig, records: readonly unknown[], options: { lost: boolean; nonce: Uint8Array }) => { node: SimNode; effects: Effect[]; rejected: readonly { index: number; reason: string }[]; amnesia: boolean };

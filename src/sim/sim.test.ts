@@ -3,6 +3,9 @@ import type { Effect, ExecutedRequest } from '../core/effects.ts';
 import { decodeWire, encodeWire, signBody, type Wire } from '../core/messages.ts';
 import { Replica } from '../core/replica.ts';
 import { InsecureSimulationSuite } from '../core/suite.ts';
+import { WAL_VERSION, type WalRecord } from '../core/wal.ts';
+
+const START: WalRecord = { v: WAL_VERSION, kind: 'start' };
 import { LyingStateNode } from './adversaries.ts';
 import { EventQueue } from './event-queue.ts';
 import { Invariants, InvariantViolation, type Cast } from './invariants.ts';
@@ -431,7 +434,7 @@ describe('durability: crashes, restarts and wiped records', () => {
         },
         tick: () => {
           const n = k();
-          return [send(2 * n), { kind: 'persist', record: { v: 1, kind: 'stable', seq: n, bytes: new Uint8Array(1), proof: [] } }, send(2 * n + 1)];
+          return [send(2 * n), { kind: 'persist', record: { v: WAL_VERSION, kind: 'stable', seq: n, bytes: new Uint8Array(1), proof: [] } }, send(2 * n + 1)];
         },
         request: () => [],
         snapshot: () => ({ view: 0, changing: null, executedSeq: 0, lastCounter: [], lunchBytes: new Uint8Array(), proven: [], pendingOwn: 0 }),
@@ -486,7 +489,8 @@ describe('durability: crashes, restarts and wiped records', () => {
   });
 
   it('catches a restore that ignores the loss of every record (the member would sign as if it remembered)', () => {
-    const restore: NodeRestorer = (config, records) => restoreReplica(config, records, { lost: false });
+    // It also writes a record that starts a log, so the replica cannot tell its log was lost.
+    const restore: NodeRestorer = (config, records, options) => restoreReplica(config, [START, ...records], { lost: false, nonce: options.nonce });
     const r = runSeed({ seed: 2, faults: 'wipe', crypto: 'insecure', restore });
     expect(r.failure?.invariant).toBe('restore');
   });
@@ -495,7 +499,7 @@ describe('durability: crashes, restarts and wiped records', () => {
     // A broken restore: it reports the loss of every record but hands back a replica that
     // remembers nothing and does not know it, so it signs as usual.
     const restore: NodeRestorer = (config, records, options) => {
-      const r = restoreReplica(config, records, { lost: false });
+      const r = restoreReplica(config, [START, ...records], { lost: false, nonce: options.nonce });
       const inner = r.node;
       const node: SimNode = {
         step: (from, bytes) => inner.step(from, bytes),

@@ -12,7 +12,7 @@
 import { sha256 } from '@noble/hashes/sha2.js';
 import type { Effect } from '../core/effects.ts';
 import { encodeLunchState, type RequestRef } from '../core/lunch.ts';
-import { decodeWire, type Roster, type Signed, type Wire } from '../core/messages.ts';
+import { RECOVERY_NONCE_BYTES, decodeWire, isLunchOp, type Roster, type Signed, type Wire } from '../core/messages.ts';
 import { quorumFor } from '../core/quorum.ts';
 import { DEFAULT_TIMING, Replica } from '../core/replica.ts';
 import type { WalRecord } from '../core/wal.ts';
@@ -261,6 +261,8 @@ export class Simulation {
   private readonly honestMaxSeq: number[] = [];
   /** Honest nodes that restarted wiped and have not signed again yet. */
   private readonly amnesic: boolean[] = [];
+  /** Whether each node was still amnesic when it last crashed. */
+  private readonly amnesicAtCrash: boolean[] = [];
   /** Episode whose crash is armed, by member. */
   private readonly armed = new Map<number, number>();
   private readonly crashedIn = new Set<number>();
@@ -343,6 +345,7 @@ export class Simulation {
       this.known.push([]);
       this.honestMaxSeq.push(0);
       this.amnesic.push(false);
+      this.amnesicAtCrash.push(false);
       this.incarnation.push(0);
       this.disks.push({ durable: [], pending: [], waiting: [], nextId: 0, lastAt: 0 });
     }
@@ -665,6 +668,7 @@ export class Simulation {
       if (disk.waiting.length > 0) this.stats.crashesBetweenPersistAndSend++;
       disk.pending = [];
       disk.waiting = [];
+      this.amnesicAtCrash[x] = this.amnesic[x]!;
       this.amnesic[x] = false;
       this.invariants.setCorrect(x, false, this.now);
     }
@@ -693,11 +697,13 @@ export class Simulation {
     let effects: Effect[];
     let rejected: readonly { index: number; reason: string }[];
     let amnesia: boolean;
+    // Fresh for every restart, and derived from the seed so that the run replays.
+    const nonce = sha256(new TextEncoder().encode(`byzantine-lunch-sim-nonce/${this.seed}/${episode}`)).slice(0, RECOVERY_NONCE_BYTES);
     try {
       if (strategy === undefined) {
-        ({ node, effects, rejected, amnesia } = this.restorer(config, records, { lost: r.wipe }));
+        ({ node, effects, rejected, amnesia } = this.restorer(config, records, { lost: r.wipe, nonce }));
       } else {
-        const restored = Replica.restore(config, records, { lost: r.wipe });
+        const restored = Replica.restore(config, records, { lost: r.wipe, nonce });
         const built = this.buildAdversary(r.member, strategy, this.adversaryRng.fork(`restart/${episode}`), restored.replica);
         if (Array.isArray(built)) throw new Error(`adversary "${strategy}" cannot restart: it has several nodes`);
         ({ effects } = restored);
@@ -725,7 +731,10 @@ export class Simulation {
       if (r.wipe && (!amnesia || snapAmnesia === false)) {
         throw new InvariantViolation('restore', `${this.nodeName(x)} restarted with its records wiped but does not consider itself amnesic`);
       }
-      if (!r.wipe && (amnesia || snapAmnesia === true)) {
+      // A member that was still recovering when it crashed goes on recovering; one whose very
+      // first record never became durable cannot tell its log from a lost one.
+      const excused = this.amnesicAtCrash[x] || !records.some((rec) => rec.kind === 'start');
+      if (!r.wipe && !excused && (amnesia || snapAmnesia === true)) {
         throw new InvariantViolation('restore', `${this.nodeName(x)} restarted from all its durable records but considers itself amnesic`);
       }
     }
@@ -842,7 +851,7 @@ export class Simulation {
         const record = e.record;
         if (record.kind === 'signed') {
           const body = record.signed.body;
-          if (honest && body.t === 'request' && body.from === member) this.invariants.signedRequest(member, body.counter);
+          if (honest && body.t === 'request' && body.from === member && isLunchOp(body.op)) this.invariants.signedRequest(member, body.counter);
           if (watchAmnesia && forbiddenAt < 0 && AMNESIA_FORBIDDEN.has(body.t)) forbiddenAt = i;
         } else if (record.kind === 'stable') {
           if (stableAt < 0) stableAt = i;

@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Cluster } from '../core/harness.ts';
 import type { LunchOp } from '../core/lunch.ts';
 import type { Replica } from '../core/replica.ts';
-import type { WalRecord } from '../core/wal.ts';
+import { WAL_VERSION, type WalRecord } from '../core/wal.ts';
 import { generateKeyPair, toHex } from '../crypto/ed25519.ts';
 import {
   OWNER_INDEX,
@@ -102,8 +102,16 @@ function kindOf(r: WalRecord): string {
 function survivors(records: WalRecord[], stable: number): WalRecord[] {
   let lastStable = -1;
   for (const [i, r] of records.entries()) if (r.kind === 'stable' && r.seq === stable) lastStable = i;
+  let lastView = -1;
+  for (const [i, r] of records.entries()) if (r.kind === 'view') lastView = i;
   return records.filter((r, i) => {
     switch (r.kind) {
+      case 'start':
+      case 'lost':
+      case 'recovery':
+        return true;
+      case 'view':
+        return i === lastView;
       case 'stable':
         return r.seq > stable || i === lastStable;
       case 'prepared':
@@ -310,7 +318,7 @@ describe('write-ahead records', () => {
   it('rejects input that is not a list of records of this version', async () => {
     const s = store();
     const memberId = toHex(generateKeyPair().publicKey);
-    await expect(s.appendRecords(ROOM, memberId, [{ v: 2 } as unknown as WalRecord])).rejects.toThrow(TypeError);
+    await expect(s.appendRecords(ROOM, memberId, [{ v: WAL_VERSION + 1 } as unknown as WalRecord])).rejects.toThrow(TypeError);
     await expect(s.appendRecords(ROOM, memberId, [])).resolves.toBeUndefined();
   });
 });
@@ -395,7 +403,7 @@ describe('compaction', () => {
     await s.appendRecords(ROOM, memberId, [lowCommit, midCommit]);
     await plant(factory, WAL_STORE, [
       { value: { owner, junk: true } },
-      { value: { owner, record: { ...lowCommit, v: 2 } } }, // not this version: left for the replica to reject
+      { value: { owner, record: { ...lowCommit, v: WAL_VERSION + 1 } } }, // not this version: left for the replica to reject
     ]);
     const lowPrepared = records.find((r) => r.kind === 'prepared' && r.cert.pp.body.seq <= 8)!;
     await plant(factory, WAL_STORE, [{ value: { owner, record: stable16 } }, { value: { owner, record: lowPrepared } }]);
@@ -404,7 +412,7 @@ describe('compaction', () => {
 
     const loaded = await s.loadRecords(ROOM, memberId);
     expect(loaded.corrupt).toBe(1);
-    expect(loaded.records).toEqual([midCommit, { ...lowCommit, v: 2 }, stable16, stable8]);
+    expect(loaded.records).toEqual([midCommit, { ...lowCommit, v: WAL_VERSION + 1 }, stable16, stable8]);
   });
 
   it('reports a failed background compaction without failing the append', async () => {

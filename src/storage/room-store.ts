@@ -15,7 +15,7 @@ import { wrap } from 'idb';
 import type { DBSchema, IDBPDatabase } from 'idb';
 import * as v from 'valibot';
 import { fromHex, isAcceptablePublicKey } from '../crypto/ed25519.ts';
-import { WAL_VERSION, WalRecord } from '../core/wal.ts';
+import { WAL_VERSION, WalRecord, obsoleteAtOrBelow } from '../core/wal.ts';
 import { errorMessage, isNamedError, openIndexedDB } from './idb-open.ts';
 
 export const ROOMS_DB_NAME = 'byzantine-lunch-rooms';
@@ -212,21 +212,6 @@ function isWalEntry(value: unknown, owner: string): value is WalEntry {
 }
 
 /** What a stable record at `stable` makes redundant: slot records at or below it, and older stables. */
-function supersededSeq(record: WalRecord): number | null {
-  switch (record.kind) {
-    case 'signed': {
-      const body = record.signed.body;
-      if (body.t === 'pre-prepare' || body.t === 'prepare' || body.t === 'commit' || body.t === 'checkpoint') return body.seq;
-      return null; // requests, view-changes and new-views are kept
-    }
-    case 'prepared':
-    case 'committed':
-      return record.cert.pp.body.seq;
-    default:
-      return null; // stable records are handled separately
-  }
-}
-
 export interface CompactResult {
   /** Sequence number of the stable record compacted against, or null when none was stored. */
   readonly stableSeq: number | null;
@@ -455,10 +440,18 @@ export function createRoomStore(indexedDB: IDBFactory, options: RoomStoreOptions
         return { stableSeq: null, removed: 0, kept: values.length };
       }
       const seq = anchorRecord.seq;
+      // Of the NEW-VIEWs this member followed only the latest matters.
+      let newestView = -1;
+      for (const [i, record] of parsed.entries()) {
+        const best = parsed[newestView];
+        if (record?.kind === 'view' && (best?.kind !== 'view' || record.nv.body.view >= best.nv.body.view)) newestView = i;
+      }
       const doomed: number[] = [];
       for (const [i, record] of parsed.entries()) {
         if (!record || i === anchor) continue;
-        const superseded = record.kind === 'stable' ? record.seq <= seq : (supersededSeq(record) ?? Infinity) <= seq;
+        const superseded = record.kind === 'stable' ? record.seq <= seq
+          : record.kind === 'view' ? i !== newestView
+          : (obsoleteAtOrBelow(record) ?? Infinity) <= seq;
         if (superseded) doomed.push(keys[i]!);
       }
       for (const key of doomed) pending.push(t.store.delete(key));
