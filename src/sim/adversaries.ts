@@ -5,7 +5,7 @@
 import type { Effect } from '../core/effects.ts';
 import { Adversary, STRATEGIES } from '../core/adversaries.ts';
 import type { LunchOp } from '../core/lunch.ts';
-import { encodeWire, type Wire } from '../core/messages.ts';
+import { batchDigest, encodeWire, signBody, type AnyBody, type Signed, type Wire } from '../core/messages.ts';
 import { DEFAULT_TIMING, type Replica } from '../core/replica.ts';
 import type { NodeSnapshot, SimNode } from './node.ts';
 import { registerAdversary } from './registry.ts';
@@ -122,4 +122,164 @@ registerAdversary(
   'lying-state',
   (ctx) => new LyingStateNode(ctx.core(), ctx.f, { ...DEFAULT_TIMING, ...ctx.config.timing }.checkpointInterval),
   'honest, except that its state-transfer and catch-up replies are corrupt (garbage chunks, weak proofs, bad certificates)',
+);
+
+/** How `mutate` changes a message it signs (ByzzFuzz's small-scope mutations). */
+export const MUTATIONS = ['view-up', 'view-down', 'seq-up', 'seq-down', 'old-digest', 'null-batch', 'stale', 'extreme-status', 'drop-certificates'] as const;
+type Mutation = (typeof MUTATIONS)[number];
+
+/** The mutations that apply to each kind of message (any message can be replaced by a stale one). */
+const APPLICABLE: Partial<Record<Wire['k'], readonly Mutation[]>> = {
+  status: ['extreme-status', 'stale'],
+  'pre-prepare': ['view-up', 'view-down', 'seq-up', 'seq-down', 'old-digest', 'null-batch', 'stale'],
+  prepare: ['view-up', 'view-down', 'seq-up', 'seq-down', 'old-digest', 'stale'],
+  commit: ['view-up', 'view-down', 'seq-up', 'seq-down', 'old-digest', 'stale'],
+  checkpoint: ['seq-up', 'seq-down', 'stale'],
+  'view-change': ['view-up', 'view-down', 'drop-certificates', 'stale'],
+  'new-view': ['old-digest', 'null-batch', 'drop-certificates'],
+};
+
+const U32_MAX = 0xffffffff;
+
+/**
+ * A member that runs the honest replica but, now and then, also signs a slightly changed copy
+ * of what it sends — view ± 1, sequence number ± 1, the digest and batch of an earlier
+ * pre-prepare, a VIEW-CHANGE without its prepared certificates, a status with an extreme view or
+ * progress — or sends again an old message it signed. The copy goes to some members while the
+ * others get the original. Everything is validly signed with its own key: what the honest
+ * members must survive is a liar whose lies are well-formed and close to the truth.
+ */
+export class MutatingNode implements SimNode {
+  private readonly earlier: Wire[] = [];
+  private readonly batches: Extract<Wire, { k: 'pre-prepare' }>[] = [];
+  /** Mutations sent, by kind (for tests). */
+  readonly told: Record<string, number> = {};
+
+  constructor(
+    readonly replica: Replica,
+    private readonly ctx: { member: number; n: number; secretKey: Uint8Array; suite: AdversaryContextLike['suite']; rng: AdversaryContextLike['rng'] },
+  ) {}
+
+  step(from: number, bytes: Uint8Array): Effect[] {
+    return this.mutate(this.replica.step(from, bytes));
+  }
+
+  tick(now: number): Effect[] {
+    return this.mutate(this.replica.tick(now));
+  }
+
+  request(op: LunchOp): Effect[] {
+    return this.mutate(this.replica.request(op));
+  }
+
+  snapshot(): NodeSnapshot {
+    return this.replica.snapshot();
+  }
+
+  private mutate(effects: Effect[]): Effect[] {
+    const out: Effect[] = [];
+    for (const e of effects) {
+      const applicable = e.kind === 'send' && e.message !== null ? APPLICABLE[e.message.k] : undefined;
+      // A NEW-VIEW is rare and the lie that matters most there: it is changed more often.
+      const p = e.kind === 'send' && e.message?.k === 'new-view' ? 0.7 : 0.3;
+      if (e.kind !== 'send' || e.message === null || applicable === undefined || !this.ctx.rng.chance(p)) {
+        out.push(e);
+        if (e.kind === 'send' && e.message !== null) this.remember(e.message);
+        continue;
+      }
+      const how = this.ctx.rng.pick(applicable);
+      const changed = how === 'stale' ? this.ctx.rng.pick(this.earlier.length > 0 ? this.earlier : [e.message]) : this.change(e.message, how);
+      this.remember(e.message);
+      if (changed === null) {
+        out.push(e);
+        continue;
+      }
+      this.told[how] = (this.told[how] ?? 0) + 1;
+      // The changed copy to some members, the original to the rest; a primary that lies in its
+      // NEW-VIEW need not equivocate: that lie goes to everyone.
+      const targets = e.to === 'all' ? [...Array(this.ctx.n).keys()].filter((m) => m !== this.ctx.member) : [e.to];
+      const split = e.message.k === 'new-view' ? targets.length : this.ctx.rng.int(0, targets.length);
+      targets.forEach((to, i) => {
+        const m = i < split ? changed : e.message!;
+        out.push({ kind: 'send', to, type: m.k, message: m, bytes: encodeWire(m) } as Send);
+      });
+    }
+    return out;
+  }
+
+  private remember(m: Wire): void {
+    this.earlier.push(m);
+    if (this.earlier.length > 64) this.earlier.shift();
+    if (m.k === 'pre-prepare') {
+      this.batches.push(m);
+      if (this.batches.length > 8) this.batches.shift();
+    }
+  }
+
+  private sign<B extends AnyBody>(body: B): Signed<B> {
+    return signBody(this.ctx.suite, this.ctx.secretKey, body);
+  }
+
+  private change(m: Wire, how: Mutation): Wire | null {
+    const shift = (x: number, d: number) => Math.max(0, Math.min(U32_MAX, x + d));
+    const dv = how === 'view-up' ? 1 : how === 'view-down' ? -1 : 0;
+    const ds = how === 'seq-up' ? 1 : how === 'seq-down' ? -1 : 0;
+    const old = this.batches.length > 0 ? this.ctx.rng.pick(this.batches) : null;
+    switch (m.k) {
+      case 'status': {
+        if (how !== 'extreme-status') return null;
+        const pick = () => this.ctx.rng.pick([0, U32_MAX, this.ctx.rng.int(0, 1000)]);
+        return { k: 'status', status: this.sign({ ...m.status.body, view: pick(), executed: pick() }) };
+      }
+      case 'pre-prepare': {
+        if (how === 'old-digest' && old) return { k: 'pre-prepare', pp: this.sign({ ...m.pp.body, digest: old.pp.body.digest }), batch: old.batch };
+        if (how === 'null-batch') return { k: 'pre-prepare', pp: this.sign({ ...m.pp.body, digest: batchDigest([]) }), batch: [] };
+        if (dv === 0 && ds === 0) return null;
+        return { k: 'pre-prepare', pp: this.sign({ ...m.pp.body, view: shift(m.pp.body.view, dv), seq: shift(m.pp.body.seq, ds) }), batch: m.batch };
+      }
+      case 'prepare': {
+        if (how === 'old-digest' && old) return { k: 'prepare', prepare: this.sign({ ...m.prepare.body, digest: old.pp.body.digest }), pp: old.pp };
+        if (dv === 0 && ds === 0) return null;
+        return { k: 'prepare', prepare: this.sign({ ...m.prepare.body, view: shift(m.prepare.body.view, dv), seq: shift(m.prepare.body.seq, ds) }), pp: m.pp };
+      }
+      case 'commit': {
+        if (how === 'old-digest' && old) return { k: 'commit', commit: this.sign({ ...m.commit.body, digest: old.pp.body.digest }) };
+        if (dv === 0 && ds === 0) return null;
+        return { k: 'commit', commit: this.sign({ ...m.commit.body, view: shift(m.commit.body.view, dv), seq: shift(m.commit.body.seq, ds) }) };
+      }
+      case 'checkpoint':
+        if (ds === 0) return null;
+        return { k: 'checkpoint', checkpoint: this.sign({ ...m.checkpoint.body, seq: shift(m.checkpoint.body.seq, ds * 8) }) };
+      case 'view-change': {
+        if (how === 'drop-certificates') return { k: 'view-change', vc: this.sign({ ...m.vc.body, prepared: [] }) };
+        if (dv === 0) return null;
+        return { k: 'view-change', vc: this.sign({ ...m.vc.body, view: shift(m.vc.body.view, dv) }) };
+      }
+      case 'new-view': {
+        const pps = m.nv.body.pps;
+        if ((how === 'old-digest' || how === 'null-batch') && pps.length > 0) {
+          // Another batch for one re-issued slot: one prepared elsewhere in the view-changes, an
+          // earlier one, or none.
+          const elsewhere = m.nv.body.vcs.flatMap((vc) => vc.body.prepared.map((c) => c.pp.body.digest));
+          const digest = how === 'null-batch' ? batchDigest([]) : elsewhere.length > 0 ? this.ctx.rng.pick(elsewhere) : old?.pp.body.digest;
+          if (digest === undefined) return null;
+          const i = this.ctx.rng.int(0, pps.length - 1);
+          const swapped = pps.map((pp, k) => (k === i ? this.sign({ ...pp.body, digest }) : pp));
+          return { k: 'new-view', nv: this.sign({ ...m.nv.body, pps: swapped }) };
+        }
+        if (how === 'drop-certificates') return { k: 'new-view', nv: this.sign({ ...m.nv.body, pps: pps.slice(0, -1) }) };
+        return null;
+      }
+      default:
+        return null;
+    }
+  }
+}
+
+type AdversaryContextLike = Parameters<Parameters<typeof registerAdversary>[1]>[0];
+
+registerAdversary(
+  'mutate',
+  (ctx) => new MutatingNode(ctx.core(), { member: ctx.member, n: ctx.n, secretKey: ctx.secretKey, suite: ctx.suite, rng: ctx.rng }),
+  'signs small changes of what it sends (view or sequence number ± 1, an earlier digest, no certificates, an extreme status) or resends old messages, to some members',
 );

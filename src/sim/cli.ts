@@ -7,6 +7,8 @@ import { availableParallelism } from 'node:os';
 import { ACCOUNTABILITY_GRACE_MS, LIVENESS_BOUND_MS } from './invariants.ts';
 import { runJobs, type Job } from './parallel.ts';
 import { scenarioByName, scenarioNames } from './scenarios.ts';
+import { selfTest } from './self-test.ts';
+import { twinsScheduleCount } from './twins.ts';
 import {
   DEFAULT_MAX_STEPS, REAL_CRYPTO_EVERY, addStats, emptyStats, formatFailure, runSeed, usesRealCrypto,
   type CryptoChoice, type RunResult, type RunStats, type SendGate,
@@ -25,6 +27,9 @@ interface Args {
   trace: number;
   jobs: number;
   sendGate: SendGate;
+  /** Planted bugs to hunt (empty: every one); null when not a self-test. */
+  selfTest: string[] | null;
+  timeScale: number;
 }
 
 const USAGE = `usage: npm run sim -- [options]
@@ -39,11 +44,16 @@ const USAGE = `usage: npm run sim -- [options]
   --jobs J         worker threads (default 1; try ${availableParallelism()})
   --send-gate G    earlier-writes (a send waits for every write its node started before it; default)
                    | same-list (only a send after a persist in the same effect list waits)
+  --twins T        the enumerated Twins schedules (n = 4; src/sim/twins.ts): 'all', or the first T;
+                   with the fast stand-in for signatures unless --crypto says otherwise
+  --self-test [B]  apply each planted bug (src/sim/planted/*.patch, or the comma list B) to a
+                   copy of the source and run its scenarios until an invariant fails
+  --time-scale X   the self-test gives each bug X times its share of time (default 1)
   --verbose        with --seed: print every event as it happens
   --keep-going     do not stop at the first violation`;
 
 function parseArgs(argv: string[]): Args {
-  const args: Args = { seeds: 1000, start: 0, seed: null, n: [4], faults: 'all', steps: DEFAULT_MAX_STEPS, crypto: 'auto', keepGoing: false, verbose: false, trace: 200, jobs: 1, sendGate: 'earlier-writes' };
+  const args: Args = { seeds: 1000, start: 0, seed: null, n: [4], faults: 'all', steps: DEFAULT_MAX_STEPS, crypto: 'auto', keepGoing: false, verbose: false, trace: 200, jobs: 1, sendGate: 'earlier-writes', selfTest: null, timeScale: 1 };
   const int = (flag: string, v: string | undefined): number => {
     const x = Number(v);
     if (v === undefined || !Number.isSafeInteger(x) || x < 0) fail(`${flag} needs a non-negative integer, got ${v ?? 'nothing'}`);
@@ -81,6 +91,29 @@ function parseArgs(argv: string[]): Args {
         args.sendGate = value;
         i++;
         break;
+      case '--self-test':
+        if (value !== undefined && !value.startsWith('--')) {
+          args.selfTest = value.split(',').map((x) => x.trim()).filter(Boolean);
+          i++;
+        } else args.selfTest = [];
+        break;
+      case '--twins': {
+        const count = twinsScheduleCount();
+        args.seeds = value === 'all' ? count : Math.min(count, int(flag, value));
+        args.start = 0;
+        args.faults = 'twins-enum';
+        args.n = [4];
+        if (!argv.includes('--crypto')) args.crypto = 'insecure';
+        i++;
+        break;
+      }
+      case '--time-scale': {
+        const x = Number(value);
+        if (!(x > 0)) fail(`--time-scale needs a positive number, got ${value ?? 'nothing'}`);
+        args.timeScale = x;
+        i++;
+        break;
+      }
       case '--verbose': args.verbose = true; break;
       case '--keep-going': args.keepGoing = true; break;
       case '--help': case '-h': console.log(USAGE); process.exit(0); break;
@@ -117,8 +150,29 @@ function printTotals(t: RunStats, wallMs: number): void {
   console.log(`  real Ed25519      ${t.realCryptoRuns} run(s)`);
 }
 
+async function runSelfTest(args: Args): Promise<never> {
+  const jobs = args.jobs > 1 ? args.jobs : availableParallelism();
+  console.log(`planted-bug self-test: each patch in src/sim/planted applied to a copy of the source, its scenarios run from seed 1 ` +
+    `until an invariant fails, within its share of time${args.timeScale === 1 ? '' : ` (x${args.timeScale})`}; ${jobs} thread(s)`);
+  const results = await selfTest({
+    only: args.selfTest!.length > 0 ? args.selfTest! : undefined,
+    scale: args.timeScale,
+    workers: jobs,
+    onResult: (r) => {
+      const how = r.error ?? (r.found ? `found by ${r.scenario} (${r.invariant}) at seed ${r.seeds}` : `NOT FOUND in ${r.seeds} seed(s)`);
+      console.log(`  ${r.found ? 'ok  ' : 'FAIL'} ${r.name.padEnd(34)} ${how}, ${r.seconds.toFixed(1)} s`);
+    },
+  });
+  const missed = results.filter((r) => !r.found);
+  const total = results.reduce((t, r) => t + r.seconds, 0);
+  console.log(`\n${results.length - missed.length} of ${results.length} planted bugs found in ${total.toFixed(1)} s` +
+    (missed.length > 0 ? `; not found: ${missed.map((r) => r.name).join(', ')}` : ''));
+  process.exit(missed.length > 0 ? 1 : 0);
+}
+
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
+  if (args.selfTest !== null) await runSelfTest(args);
   console.log(`liveness bound: every correct member's request executes at every correct node within ${LIVENESS_BOUND_MS / 1000} s of virtual time ` +
     `after the network heals; proofs must reach every correct node within ${ACCOUNTABILITY_GRACE_MS / 1000} s after that`);
 

@@ -9,7 +9,8 @@
 import { encode } from 'cborg';
 import type { Effect } from '../core/effects.ts';
 import type { LunchOp } from '../core/lunch.ts';
-import { bodyBytes, checkProof, isLunchOp, sameBytes, slotKey, type RequestOp, type Roster, type Signed } from '../core/messages.ts';
+import { sha256 } from '@noble/hashes/sha2.js';
+import { bodyBytes, checkProof, isLunchOp, sameBytes, slotKey, verifySigned, type RequestOp, type Roster, type Signed } from '../core/messages.ts';
 import type { CryptoSuite } from '../core/suite.ts';
 import type { NodeSnapshot } from './node.ts';
 
@@ -34,7 +35,8 @@ export type InvariantName =
   | 'step-budget'
   | 'no-equivocation'
   | 'restore'
-  | 'amnesia';
+  | 'amnesia'
+  | 'certified';
 
 export class InvariantViolation extends Error {
   constructor(
@@ -307,6 +309,27 @@ export class Invariants {
     if (!this.honestNode[node]) return;
     this.compareState(node, snap.executedSeq, snap.lunchBytes);
     for (const m of snap.proven) this.checkAccused(node, m, 'its snapshot lists');
+  }
+
+  /**
+   * An honest node made checkpoint `seq` stable (and will forget the log below it): the proof it
+   * keeps must be 2f + 1 valid checkpoints of distinct members for that state.
+   */
+  stable(node: number, seq: number, bytes: Uint8Array, proof: readonly Signed[]): void {
+    if (!this.honestNode[node]) return;
+    const digest = sha256(bytes);
+    const signers = new Set<number>();
+    for (const cp of proof) {
+      const b = cp.body;
+      if (b.t !== 'checkpoint' || b.seq !== seq || !sameBytes(b.digest, digest) || !verifySigned(this.suite, this.roster, cp)) {
+        throw new InvariantViolation('certified', `node ${node} made s${seq} stable with a checkpoint that does not match its state: ${describeBody(cp)}`);
+      }
+      signers.add(b.from);
+    }
+    const q = 2 * Math.floor((this.cast.n - 1) / 3) + 1;
+    if (signers.size < q) {
+      throw new InvariantViolation('certified', `node ${node} made s${seq} stable with checkpoints of ${signers.size} member(s); it takes ${q}`);
+    }
   }
 
   evidence(node: number, e: EvidenceEffect): void {

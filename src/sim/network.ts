@@ -74,6 +74,13 @@ export class VirtualNetwork {
     this.link.duplicate = duplicate;
   }
 
+  /** Every message from now on takes `min`..`max` ms (a slow network is still a fair one). */
+  setDelay(min: number, max: number): void {
+    this.link.minDelay = min;
+    this.link.maxDelay = max;
+    this.link.longChance = 0;
+  }
+
   /** Nodes in different groups cannot reach each other; nodes named in no group form one group together. */
   partition(groups: readonly (readonly number[])[]): void {
     this.group.fill(0);

@@ -1,6 +1,7 @@
 // The big seeded batch: over 10,000 simulated schedules of the real replica, for every fault mix
 // (crashes, restarts from durable records, wiped records, long partitions, lying responders,
-// every adversary strategy), with n = 4 and n = 7, every invariant checked after every step. Runs are spread over worker
+// every adversary strategy, the structured schedules: holds, round partitions, enumerated Twins,
+// a lying new primary, long runs, a slow network), with n = 4 and n = 7, every invariant checked after every step. Runs are spread over worker
 // threads (one per core). A failure prints its seed, the command that replays it and the trace.
 //
 // SIM_SCALE=0.1 npm run test:unit -- src/sim/seeded.test.ts   runs a tenth of it.
@@ -10,39 +11,56 @@ import { LIVENESS_BOUND_MS } from './invariants.ts';
 import { runJobs, type Job } from './parallel.ts';
 import { scenarioNames } from './scenarios.ts';
 import { formatFailure, type RunResult } from './simulator.ts';
+import { twinsScheduleCount } from './twins.ts';
 
 const SCALE = Number(process.env.SIM_SCALE ?? '1');
 const mixes = scenarioNames();
 /**
- * Schedules per fault mix and n, 10,084 in all. An n = 7 run costs about four n = 4 runs; a
- * `restart` run about two light ones, and the heavy mixes (30–60 requests with a partition past
- * garbage collection, or a long workload for a wiped member) about five to fourteen: they get
- * fewer seeds, and n = 7 fewer than n = 4, so that the whole batch takes about as long as it did
- * before they existed (the CLI runs any of them at any count). Every other mix gets LIGHT.
+ * Schedules per fault mix and n, over 10,000 in all, chosen by cost (single-core milliseconds per
+ * run, measured at n = 4 / n = 7): a light mix costs about 30 / 120 ms, `restart` 60 / 130, the
+ * heavy mixes 90-350 / 250-1300 (holds, round partitions, a lying new primary, long runs, wipes,
+ * long partitions) and `slow-network` 600 / 2500. The heavy ones get fewer seeds, and n = 7 fewer
+ * than n = 4, so that the batch takes about five minutes on two cores; the CLI runs any of them
+ * at any count. Every other mix gets LIGHT.
  */
-const LIGHT: Record<number, number> = { 4: 725, 7: 70 };
+const LIGHT: Record<number, number> = { 4: 600, 7: 50 };
 const HEAVY: Record<string, Record<number, number>> = {
   restart: { 4: 200, 7: 40 },
   wipe: { 4: 64, 7: 12 },
-  'wipe-revote': { 4: 64, 7: 12 },
+  'wipe-revote': { 4: 64, 7: 8 },
   'long-partition': { 4: 64, 7: 12 },
   'lying-state': { 4: 64, 7: 12 },
+  // The structured schedules: 20-40 s of virtual time with holds longer than the timeouts.
+  holds: { 4: 200, 7: 20 },
+  rounds: { 4: 200, 7: 10 },
+  'liar-new-view': { 4: 100, 7: 10 },
+  long: { 4: 48, 7: 8 },
+  'slow-network': { 4: 32, 7: 3 },
+  // Enumerated at n = 4 (spread over the whole enumeration below); random splits at n = 7.
+  'twins-enum': { 4: 400, 7: 10 },
 };
 const seedsFor = (faults: string, n: number): number => Math.ceil((HEAVY[faults]?.[n] ?? LIGHT[n]!) * SCALE);
 /**
  * Real Ed25519 for one seed in this many, per n (the CLI uses one in 20; here fewer, because a
  * real-crypto run costs as much as fifty stand-in runs). Replay commands name the suite used.
  */
-const REAL_CRYPTO_EVERY: Record<number, number> = { 4: 200, 7: 70 };
+const REAL_CRYPTO_EVERY: Record<number, number> = { 4: 400, 7: 140 };
 
 const groups = mixes.flatMap((faults) => [4, 7].map((n) => ({ faults, n })));
 const results = new Map<string, RunResult[]>();
 const key = (faults: string, n: number) => `${faults}/n=${n}`;
 
+/**
+ * The enumerated Twins schedules are spread evenly over the whole enumeration (the CLI's
+ * `--twins all` runs every one): seed k runs schedule k.
+ */
+const seedOf = (faults: string, n: number, k: number): number =>
+  faults === 'twins-enum' && n === 4 ? Math.floor((k * twinsScheduleCount()) / (seedsFor(faults, n) + 1)) : k;
+
 beforeAll(async () => {
   const jobs: Job[] = [];
   for (const { faults, n } of groups) {
-    for (let seed = 1; seed <= seedsFor(faults, n); seed++) jobs.push({ seed, n, faults, realCryptoEvery: REAL_CRYPTO_EVERY[n] });
+    for (let k = 1; k <= seedsFor(faults, n); k++) jobs.push({ seed: seedOf(faults, n, k), n, faults, realCryptoEvery: REAL_CRYPTO_EVERY[n] });
   }
   const started = performance.now();
   const all = await runJobs(jobs, { workers: availableParallelism() });
@@ -63,7 +81,10 @@ describe('seeded simulation, every invariant after every step', () => {
   it('covers at least 10,000 schedules across the fault mixes', () => {
     const total = [...results.values()].reduce((sum, list) => sum + list.length, 0);
     if (SCALE >= 1) expect(total).toBeGreaterThanOrEqual(10_000);
-    expect(mixes).toEqual(expect.arrayContaining(['none', 'crash', 'partition', 'lossy', 'twins', 'restart', 'wipe', 'wipe-revote', 'long-partition', 'lying-state', 'mixed']));
+    expect(mixes).toEqual(expect.arrayContaining([
+      'none', 'crash', 'partition', 'lossy', 'twins', 'restart', 'wipe', 'wipe-revote', 'long-partition', 'lying-state', 'mixed',
+      'holds', 'rounds', 'liar-new-view', 'long', 'slow-network', 'twins-enum', 'mutate', 'slow',
+    ]));
   });
 
   it.each(groups)('$faults, n = $n: no violations', ({ faults, n }) => {

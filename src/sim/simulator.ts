@@ -26,7 +26,7 @@ import type { NodeConfig, NodeFactory, NodeRestorer, NodeSnapshot, SimNode } fro
 import { Prng } from './prng.ts';
 import { getAdversary, type AdversaryContext } from './registry.ts';
 import { replicaNode, restoreReplica } from './replica-node.ts';
-import { faultyMembers, scenarioFor, type LongPartition, type NetEvent, type Restart } from './scenarios.ts';
+import { faultyMembers, scenarioFor, type LongPartition, type NetEvent, type Restart, type RoundFault } from './scenarios.ts';
 import { Trace } from './trace.ts';
 import { nextOp } from './workload.ts';
 
@@ -119,6 +119,8 @@ export interface RunStats {
   selfAddressed: number;
   drops: Record<string, number>;
   network: NetworkStats;
+  /** Deliveries the structured faults held back, and ones they dropped. */
+  roundFaults: { held: number; dropped: number };
 }
 
 export interface SimFailure {
@@ -180,6 +182,7 @@ export function emptyStats(): RunStats {
     crashes: 0, restarts: 0, wipes: 0, restoredRecords: 0, lostWrites: 0, lostSends: 0, crashesBetweenPersistAndSend: 0,
     amnesiaEnded: 0, longPartitionsPastGC: 0, maxKept: 0, maxKeptBy: {},
     network: { sent: 0, delivered: 0, lost: 0, duplicated: 0, blockedByPartition: 0, toCrashed: 0 },
+    roundFaults: { held: 0, dropped: 0 },
   };
 }
 
@@ -199,6 +202,7 @@ export function addStats(total: RunStats, s: RunStats): RunStats {
   add(total.messages, s.messages);
   add(total.drops, s.drops);
   add(total.network as unknown as Record<string, number>, s.network as unknown as Record<string, number>);
+  add(total.roundFaults, s.roundFaults);
   return total;
 }
 
@@ -233,6 +237,11 @@ export class Simulation {
   readonly trace: Trace;
   /** The network's fault schedule (partitions, heals, loss changes). */
   readonly schedule: readonly NetEvent[];
+  /** Structured faults by protocol round (holds and drops). */
+  readonly roundFaults: readonly RoundFault[];
+  /** Virtual ms within which a correct member's request must execute (see `Invariants`). */
+  readonly livenessBound: number;
+  private readonly endsWhenQuiet: boolean;
   /** Crash-and-restart episodes, in the plan's order. */
   readonly restarts: readonly Restart[];
   readonly longPartition: LongPartition | undefined;
@@ -288,13 +297,16 @@ export class Simulation {
     this.f = f;
     this.maxSteps = options.maxSteps ?? DEFAULT_MAX_STEPS;
     this.trace = new Trace(options.traceSize ?? DEFAULT_TRACE, options.live);
-    this.logWindow = { ...DEFAULT_TIMING, ...options.timing }.logWindow;
+
     this.sendGate = options.sendGate ?? 'earlier-writes';
     const rng = new Prng(seed);
-    const scenario = scenarioFor(options.faults ?? 'all', seed);
+    const { scenario, turn } = scenarioFor(options.faults ?? 'all', seed);
     this.scenario = scenario.name;
-    const plan = scenario.plan({ rng: rng.fork('scenario'), n: this.n, f });
+    const plan = scenario.plan({ rng: rng.fork('scenario'), n: this.n, f, turn });
     this.strategyOf = plan.adversaries;
+    // The run's timing: the scenario's, then the caller's on top.
+    const timing = plan.timing || options.timing ? { ...plan.timing, ...options.timing } : undefined;
+    this.logWindow = { ...DEFAULT_TIMING, ...timing }.logWindow;
     this.restarts = plan.restarts;
     this.restartsDue = plan.restarts.length;
     this.longPartition = plan.longPartition;
@@ -322,7 +334,7 @@ export class Simulation {
     this.adversaryRng = rng.fork('adversaries');
     const extra: { member: number; node: SimNode }[] = [];
     for (let m = 0; m < this.n; m++) {
-      const config: NodeConfig = { roster: this.roster, me: m, secretKey: keys[m]!.secretKey, suite: this.suite, timing: options.timing, now: 0 };
+      const config: NodeConfig = { roster: this.roster, me: m, secretKey: keys[m]!.secretKey, suite: this.suite, timing, now: 0 };
       this.configs.push(config);
       const strategy = plan.adversaries.get(m);
       let built: SimNode | SimNode[];
@@ -355,10 +367,16 @@ export class Simulation {
 
     this.network = new VirtualNetwork(this.memberOf, rng.fork('network'), plan.link);
     this.diskRng = rng.fork('disk');
-    const netEvents = plan.network({ n: this.n, f, memberOf: this.memberOf });
+    const layout = { n: this.n, f, memberOf: this.memberOf };
+    const netEvents = plan.network(layout);
     this.schedule = netEvents;
+    this.roundFaults = plan.rounds?.(layout) ?? [];
     const crashTimes = [...plan.crashes.values()];
-    this.plannedStableAt = Math.max(0, ...netEvents.map((e) => e.at), ...crashTimes, ...plan.restarts.map((r) => r.restartAt));
+    // A slow network is still a fair one; a held message arrives once its hold is over.
+    const faultEnds = this.roundFaults.map((r) => r.until + (r.hold === 'drop' ? 0 : r.hold));
+    this.plannedStableAt = Math.max(
+      0, ...netEvents.filter((e) => e.kind !== 'slow').map((e) => e.at), ...faultEnds, ...crashTimes, ...plan.restarts.map((r) => r.restartAt),
+    );
     this.stableAt = Math.max(this.plannedStableAt, plan.longPartition?.until ?? 0);
 
     const faulty = faultyMembers(plan);
@@ -366,7 +384,9 @@ export class Simulation {
     const faultyMember = Array.from({ length: this.n }, (_, m) => plan.adversaries.has(m));
     const crashingMember = Array.from({ length: this.n }, (_, m) => plan.crashes.has(m) || plan.lateCrash?.member === m);
     this.lateCrash = plan.lateCrash;
-    this.invariants = new Invariants({ n: this.n, memberOf: this.memberOf, faultyMember, crashingMember }, this.suite, this.roster, this.stableAt);
+    this.livenessBound = plan.livenessBound ?? LIVENESS_BOUND_MS;
+    this.endsWhenQuiet = plan.endsWhenQuiet === true;
+    this.invariants = new Invariants({ n: this.n, memberOf: this.memberOf, faultyMember, crashingMember }, this.suite, this.roster, this.stableAt, this.livenessBound);
 
     // The schedule.
     for (const event of netEvents) this.queue.push(event.at, { k: 'net', event });
@@ -389,7 +409,7 @@ export class Simulation {
     const window = plan.workload?.window ?? WORKLOAD_WINDOW_MS;
     let correctRequests = 0;
     const ask = (node: number) => {
-      const at = schedule.int(0, window);
+      const at = schedule.int(Math.min(plan.workload?.start ?? 0, window), window);
       this.lastWorkloadAt = Math.max(this.lastWorkloadAt, at);
       this.queue.push(at, { k: 'request', node });
     };
@@ -482,7 +502,7 @@ export class Simulation {
   private loop(): void {
     for (;;) {
       // Recomputed: a long partition that heals early or a late crash moves stableAt.
-      const hardStop = this.stableAt + WORKLOAD_WINDOW_MS + LIVENESS_BOUND_MS + ACCOUNTABILITY_GRACE_MS + 10_000;
+      const hardStop = this.stableAt + this.lastWorkloadAt + this.livenessBound + ACCOUNTABILITY_GRACE_MS + 10_000;
       const next = this.queue.pop();
       if (next === undefined) throw new InvariantViolation('liveness', 'nothing left to happen (no ticks scheduled)');
       this.now = next.at;
@@ -501,7 +521,10 @@ export class Simulation {
 
   /** Every request issued, every correct member's request executed everywhere correct, the network stable, proofs shared. */
   private done(): boolean {
-    if (this.now < this.lastWorkloadAt || this.now < this.stableAt || this.restartsDue > 0) return false;
+    // A plan whose only faults act on protocol messages may end once everything is quiet: with
+    // nothing pending, no later view comes, so its later faults would never act.
+    const early = this.endsWhenQuiet && this.network.isPartitioned === false;
+    if (this.now < this.lastWorkloadAt || (!early && this.now < this.stableAt) || this.restartsDue > 0) return false;
     if (this.dirty) {
       this.dirty = false;
       if (!this.invariants.allExecuted()) {
@@ -634,6 +657,9 @@ export class Simulation {
         } else if (e.kind === 'heal') {
           this.network.heal();
           this.trace.note(this.now, 0, 0, 'HEAL: every live node reaches every other');
+        } else if (e.kind === 'slow') {
+          this.network.setDelay(e.min, e.max);
+          this.trace.note(this.now, 0, 0, `SLOW: every message now takes ${e.min}-${e.max} ms`);
         } else {
           this.network.setLoss(e.drop, e.duplicate);
           this.trace.note(this.now, 0, 0, `LOSS now drop ${e.drop}, duplicate ${e.duplicate}`);
@@ -814,9 +840,39 @@ export class Simulation {
     }
     const recipients = this.network.recipients(node, e.to).length;
     this.stats.messages[e.type] = (this.stats.messages[e.type] ?? 0) + recipients;
+    const faulted = this.roundFaults.length > 0 && e.message !== null ? e.message : null;
     for (const d of this.network.route(node, e.to, this.now)) {
-      this.queue.push(d.at, { k: 'deliver', from: node, to: d.node, bytes: e.bytes, message: e.message });
+      let at = d.at;
+      if (faulted !== null) {
+        const fate = this.roundFate(node, d.node, faulted);
+        if (fate === 'drop') {
+          this.stats.roundFaults.dropped++;
+          continue;
+        }
+        if (fate > at) {
+          this.stats.roundFaults.held++;
+          at = fate;
+        }
+      }
+      this.queue.push(at, { k: 'deliver', from: node, to: d.node, bytes: e.bytes, message: e.message });
     }
+  }
+
+  /** What the structured faults do to a message from one node to another: deliver no earlier than a time, or drop. */
+  private roundFate(from: number, to: number, m: Wire): number | 'drop' {
+    const round = roundOf(m);
+    let at = 0;
+    for (const r of this.roundFaults) {
+      if (this.now < r.from || this.now >= r.until) continue;
+      if (r.view !== undefined && round?.view !== r.view) continue;
+      if (r.belowView !== undefined && round !== null && round.view >= r.belowView) continue;
+      if (r.kinds !== undefined && !r.kinds.includes(m.k)) continue;
+      if (r.to !== undefined && !r.to.includes(to)) continue;
+      if (r.groups !== undefined && groupOf(r.groups, from) === groupOf(r.groups, to)) continue;
+      if (r.hold === 'drop') return 'drop';
+      at = Math.max(at, this.now + r.hold);
+    }
+    return at;
   }
 
   private noteSizes(s: NodeSnapshot): void {
@@ -855,6 +911,7 @@ export class Simulation {
           if (watchAmnesia && forbiddenAt < 0 && AMNESIA_FORBIDDEN.has(body.t)) forbiddenAt = i;
         } else if (record.kind === 'stable') {
           if (stableAt < 0) stableAt = i;
+          if (origin !== 'restore') this.invariants.stable(node, record.seq, record.bytes, record.proof);
           const a = this.away;
           if (honest && a !== null && a.active && member !== a.member && record.seq > a.othersStable) {
             a.othersStable = record.seq;
@@ -961,6 +1018,32 @@ export class Simulation {
       }
     }
   }
+}
+
+type RoundKind = 'pre-prepare' | 'prepare' | 'commit' | 'view-change' | 'new-view';
+
+/** The protocol round a message belongs to: the view it is in (or for), and its kind; null for the rest. */
+export function roundOf(m: Wire): { view: number; kind: RoundKind } | null {
+  switch (m.k) {
+    case 'pre-prepare':
+      return { view: m.pp.body.view, kind: 'pre-prepare' };
+    case 'prepare':
+      return { view: m.prepare.body.view, kind: 'prepare' };
+    case 'commit':
+      return { view: m.commit.body.view, kind: 'commit' };
+    case 'view-change':
+      return { view: m.vc.body.view, kind: 'view-change' };
+    case 'new-view':
+      return { view: m.nv.body.view, kind: 'new-view' };
+    default:
+      return null;
+  }
+}
+
+/** The group a node is in; nodes named in no group share one more. */
+function groupOf(groups: readonly (readonly number[])[], node: number): number {
+  const g = groups.findIndex((members) => members.includes(node));
+  return g < 0 ? groups.length : g;
 }
 
 function decodeOr(bytes: Uint8Array): Wire | null {
