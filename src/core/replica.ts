@@ -194,6 +194,8 @@ export class Replica {
   private readonly seen = new Map<string, Signed>();
   /** Entries of `seen` per member (its own excluded), bounded by `seenPerMember`. */
   private readonly seenCount: number[];
+  /** VIEW-CHANGE entries of `seen` per member and view (different epochs). */
+  private readonly epochsSeen = new Map<string, number>();
   private readonly seenPerMember: number;
   private readonly exposed = new Set<string>();
   private readonly proofs = new Map<number, Proof>();
@@ -237,9 +239,10 @@ export class Replica {
     this.lastCounter = new Array<number>(n).fill(0);
     this.peerExecuted = new Array<number>(n).fill(0);
     this.seenCount = new Array<number>(n).fill(0);
-    // Per member: prepares and commits for a window of slots in a few views, its pre-prepares,
-    // checkpoints within reach, requests ahead, and a vote or two.
-    this.seenPerMember = 8 * this.timing.logWindow + 64;
+    // Per member, what is within reach: pre-prepares, prepares and commits for the window in
+    // three views (9L), checkpoints (4L/K), requests ahead (8), two epochs of votes for 2n + 1
+    // views and a few new views; this only backs those bounds up.
+    this.seenPerMember = 10 * this.timing.logWindow + 8 * this.n + 32;
     this.vcTimeout = this.timing.viewChangeTimeout;
     this.lastHeardPrimary = this.now;
     this.nextHeartbeat = this.now;
@@ -382,24 +385,28 @@ export class Replica {
     const body = bodyBytes(s.body);
     const key = hex(s.sig);
     const known = this.verified.get(key);
-    if (known && sameBytes(known, body)) return true;
-    if (!verifySigned(this.suite, this.roster, s)) return false;
-    if (this.verifiedBytes + body.length > VERIFIED_BYTES_KEPT) {
-      this.verified.clear();
-      this.verifiedBytes = 0;
+    if (!known || !sameBytes(known, body)) {
+      if (!verifySigned(this.suite, this.roster, s)) return false;
+      if (this.verifiedBytes + body.length > VERIFIED_BYTES_KEPT) {
+        this.verified.clear();
+        this.verifiedBytes = 0;
+      }
+      this.verified.set(key, body);
+      this.verifiedBytes += body.length;
     }
-    this.verified.set(key, body);
-    this.verifiedBytes += body.length;
-    this.observe(s);
+    // Also when it verified before: then it may have been out of reach, and now be within it.
+    this.observe(s, body);
     return true;
   }
 
   /**
    * Every validly signed slot message within reach is compared with the first one seen for its
-   * slot. What is out of reach (far sequence numbers or views, counters far ahead) is not kept,
-   * and no member gets more than `seenPerMember` entries, so a liar cannot grow this map.
+   * slot. What is out of reach (far sequence numbers or views, counters far ahead, a third epoch
+   * for one view) is not kept, so what one member can make an honest replica keep is bounded —
+   * by the window and the views around the current one — and cannot crowd out the slots that
+   * matter now; `seenPerMember` only backs that up.
    */
-  private observe(s: Signed): void {
+  private observe(s: Signed, body: Uint8Array): void {
     const slot = slotKey(s.body);
     if (slot === null || !this.withinReach(s.body)) return;
     const first = this.seen.get(slot);
@@ -410,10 +417,12 @@ export class Replica {
         this.seenCount[from]!++;
       }
       this.seen.set(slot, s);
+      if (s.body.t === 'view-change') this.epochsSeen.set(`${from}/${s.body.view}`, (this.epochsSeen.get(`${from}/${s.body.view}`) ?? 0) + 1);
       return;
     }
-    // Only slot bodies (never status or accusations) reach `seen`, so the pair is a Proof.
-    if (!sameBytes(bodyBytes(first.body), bodyBytes(s.body))) this.convict({ a: first, b: s } as Proof, slot);
+    // One signature, one body. Only slot bodies (never status or accusations) reach `seen`, so
+    // the pair is a Proof.
+    if (!sameBytes(first.sig, s.sig) && !sameBytes(bodyBytes(first.body), body)) this.convict({ a: first, b: s } as Proof, slot);
   }
 
   private withinReach(b: AnyBody): boolean {
@@ -424,12 +433,15 @@ export class Replica {
       case 'pre-prepare':
       case 'prepare':
       case 'commit':
-        return b.seq > this.stable && b.seq <= this.stable + L && b.view + 1 >= this.view && b.view <= this.view + this.n;
+        if (b.t === 'pre-prepare' && b.from !== this.primary(b.view)) return false;
+        return b.seq > this.stable && b.seq <= this.stable + L && b.view + 1 >= this.view && b.view <= this.view + 1;
       case 'checkpoint':
         return b.seq > this.stable && b.seq <= this.stable + 4 * L;
       case 'view-change':
+        // An honest member votes once per view in each epoch; two epochs per view are plenty.
+        return b.view >= this.view && b.view <= this.view + 2 * this.n && (this.epochsSeen.get(`${b.from}/${b.view}`) ?? 0) < 2;
       case 'new-view':
-        return b.view >= this.view && b.view <= this.view + 2 * this.n;
+        return b.from === this.primary(b.view) && b.view >= this.view && b.view <= this.view + 2 * this.n;
       default:
         return false;
     }
@@ -440,6 +452,12 @@ export class Replica {
     if (!s) return;
     this.seen.delete(slot);
     if (s.body.from !== this.me) this.seenCount[s.body.from]!--;
+    if (s.body.t === 'view-change') {
+      const key = `${s.body.from}/${s.body.view}`;
+      const left = (this.epochsSeen.get(key) ?? 1) - 1;
+      if (left > 0) this.epochsSeen.set(key, left);
+      else this.epochsSeen.delete(key);
+    }
   }
 
   private convict(proof: Proof, slot: string): void {
@@ -992,7 +1010,12 @@ export class Replica {
     const maxS = plan.length ? plan[plan.length - 1]!.seq : best.body.stable;
     this.nextSeq = Math.max(maxS, this.executedSeq, this.stable) + 1;
     this.out.push({ kind: 'view', view, changing: false });
-    for (const [i, e] of plan.entries()) this.acceptPrePrepare(nv.body.pps[i]!, e.batch);
+    for (const [i, e] of plan.entries()) {
+      const pp = nv.body.pps[i]!;
+      this.acceptPrePrepare(pp, e.batch);
+      // The primary sends its re-issued pre-prepares again like any other, for whoever missed them.
+      if (this.isPrimary(view)) this.slot(view, e.seq).sent.push({ k: 'pre-prepare', pp, batch: e.batch });
+    }
     this.collectGarbage();
     if (this.proofs.has(this.primary())) this.startViewChange(view + 1);
     else if (this.isPrimary()) this.assign();
@@ -1369,7 +1392,12 @@ export class Replica {
           this.seen.set(slot, rec.signed);
           if (b.t === 'request' && (!lastRequest || b.counter > lastRequest.body.counter)) lastRequest = rec.signed as Signed<RequestBody>;
           if (b.t === 'pre-prepare' || b.t === 'prepare' || b.t === 'commit' || b.t === 'new-view') maxView = Math.max(maxView, b.view);
-          if (b.t === 'pre-prepare' && rec.batch && sameBytes(batchDigest(rec.batch), b.digest) && rec.batch.every((r) => this.validRequest(r))) {
+          if (b.t === 'pre-prepare' && rec.batch) {
+            // A batch that is not the one signed is damage, not something to number over.
+            if (!sameBytes(batchDigest(rec.batch), b.digest) || !rec.batch.every((r) => this.validRequest(r))) {
+              rejected.push({ index, reason: 'a pre-prepare whose batch is not the one it signed' });
+              break;
+            }
             ownPrePrepares.push({ pp: rec.signed as Signed<PrePrepareBody>, batch: rec.batch });
           }
           if (b.t === 'view-change') this.myViewChanges.set(b.view, { k: 'view-change', vc: rec.signed as Signed<ViewChangeBody> });
@@ -1438,21 +1466,52 @@ export class Replica {
       slot.sent.push({ k: 'pre-prepare', pp, batch });
       for (const r of batch) this.assigned.add(requestId(r.body.from, r.body.counter));
     }
-    this.myCounter = lastRequest?.body.counter ?? 0;
-    this.execute();
-    if (lastRequest && lastRequest.body.counter > this.lastCounter[this.me]!) {
-      this.myOutstanding = lastRequest;
-      this.admit(lastRequest);
-    }
     // A log without its first record was lost; unreadable records after the last noted loss are
     // a new loss (those before it are already being recovered from).
     const lost = options.lost === true || !started || rejected.some((r) => r.index > lostAt);
     if (lost) for (const record of this.recovery.lose(options.nonce)) this.out.push({ kind: 'persist', record });
-    else this.recovery.settle(this.stable);
-    // While it asks to recover, its one outstanding request is its recovery request.
-    if (this.recovery.phase === 'asking') this.myOutstanding = null;
+    // The request it signed last is outstanding until it executes: re-executing its records must
+    // not let it sign another one meanwhile (one at a time). While it asks to recover, its one
+    // outstanding request is its recovery request.
+    this.myCounter = lastRequest?.body.counter ?? 0;
+    this.myOutstanding = lastRequest !== null && this.recovery.phase !== 'asking' ? lastRequest : null;
+    this.execute();
+    if (lastRequest && lastRequest.body.counter > this.lastCounter[this.me]!) this.admit(lastRequest);
+    this.rebuildNewViewSlots();
+    if (!lost) this.recovery.settle(this.stable);
     this.collectGarbage();
     this.issueQueued();
+  }
+
+  /**
+   * After a restart, the slots the NEW-VIEW of the current view re-issued, with what this member
+   * signed for them, so that it can go on with them and send its part again.
+   */
+  private rebuildNewViewSlots(): void {
+    const nv = this.newView;
+    if (!nv || nv.body.view !== this.view) return;
+    const checked = this.checkNewView(nv);
+    if ('refused' in checked) return;
+    for (const [i, e] of checked.plan.entries()) {
+      if (e.seq <= this.executedSeq) continue;
+      const pp = nv.body.pps[i]!;
+      const slot = this.slot(this.view, e.seq);
+      if (slot.pp) continue;
+      slot.pp = pp;
+      slot.batch = e.batch;
+      for (const r of e.batch) this.assigned.add(requestId(r.body.from, r.body.counter));
+      if (this.isPrimary()) slot.sent.push({ k: 'pre-prepare', pp, batch: e.batch });
+      const prepare = this.seen.get(`prepare/${this.me}/${this.view}/${e.seq}`) as Signed<PrepareBody> | undefined;
+      if (prepare && sameBytes(prepare.body.digest, pp.body.digest)) {
+        slot.prepares.set(this.me, prepare);
+        slot.sent.push({ k: 'prepare', prepare, pp });
+      }
+      const commit = this.seen.get(`commit/${this.me}/${this.view}/${e.seq}`) as Signed<CommitBody> | undefined;
+      if (commit && sameBytes(commit.body.digest, pp.body.digest)) {
+        slot.commits.set(this.me, commit);
+        slot.sent.push({ k: 'commit', commit });
+      }
+    }
   }
 }
 

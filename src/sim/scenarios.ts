@@ -288,10 +288,16 @@ const builtIn: Scenario[] = [
   },
   {
     name: 'wipe',
-    description: 'an honest member restarts with every record lost (amnesia: it must sign no prepare, commit, view-change until a window past what it could have signed); with f >= 2 another restarts normally',
+    description: 'an honest member restarts with every record lost (amnesia: it must sign no prepare, commit, view-change until a window past its agreed recovery request); half the time it restarts from its records while it recovers, and sometimes it is wiped again; with f >= 2 another restarts normally',
     plan: ({ rng, n, f }) => {
       const [wiped, other] = pickMembers(rng, n, Math.min(f, 2));
       const restarts = restartEpisodes(rng, wiped!, rng.int(0, 1000), rng.int(1, 2), true);
+      // Half the time it restarts from its records while it recovers (asking or waiting), and
+      // sometimes it is wiped again after that.
+      if (rng.chance(0.5)) {
+        restarts.push(...restartEpisodes(rng, wiped!, restarts.at(-1)!.restartAt + rng.int(200, 4000), 1));
+        if (rng.chance(0.4)) restarts.push(...restartEpisodes(rng, wiped!, restarts.at(-1)!.restartAt + rng.int(200, 4000), 1, true));
+      }
       if (other !== undefined && rng.chance(0.5)) restarts.push(...restartEpisodes(rng, other, rng.int(0, 1500), rng.int(1, 2)));
       // Often enough requests, for long enough, that the stable checkpoint passes the wiped
       // member's horizon (a window beyond what it heard of while it learned, for primarySilence

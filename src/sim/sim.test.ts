@@ -471,9 +471,11 @@ describe('durability: crashes, restarts and wiped records', () => {
     };
     const { total } = batch('wipe', range(1, 16), { restore });
     const wiped = restores.filter((r) => r.lost);
-    expect(wiped.length).toBe(16);
+    // One wipe per run, sometimes a second one after a restart from its records while recovering.
+    expect(wiped.length).toBeGreaterThanOrEqual(16);
     expect(wiped.every((r) => r.amnesia && r.records === 0)).toBe(true);
-    expect(total.wipes).toBe(16);
+    expect(total.wipes).toBe(wiped.length);
+    expect(restores.filter((r) => !r.lost && r.amnesia && r.records > 0).length).toBeGreaterThan(0);
     expect(total.amnesiaEnded).toBeGreaterThan(2);
     expect(total.provenMembers).toBe(0);
     expect(total.drops['refused-while-amnesic'] ?? 0).toBe(0); // refusals are counted by the replica, not as drops
