@@ -80,7 +80,7 @@ export interface RoomView {
   readonly malicious: { readonly enabled: boolean; readonly strategy: Strategy };
   /** Own requests not yet decided. */
   readonly pendingOwn: number;
-  /** This tab lost its records and sits out of agreement until it is safe again. */
+  /** This tab lost its records and is recovering: it vouches for nothing until that is safe. */
   readonly amnesia: boolean;
   /** A problem the user should know about (e.g. storage trouble), or null. */
   readonly problem: string | null;
