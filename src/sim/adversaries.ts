@@ -283,3 +283,45 @@ registerAdversary(
   (ctx) => new MutatingNode(ctx.core(), { member: ctx.member, n: ctx.n, secretKey: ctx.secretKey, suite: ctx.suite, rng: ctx.rng }),
   'signs small changes of what it sends (view or sequence number ± 1, an earlier digest, no certificates, an extreme status) or resends old messages, to some members',
 );
+
+/**
+ * A member that runs the honest replica, but whose VIEW-CHANGEs report none of its prepared
+ * certificates: it forgets, on purpose, what it vouched for. Everything it signs is well-formed.
+ */
+export class ForgetfulNode implements SimNode {
+  constructor(
+    readonly replica: Replica,
+    private readonly secretKey: Uint8Array,
+    private readonly suite: AdversaryContextLike['suite'],
+  ) {}
+
+  step(from: number, bytes: Uint8Array): Effect[] {
+    return this.forget(this.replica.step(from, bytes));
+  }
+
+  tick(now: number): Effect[] {
+    return this.forget(this.replica.tick(now));
+  }
+
+  request(op: LunchOp): Effect[] {
+    return this.forget(this.replica.request(op));
+  }
+
+  snapshot(): NodeSnapshot {
+    return this.replica.snapshot();
+  }
+
+  private forget(effects: Effect[]): Effect[] {
+    return effects.map((e) => {
+      if (e.kind !== 'send' || e.message?.k !== 'view-change' || e.message.vc.body.prepared.length === 0) return e;
+      const m: Wire = { k: 'view-change', vc: signBody(this.suite, this.secretKey, { ...e.message.vc.body, prepared: [] }) };
+      return { ...e, message: m, bytes: encodeWire(m) } as Send;
+    });
+  }
+}
+
+registerAdversary(
+  'forgetful',
+  (ctx) => new ForgetfulNode(ctx.core(), ctx.secretKey, ctx.suite),
+  'honest, except that its VIEW-CHANGEs leave out every prepared certificate (what it vouched for)',
+);

@@ -5,10 +5,10 @@
 // and on a violation the seed, the command that replays it and the trace tail (exit code 1).
 import { availableParallelism } from 'node:os';
 import { ACCOUNTABILITY_GRACE_MS, LIVENESS_BOUND_MS } from './invariants.ts';
-import { runJobs, type Job } from './parallel.ts';
+import { exploreTwinsParallel, runJobs, type Job } from './parallel.ts';
 import { scenarioByName, scenarioNames } from './scenarios.ts';
 import { selfTest } from './self-test.ts';
-import { twinsScheduleCount } from './twins.ts';
+import { TWIN_SPLITS, describeTwinsSchedule, twinsSchedule, twinsScheduleCount } from './twins.ts';
 import {
   DEFAULT_MAX_STEPS, REAL_CRYPTO_EVERY, addStats, emptyStats, formatFailure, runSeed, usesRealCrypto,
   type CryptoChoice, type RunResult, type RunStats, type SendGate,
@@ -30,12 +30,17 @@ interface Args {
   /** Planted bugs to hunt (empty: every one); null when not a self-test. */
   selfTest: string[] | null;
   timeScale: number;
+  jobsGiven: boolean;
+  /** View-0 splits whose Twins subtrees to explore; 0 when not exploring. */
+  twins: number;
+  turn: number | undefined;
 }
 
 const USAGE = `usage: npm run sim -- [options]
   --seeds K        run K seeded schedules (default 1000), seeds start..start+K-1
   --start S        first seed (default 0)
   --seed S         run only seed S and print its trace (a replay)
+  --turn T         with --seed: the scenario's turn (which case an enumerated scenario runs)
   --n N            members: 4, 7 or 10, or a list like 4,7 (default 4)
   --faults F       ${['all', ...scenarioNames()].join(' | ')}, or a comma list (default all)
   --steps M        events allowed per schedule before it counts as a livelock (default ${DEFAULT_MAX_STEPS})
@@ -44,8 +49,9 @@ const USAGE = `usage: npm run sim -- [options]
   --jobs J         worker threads (default 1; try ${availableParallelism()})
   --send-gate G    earlier-writes (a send waits for every write its node started before it; default)
                    | same-list (only a send after a persist in the same effect list waits)
-  --twins T        the enumerated Twins schedules (n = 4; src/sim/twins.ts): 'all', or the first T;
-                   with the fast stand-in for signatures unless --crypto says otherwise
+  --twins T        explore the enumerated Twins schedules (n = 4; src/sim/twins.ts): 'all', or those
+                   whose view-0 split is one of the first T of 21; one seed (--seed, default 1),
+                   the fast stand-in for signatures
   --self-test [B]  apply each planted bug (src/sim/planted/*.patch, or the comma list B) to a
                    copy of the source and run its scenarios until an invariant fails
   --time-scale X   the self-test gives each bug X times its share of time (default 1)
@@ -53,7 +59,7 @@ const USAGE = `usage: npm run sim -- [options]
   --keep-going     do not stop at the first violation`;
 
 function parseArgs(argv: string[]): Args {
-  const args: Args = { seeds: 1000, start: 0, seed: null, n: [4], faults: 'all', steps: DEFAULT_MAX_STEPS, crypto: 'auto', keepGoing: false, verbose: false, trace: 200, jobs: 1, sendGate: 'earlier-writes', selfTest: null, timeScale: 1 };
+  const args: Args = { seeds: 1000, start: 0, seed: null, n: [4], faults: 'all', steps: DEFAULT_MAX_STEPS, crypto: 'auto', keepGoing: false, verbose: false, trace: 200, jobs: 1, sendGate: 'earlier-writes', selfTest: null, timeScale: 1, jobsGiven: false, twins: 0, turn: undefined };
   const int = (flag: string, v: string | undefined): number => {
     const x = Number(v);
     if (v === undefined || !Number.isSafeInteger(x) || x < 0) fail(`${flag} needs a non-negative integer, got ${v ?? 'nothing'}`);
@@ -68,7 +74,7 @@ function parseArgs(argv: string[]): Args {
       case '--seed': args.seed = int(flag, value); i++; break;
       case '--steps': args.steps = int(flag, value); i++; break;
       case '--trace': args.trace = int(flag, value); i++; break;
-      case '--jobs': args.jobs = Math.max(1, int(flag, value)); i++; break;
+      case '--jobs': args.jobs = Math.max(1, int(flag, value)); args.jobsGiven = true; i++; break;
       case '--n':
         args.n = (value ?? '').split(',').map((s) => int(flag, s));
         for (const n of args.n) if (n < 4 || (n - 1) % 3 !== 0) fail(`--n must be 3f + 1 (4, 7, 10, …), got ${n}`);
@@ -91,22 +97,17 @@ function parseArgs(argv: string[]): Args {
         args.sendGate = value;
         i++;
         break;
+      case '--turn': args.turn = int(flag, value); i++; break;
       case '--self-test':
         if (value !== undefined && !value.startsWith('--')) {
           args.selfTest = value.split(',').map((x) => x.trim()).filter(Boolean);
           i++;
         } else args.selfTest = [];
         break;
-      case '--twins': {
-        const count = twinsScheduleCount();
-        args.seeds = value === 'all' ? count : Math.min(count, int(flag, value));
-        args.start = 0;
-        args.faults = 'twins-enum';
-        args.n = [4];
-        if (!argv.includes('--crypto')) args.crypto = 'insecure';
+      case '--twins':
+        args.twins = value === 'all' ? TWIN_SPLITS.length : Math.min(TWIN_SPLITS.length, Math.max(1, int(flag, value)));
         i++;
         break;
-      }
       case '--time-scale': {
         const x = Number(value);
         if (!(x > 0)) fail(`--time-scale needs a positive number, got ${value ?? 'nothing'}`);
@@ -151,7 +152,7 @@ function printTotals(t: RunStats, wallMs: number): void {
 }
 
 async function runSelfTest(args: Args): Promise<never> {
-  const jobs = args.jobs > 1 ? args.jobs : availableParallelism();
+  const jobs = args.jobsGiven ? args.jobs : availableParallelism();
   console.log(`planted-bug self-test: each patch in src/sim/planted applied to a copy of the source, its scenarios run from seed 1 ` +
     `until an invariant fails, within its share of time${args.timeScale === 1 ? '' : ` (x${args.timeScale})`}; ${jobs} thread(s)`);
   const results = await selfTest({
@@ -159,7 +160,8 @@ async function runSelfTest(args: Args): Promise<never> {
     scale: args.timeScale,
     workers: jobs,
     onResult: (r) => {
-      const how = r.error ?? (r.found ? `found by ${r.scenario} (${r.invariant}) at seed ${r.seeds}` : `NOT FOUND in ${r.seeds} seed(s)`);
+      const how = r.error ?? (r.found ? `found by ${r.scenario} (${r.invariant}) at seed ${r.seeds}` : `NOT FOUND in ${r.seeds} seed(s)`) +
+        (r.otherFailures > 0 ? ` (${r.otherFailures} run(s) failed another invariant on the way)` : '');
       console.log(`  ${r.found ? 'ok  ' : 'FAIL'} ${r.name.padEnd(34)} ${how}, ${r.seconds.toFixed(1)} s`);
     },
   });
@@ -170,9 +172,48 @@ async function runSelfTest(args: Args): Promise<never> {
   process.exit(missed.length > 0 ? 1 : 0);
 }
 
+async function runTwins(args: Args): Promise<never> {
+  const seed = args.seed ?? 1;
+  const firsts = [...Array(args.twins).keys()];
+  const jobs = args.jobsGiven ? args.jobs : availableParallelism();
+  console.log(`Twins, enumerated (n = 4): ${twinsScheduleCount()} schedules up to mirror images, those whose view-0 split is ` +
+    `one of ${firsts.length} of ${TWIN_SPLITS.length}; seed ${seed}, ${jobs} thread(s). A run stands for every schedule that ` +
+    `differs from it only in views none of its messages belonged to.`);
+  const total = emptyStats();
+  const failures: { r: RunResult; code: number }[] = [];
+  const started = performance.now();
+  let last = started;
+  const covered = await exploreTwinsParallel({
+    workers: jobs, seed, firsts,
+    onResult: (r, code) => {
+      addStats(total, r.stats);
+      if (!r.ok) {
+        failures.push({ r, code });
+        console.log(`\nschedule ${code}: ${describeTwinsSchedule(twinsSchedule(code))}`);
+        report(r);
+      }
+      const now = performance.now();
+      if (now - last > 5000) {
+        last = now;
+        console.log(`  ${total.runs} runs, ${failures.length} violation(s), ${((now - started) / 1000).toFixed(0)} s`);
+      }
+    },
+  });
+  printTotals(total, performance.now() - started);
+  console.log(`  coverage          ${total.runs} runs stood for ${covered} schedules`);
+  if (failures.length > 0) {
+    console.log(`\n${failures.length} violation(s):`);
+    for (const f of failures) console.log(`  ${f.r.failure!.invariant}: ${f.r.failure!.replay} --crypto insecure`);
+    process.exit(1);
+  }
+  console.log(`\nno violations in ${total.runs} Twins runs (${covered} schedules)`);
+  process.exit(0);
+}
+
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   if (args.selfTest !== null) await runSelfTest(args);
+  if (args.twins > 0) await runTwins(args);
   console.log(`liveness bound: every correct member's request executes at every correct node within ${LIVENESS_BOUND_MS / 1000} s of virtual time ` +
     `after the network heals; proofs must reach every correct node within ${ACCOUNTABILITY_GRACE_MS / 1000} s after that`);
 
@@ -182,7 +223,7 @@ async function main(): Promise<void> {
       `${usesRealCrypto(args.seed, args.crypto) ? 'real Ed25519 signatures' : 'the fast stand-in for signatures (real Ed25519 runs for seeds divisible by ' + REAL_CRYPTO_EVERY + ')'}`);
     const started = performance.now();
     const result = runSeed({
-      seed: args.seed, n, faults: args.faults, maxSteps: args.steps, crypto: args.crypto, traceSize: args.trace, sendGate: args.sendGate,
+      seed: args.seed, n, faults: args.faults, maxSteps: args.steps, crypto: args.crypto, traceSize: args.trace, sendGate: args.sendGate, turn: args.turn,
       live: args.verbose ? (line) => console.log(line) : undefined,
     });
     report(result);

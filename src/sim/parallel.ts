@@ -11,10 +11,9 @@ import { runSeed, type RunOptions, type RunResult } from './simulator.ts';
 /** What a worker can be sent: run options without callbacks or factories. */
 export type Job = Omit<RunOptions, 'honest' | 'restore' | 'live'>;
 
-export interface WorkerInput {
-  jobs: Job[];
-}
-export type WorkerMessage = { kind: 'result'; index: number; result: RunResult } | { kind: 'done' };
+/** What a worker is given: seeded runs, or Twins subtrees to explore (see `exploreTwins`). */
+export type WorkerInput = { jobs: Job[] } | { twins: { firsts: number[]; seed: number } };
+export type WorkerMessage = { kind: 'result'; index: number; result: RunResult; code?: number } | { kind: 'covered'; covered: number } | { kind: 'done' };
 
 /**
  * Run every job; `onResult` sees each result as it arrives (in no particular order). Results come
@@ -39,6 +38,7 @@ export async function runJobs(jobs: Job[], options: { workers?: number; onResult
           const worker = startWorker({ jobs: share.map((s) => s.job) });
           worker.on('message', (m: WorkerMessage) => {
             if (m.kind === 'done') return void worker.terminate().then(() => resolve(), reject);
+            if (m.kind !== 'result') return;
             const index = share[m.index]!.index;
             results[index] = m.result;
             options.onResult?.(m.result, index);
@@ -51,6 +51,36 @@ export async function runJobs(jobs: Job[], options: { workers?: number; onResult
     ),
   );
   return results;
+}
+
+/**
+ * Explore every Twins schedule (src/sim/twins.ts), the 21 subtrees of view-0 splits spread over
+ * the workers; `onResult` sees each run with its schedule's code. Returns how many schedules the
+ * runs covered.
+ */
+export async function exploreTwinsParallel(options: { workers?: number; seed: number; firsts: number[]; onResult?: (r: RunResult, code: number) => void }): Promise<number> {
+  const workers = Math.max(1, Math.min(options.workers ?? availableParallelism(), options.firsts.length));
+  const shares: number[][] = Array.from({ length: workers }, () => []);
+  options.firsts.forEach((first, i) => shares[i % workers]!.push(first));
+  let covered = 0;
+  await Promise.all(
+    shares.map(
+      (firsts) =>
+        new Promise<void>((resolve, reject) => {
+          const worker = startWorker({ twins: { firsts, seed: options.seed } });
+          worker.on('message', (m: WorkerMessage) => {
+            if (m.kind === 'done') return void worker.terminate().then(() => resolve(), reject);
+            if (m.kind === 'covered') covered += m.covered;
+            else options.onResult?.(m.result, m.code!);
+          });
+          worker.on('error', reject);
+          worker.on('exit', (code) => {
+            if (code !== 0 && code !== 1) reject(new Error(`simulation worker exited with code ${code}`));
+          });
+        }),
+    ),
+  );
+  return covered;
 }
 
 /**

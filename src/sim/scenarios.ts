@@ -447,6 +447,27 @@ export const TWINS_UNTIL_MS = 12_000;
 
 const structured: Scenario[] = [
   {
+    name: 'forgetful-backup',
+    description: 'member 2 forgets, in its VIEW-CHANGEs, what it prepared; pre-prepares reach member 1 late, prepares reach the primary late, and neither hears what member 3 decided, so a slot may prepare only at member 3 and the liar before the others change view',
+    plan: ({ rng, n }) => {
+      const net = rng.fork('forgetful-backup');
+      const adversaries = new Map<number, string>(getAdversary('forgetful') ? [[2, 'forgetful']] : []);
+      const until = net.int(3000, 8000);
+      return {
+        adversaries, crashes: new Map(), restarts: [], link: {},
+        workload: n === 4 ? { min: 1, max: 3, window: 3000 } : { min: 1, max: 2, window: 3000 },
+        network: quiet,
+        rounds: (layout) => [
+          { view: 0, kinds: ['pre-prepare'], to: nodesOf(layout, [1]), from: 0, until, hold: net.int(HOLD_MS[0], 14_000) },
+          { view: 0, kinds: ['prepare'], to: nodesOf(layout, [0]), from: 0, until, hold: net.int(HOLD_MS[0], 14_000) },
+          // Nor do they learn from member 3 what it decided: their requests time out, and they
+          // change view with the liar, whose vote leaves out what it vouched for.
+          { belowView: 1, kinds: ['commit', 'committed', 'status', 'checkpoint', 'state'], to: nodesOf(layout, [0, 1]), from: 0, until, hold: net.int(HOLD_MS[0], 14_000) },
+        ],
+      };
+    },
+  },
+  {
     name: 'twins-enum',
     description: 'Twins, enumerated (n = 4): member 0 runs two replicas with one key, and in each of views 0-3 the five nodes are split into at most three groups; the messages of that view between groups are lost. Turn k runs schedule k (src/sim/twins.ts); larger rooms draw splits',
     plan: ({ rng, n, turn }) => {
@@ -454,6 +475,8 @@ const structured: Scenario[] = [
       const adversaries = new Map<number, string>(getAdversary('twins') ? [[0, 'twins']] : []);
       return {
         adversaries, crashes: new Map(), restarts: [], link: {}, network: quiet, timing: TWINS_TIMING, endsWhenQuiet: true,
+        // Requests keep coming while the splits last, so that later views have work to disagree on.
+        workload: { min: 2, max: 4, window: TWINS_UNTIL_MS - 2000 },
         rounds: (layout) => {
           const splits = n === 4 && layout.memberOf.length === 5 ? twinsSchedule(turn) : Array.from({ length: 4 }, () => randomGroups(net, layout));
           return splits.map((groups, view) => ({ view, groups, from: 0, until: TWINS_UNTIL_MS, hold: 'drop' as const }));

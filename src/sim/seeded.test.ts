@@ -11,37 +11,39 @@ import { LIVENESS_BOUND_MS } from './invariants.ts';
 import { runJobs, type Job } from './parallel.ts';
 import { scenarioNames } from './scenarios.ts';
 import { formatFailure, type RunResult } from './simulator.ts';
-import { twinsScheduleCount } from './twins.ts';
+import { TWINS_CODES } from './twins.ts';
 
 const SCALE = Number(process.env.SIM_SCALE ?? '1');
 const mixes = scenarioNames();
 /**
- * Schedules per fault mix and n, over 10,000 in all, chosen by cost (single-core milliseconds per
- * run, measured at n = 4 / n = 7): a light mix costs about 30 / 120 ms, `restart` 60 / 130, the
- * heavy mixes 90-350 / 250-1300 (holds, round partitions, a lying new primary, long runs, wipes,
- * long partitions) and `slow-network` 600 / 2500. The heavy ones get fewer seeds, and n = 7 fewer
- * than n = 4, so that the batch takes about five minutes on two cores; the CLI runs any of them
- * at any count. Every other mix gets LIGHT.
+ * Schedules per fault mix and n, 10,206 in all, chosen by cost (single-core milliseconds per run
+ * with stand-in signatures, measured at n = 4 / n = 7): a light mix costs 15-80 / 50-390 ms,
+ * `restart` 80 / 60, the heavy mixes 60-400 / 240-1100 (wipes, long partitions, lying state,
+ * backups that forget their certificates, holds, round partitions, long runs, enumerated Twins),
+ * a lying new primary 140 / 3400 and `slow-network` 470 / 1700. The heavy ones get fewer seeds,
+ * and n = 7 fewer than n = 4, so that the batch takes about five minutes on two cores; the CLI
+ * runs any of them at any count. Every other mix gets LIGHT.
  */
-const LIGHT: Record<number, number> = { 4: 600, 7: 50 };
+const LIGHT: Record<number, number> = { 4: 600, 7: 40 };
 const HEAVY: Record<string, Record<number, number>> = {
   restart: { 4: 200, 7: 40 },
-  wipe: { 4: 64, 7: 12 },
-  'wipe-revote': { 4: 64, 7: 8 },
-  'long-partition': { 4: 64, 7: 12 },
-  'lying-state': { 4: 64, 7: 12 },
+  wipe: { 4: 48, 7: 8 },
+  'wipe-revote': { 4: 32, 7: 4 },
+  'long-partition': { 4: 48, 7: 6 },
+  'lying-state': { 4: 48, 7: 8 },
+  'forgetful-backup': { 4: 80, 7: 6 },
   // The structured schedules: 20-40 s of virtual time with holds longer than the timeouts.
-  holds: { 4: 200, 7: 20 },
-  rounds: { 4: 200, 7: 10 },
-  'liar-new-view': { 4: 100, 7: 10 },
-  long: { 4: 48, 7: 8 },
-  'slow-network': { 4: 32, 7: 3 },
+  holds: { 4: 200, 7: 16 },
+  rounds: { 4: 120, 7: 6 },
+  'liar-new-view': { 4: 100, 7: 2 },
+  long: { 4: 40, 7: 6 },
+  'slow-network': { 4: 20, 7: 2 },
   // Enumerated at n = 4 (spread over the whole enumeration below); random splits at n = 7.
-  'twins-enum': { 4: 400, 7: 10 },
+  'twins-enum': { 4: 200, 7: 6 },
 };
 const seedsFor = (faults: string, n: number): number => Math.ceil((HEAVY[faults]?.[n] ?? LIGHT[n]!) * SCALE);
 /**
- * Real Ed25519 for one seed in this many, per n (the CLI uses one in 20; here fewer, because a
+ * Real Ed25519 for one seed in this many, per n (the CLI uses one in 100; here fewer, because a
  * real-crypto run costs as much as fifty stand-in runs). Replay commands name the suite used.
  */
 const REAL_CRYPTO_EVERY: Record<number, number> = { 4: 400, 7: 140 };
@@ -52,10 +54,10 @@ const key = (faults: string, n: number) => `${faults}/n=${n}`;
 
 /**
  * The enumerated Twins schedules are spread evenly over the whole enumeration (the CLI's
- * `--twins all` runs every one): seed k runs schedule k.
+ * `--twins all` explores every one): seed k runs schedule k.
  */
 const seedOf = (faults: string, n: number, k: number): number =>
-  faults === 'twins-enum' && n === 4 ? Math.floor((k * twinsScheduleCount()) / (seedsFor(faults, n) + 1)) : k;
+  faults === 'twins-enum' && n === 4 ? Math.floor((k * TWINS_CODES) / (seedsFor(faults, n) + 1)) : k;
 
 beforeAll(async () => {
   const jobs: Job[] = [];

@@ -34,8 +34,12 @@ import { nextOp } from './workload.ts';
 export const TICK_MS = 50;
 /** Members issue their requests within this much virtual time from the start (ms). */
 export const WORKLOAD_WINDOW_MS = 2000;
-/** One seed in this many runs with real Ed25519 signatures instead of the fast stand-in. */
-export const REAL_CRYPTO_EVERY = 20;
+/**
+ * One seed in this many runs with real Ed25519 signatures instead of the fast stand-in: a real run
+ * costs as much as about fifty stand-in runs, so one in 100 keeps long runs affordable and still
+ * gives a thousand real-signature schedules per 100,000.
+ */
+export const REAL_CRYPTO_EVERY = 100;
 export const DEFAULT_MAX_STEPS = 1_000_000;
 /** After a late crash (see `Plan.lateCrash`) the run goes on at least this long (virtual ms). */
 export const LATE_CRASH_SETTLE_MS = 12_000;
@@ -74,6 +78,8 @@ export interface RunOptions {
   timing?: NodeConfig['timing'];
   /** Receives every trace line as it happens. */
   live?: (line: string) => void;
+  /** The scenario's turn, if not the seed's place in the cycle of `faults` (the Twins exploration sets it). */
+  turn?: number;
 }
 
 export interface RunStats {
@@ -121,6 +127,8 @@ export interface RunStats {
   network: NetworkStats;
   /** Deliveries the structured faults held back, and ones they dropped. */
   roundFaults: { held: number; dropped: number };
+  /** The highest view any protocol message sent in the run belonged to (a maximum, not a sum). */
+  highestRoundView: number;
 }
 
 export interface SimFailure {
@@ -183,6 +191,7 @@ export function emptyStats(): RunStats {
     amnesiaEnded: 0, longPartitionsPastGC: 0, maxKept: 0, maxKeptBy: {},
     network: { sent: 0, delivered: 0, lost: 0, duplicated: 0, blockedByPartition: 0, toCrashed: 0 },
     roundFaults: { held: 0, dropped: 0 },
+    highestRoundView: 0,
   };
 }
 
@@ -203,13 +212,18 @@ export function addStats(total: RunStats, s: RunStats): RunStats {
   add(total.drops, s.drops);
   add(total.network as unknown as Record<string, number>, s.network as unknown as Record<string, number>);
   add(total.roundFaults, s.roundFaults);
+  total.highestRoundView = Math.max(total.highestRoundView, s.highestRoundView);
   return total;
 }
 
-/** The command that replays a run; it names the signature suite only where the CLI's default would pick another. */
-export function replayCommand(seed: number, n: number, scenario: string, realCrypto: boolean): string {
+/**
+ * The command that replays a run. It names the faults as the run was given them (a list or
+ * 'all'), since a scenario that enumerates its cases takes them by its turn in that cycle, and the
+ * signature suite only where the CLI's default would pick another.
+ */
+export function replayCommand(seed: number, n: number, faults: string, realCrypto: boolean): string {
   const crypto = realCrypto === usesRealCrypto(seed) ? '' : ` --crypto ${realCrypto ? 'ed25519' : 'insecure'}`;
-  return `npm run sim -- --seed ${seed} --n ${n} --faults ${scenario}${crypto}`;
+  return `npm run sim -- --seed ${seed} --n ${n} --faults ${faults}${crypto}`;
 }
 
 export function usesRealCrypto(seed: number, crypto: CryptoChoice = 'auto', every = REAL_CRYPTO_EVERY): boolean {
@@ -226,6 +240,10 @@ export class Simulation {
   readonly n: number;
   readonly f: number;
   readonly scenario: string;
+  /** The faults as given (a scenario, a comma list or 'all'). */
+  readonly faults: string;
+  /** The scenario's turn when the caller set it. */
+  private readonly turnGiven: number | undefined;
   readonly realCrypto: boolean;
   readonly suite: CryptoSuite;
   readonly roster: Roster;
@@ -272,6 +290,8 @@ export class Simulation {
   private readonly amnesic: boolean[] = [];
   /** Whether each node was still amnesic when it last crashed. */
   private readonly amnesicAtCrash: boolean[] = [];
+  /** When each amnesic node came back (its recovery must end within the liveness bound after that and `stableAt`). */
+  private readonly amnesicSince: number[] = [];
   /** Episode whose crash is armed, by member. */
   private readonly armed = new Map<number, number>();
   private readonly crashedIn = new Set<number>();
@@ -300,8 +320,12 @@ export class Simulation {
 
     this.sendGate = options.sendGate ?? 'earlier-writes';
     const rng = new Prng(seed);
-    const { scenario, turn } = scenarioFor(options.faults ?? 'all', seed);
+    const picked = scenarioFor(options.faults ?? 'all', seed);
+    const scenario = picked.scenario;
+    const turn = options.turn ?? picked.turn;
+    this.turnGiven = options.turn;
     this.scenario = scenario.name;
+    this.faults = options.faults ?? 'all';
     const plan = scenario.plan({ rng: rng.fork('scenario'), n: this.n, f, turn });
     this.strategyOf = plan.adversaries;
     // The run's timing: the scenario's, then the caller's on top.
@@ -358,6 +382,7 @@ export class Simulation {
       this.honestMaxSeq.push(0);
       this.amnesic.push(false);
       this.amnesicAtCrash.push(false);
+      this.amnesicSince.push(0);
       this.incarnation.push(0);
       this.disks.push({ durable: [], pending: [], waiting: [], nextId: 0, lastAt: 0 });
     }
@@ -468,7 +493,8 @@ export class Simulation {
         invariant: e.invariant,
         details: e.details,
         at: this.now,
-        replay: replayCommand(this.seed, this.n, this.scenario, this.realCrypto) + (this.sendGate === 'same-list' ? ' --send-gate same-list' : ''),
+        replay: replayCommand(this.seed, this.n, this.faults, this.realCrypto) + (this.turnGiven === undefined ? '' : ` --turn ${this.turnGiven}`) +
+          (this.sendGate === 'same-list' ? ' --send-gate same-list' : ''),
         trace: this.trace.lines(),
         keyEvents: this.trace.keyLines(),
       };
@@ -511,6 +537,7 @@ export class Simulation {
       }
       this.handle(next.value);
       this.invariants.checkDeadlines(this.now);
+      this.checkRecoveries();
       if (this.done()) return;
       if (this.now > hardStop) {
         const out = this.invariants.outstanding();
@@ -519,8 +546,27 @@ export class Simulation {
     }
   }
 
-  /** Every request issued, every correct member's request executed everywhere correct, the network stable, proofs shared. */
+  /**
+   * A member that lost its records must get them back: an honest one that is up and still
+   * amnesic a liveness bound after it came back and the network became stable breaks liveness
+   * (at most f members are faulty, itself included, so the others can order its recovery).
+   */
+  private checkRecoveries(): void {
+    for (let x = 0; x < this.nodes.length; x++) {
+      if (!this.amnesic[x] || !this.network.isLive(x)) continue;
+      const deadline = Math.max(this.amnesicSince[x]!, this.stableAt) + this.livenessBound;
+      if (this.now > deadline) {
+        throw new InvariantViolation('liveness', `${this.nodeName(x)} lost its records and has not recovered by ${this.now} ms (deadline ${deadline} ms)`);
+      }
+    }
+  }
+
+  /**
+   * Every request issued, every correct member's request executed everywhere correct, every
+   * member that lost its records recovered, the network stable, proofs shared.
+   */
   private done(): boolean {
+    if (this.amnesic.some((a, x) => a && this.network.isLive(x))) return false;
     // A plan whose only faults act on protocol messages may end once everything is quiet: with
     // nothing pending, no later view comes, so its later faults would never act.
     const early = this.endsWhenQuiet && this.network.isPartitioned === false;
@@ -763,8 +809,12 @@ export class Simulation {
       if (!r.wipe && !excused && (amnesia || snapAmnesia === true)) {
         throw new InvariantViolation('restore', `${this.nodeName(x)} restarted from all its durable records but considers itself amnesic`);
       }
+      if (!r.wipe && !excused && effects.some((e) => e.kind === 'persist' && e.record.kind === 'lost')) {
+        throw new InvariantViolation('restore', `${this.nodeName(x)} restarted from all its durable records but started a new recovery`);
+      }
     }
     this.amnesic[x] = honest && amnesia;
+    this.amnesicSince[x] = this.now;
     this.invariants.setCorrect(x, !amnesia, this.now);
     this.dirty = true;
     this.queue.push(this.now + this.diskRng.int(0, TICK_MS - 1), { k: 'tick', node: x, inc: this.incarnation[x]! });
@@ -840,6 +890,8 @@ export class Simulation {
     }
     const recipients = this.network.recipients(node, e.to).length;
     this.stats.messages[e.type] = (this.stats.messages[e.type] ?? 0) + recipients;
+    const round = e.message !== null ? roundOf(e.message) : null;
+    if (round !== null && round.view > this.stats.highestRoundView) this.stats.highestRoundView = round.view;
     const faulted = this.roundFaults.length > 0 && e.message !== null ? e.message : null;
     for (const d of this.network.route(node, e.to, this.now)) {
       let at = d.at;

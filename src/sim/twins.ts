@@ -7,7 +7,8 @@
 //     none does are represented by one of them: in those nothing can prepare or commit in that
 //     view, whatever the split;
 //   - a schedule and its mirror image (the twins' roles swapped in every view) are one.
-// That leaves 21^4 = 194,481 sequences, 97,461 up to the mirror.
+// That leaves 21^4 = 194,481 sequences, 98,441 up to the mirror. Runs are deterministic, so those
+// that differ only in the splits of views a run never reached are that run (`exploreTwins`).
 
 /** Nodes: members 0..3, then node 4 — member 0's twin. */
 export const TWIN_NODES = 5;
@@ -47,41 +48,65 @@ const MIRROR: readonly number[] = TWIN_SPLITS.map((p) => {
   return i >= 0 ? i : TWIN_SPLITS.length - 1;
 });
 
-/** The schedules, as sequences of split indices, one of each mirror pair (computed once, lazily). */
-let schedules: Uint8Array[] | null = null;
+/** Sequences of splits, one per view: 21^4 of them, numbered with view 0 as the leading digit. */
+export const TWINS_CODES = TWIN_SPLITS.length ** TWIN_VIEWS;
 
-function allSchedules(): Uint8Array[] {
-  if (schedules) return schedules;
+function digitsOf(code: number): number[] {
   const k = TWIN_SPLITS.length;
-  const out: Uint8Array[] = [];
-  const digits = new Uint8Array(TWIN_VIEWS);
-  for (let code = 0; code < k ** TWIN_VIEWS; code++) {
-    let c = code;
-    for (let v = TWIN_VIEWS - 1; v >= 0; v--) {
-      digits[v] = c % k;
-      c = Math.floor(c / k);
-    }
-    // Keep the sequence unless its mirror comes first.
-    let mirror = 0;
-    for (let v = 0; v < TWIN_VIEWS; v++) mirror = mirror * k + MIRROR[digits[v]!]!;
-    if (mirror >= code) out.push(Uint8Array.from(digits));
+  const digits = new Array<number>(TWIN_VIEWS);
+  let c = ((code % TWINS_CODES) + TWINS_CODES) % TWINS_CODES;
+  for (let v = TWIN_VIEWS - 1; v >= 0; v--) {
+    digits[v] = c % k;
+    c = Math.floor(c / k);
   }
-  schedules = out;
-  return out;
+  return digits;
 }
 
-/** How many Twins schedules there are. */
+/** Whether a sequence is the one of its mirror pair that is kept (the twins' roles swapped in every view). */
+export function isCanonical(code: number): boolean {
+  let mirror = 0;
+  for (const d of digitsOf(code)) mirror = mirror * TWIN_SPLITS.length + MIRROR[d]!;
+  return mirror >= code;
+}
+
+/** How many schedules there are once mirror images are counted once. */
 export function twinsScheduleCount(): number {
-  return allSchedules().length;
+  let count = 0;
+  for (let code = 0; code < TWINS_CODES; code++) if (isCanonical(code)) count++;
+  return count;
 }
 
-/** Schedule `index` (taken modulo the count): for each of the first views, how the nodes are split. */
-export function twinsSchedule(index: number): Groups[] {
-  const list = allSchedules();
-  const s = list[((index % list.length) + list.length) % list.length]!;
-  return [...s].map((i) => TWIN_SPLITS[i]!.map((g) => [...g]));
+/** Schedule `code` (taken modulo 21^4): for each of the first views, how the nodes are split. */
+export function twinsSchedule(code: number): Groups[] {
+  return digitsOf(code).map((i) => TWIN_SPLITS[i]!.map((g) => [...g]));
 }
 
+/**
+ * Every schedule whose view-0 split is `first`, up to mirror images, run in order. A run is
+ * deterministic given its seed, and the split of a view acts only on messages of that view: so
+ * the schedules that differ from a run's only in views above the highest view any message of that
+ * run belonged to are that same run, and are skipped. `run` returns that highest view.
+ */
+export function exploreTwins(first: number, run: (code: number) => number): { runs: number; covered: number } {
+  const k = TWIN_SPLITS.length;
+  const span = k ** (TWIN_VIEWS - 1);
+  let runs = 0;
+  let covered = 0;
+  for (let code = first * span; code < (first + 1) * span; ) {
+    if (!isCanonical(code)) {
+      code++;
+      continue;
+    }
+    const highest = Math.max(0, Math.min(TWIN_VIEWS - 1, run(code)));
+    runs++;
+    // Views 0..highest are what this run depended on: every code sharing them is this run.
+    const block = k ** (TWIN_VIEWS - 1 - highest);
+    const next = (Math.floor(code / block) + 1) * block;
+    for (let c = code; c < next; c++) if (isCanonical(c)) covered++;
+    code = next;
+  }
+  return { runs, covered };
+}
 /** A schedule as a person reads it: `v0 {0,1,2}{3,4} | v1 ...` (node 4 is member 0's twin). */
 export function describeTwinsSchedule(groups: readonly Groups[]): string {
   return groups.map((p, v) => `v${v} ${p.map((g) => `{${g.join(',')}}`).join('')}`).join(' | ');
