@@ -49,7 +49,10 @@ test('an equivocation run: the transcript names the liar and its proof, the same
 
   // The README's screenshot: the scene in the middle, liar proven, diagram visible.
   await honest[0]!.setViewportSize({ width: 1280, height: 1400 });
-  await honest[0]!.screenshot({ path: 'e2e/screenshots/scene.png', fullPage: true });
+  // Written to the test output unless asked for (`npm run screenshot`): `npm test` leaves the
+  // work tree as it found it.
+  const path = process.env.UPDATE_SCREENSHOTS === '1' ? 'e2e/screenshots/scene.png' : test.info().outputPath('scene.png');
+  await honest[0]!.screenshot({ path, fullPage: true });
 });
 
 test('the diagram draws one arrow per message the protocol panel counts for the last decision', async ({ context }) => {
