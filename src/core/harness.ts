@@ -3,7 +3,7 @@
 import { generateKeyPair, ed25519Suite } from '../crypto/ed25519.ts';
 import type { Effect } from './effects.ts';
 import type { LunchOp } from './lunch.ts';
-import { RECOVERY_NONCE_BYTES, decodeWire, type Roster, type Wire, type WireKind } from './messages.ts';
+import { RECOVERY_NONCE_BYTES, bodyBytes, decodeWire, slotKey, type Roster, type Signed, type Wire, type WireKind } from './messages.ts';
 import { Replica, type Timing } from './replica.ts';
 import { InsecureSimulationSuite, type CryptoSuite } from './suite.ts';
 
@@ -190,4 +190,48 @@ function freshNonce(k: number): Uint8Array {
   const nonce = new Uint8Array(RECOVERY_NONCE_BYTES);
   new DataView(nonce.buffer).setUint32(0, k);
   return nonce;
+}
+
+/**
+ * The first fork among `members` of a cluster — two of them executed different batches at one
+ * sequence number — said in words, or null when they agree.
+ */
+export function findFork(c: Cluster, members: number[]): string | null {
+  const at = new Map<number, { member: number; batch: string }>();
+  for (const m of members) {
+    for (const e of c.executed(m)) {
+      const batch = JSON.stringify(e.requests.map((r) => [r.member, r.counter]));
+      const first = at.get(e.seq);
+      if (!first) at.set(e.seq, { member: m, batch });
+      else if (first.batch !== batch) return `seq ${e.seq}: member ${m} executed ${batch}, member ${first.member} ${first.batch}`;
+    }
+  }
+  return null;
+}
+
+/**
+ * The first slot for which member `m` signed two different bodies across its incarnations (given
+ * the write-ahead records of each), said in words, or null when it never did.
+ */
+export function findDoubleSigning(m: number, ...incarnations: unknown[][]): string | null {
+  const bySlot = new Map<string, string>();
+  for (const records of incarnations) {
+    for (const r of records as { kind: string; signed?: Signed }[]) {
+      if (r.kind !== 'signed' || !r.signed || r.signed.body.from !== m) continue;
+      const slot = slotKey(r.signed.body);
+      if (slot === null) continue;
+      const body = Buffer.from(bodyBytes(r.signed.body)).toString('hex');
+      if ((bySlot.get(slot) ?? body) !== body) return `member ${m} signed two bodies for ${slot}`;
+      bySlot.set(slot, body);
+    }
+  }
+  return null;
+}
+
+/** Decide `count` requests, one at a time, from the given members in turn. */
+export function decideEach(c: Cluster, from: number[], count: number, filter?: (m: InFlight) => boolean): void {
+  for (let i = 0; i < count; i++) {
+    c.request(from[i % from.length]!, { kind: 'propose', place: `Place ${i}`, time: '12:00' });
+    c.run(300, 100, filter);
+  }
 }

@@ -2,7 +2,7 @@
 // transfer, and the view floor (T6 — no simulator scenario needs it: a liar must act after a
 // wiped member is whole, which would make f + 1 faults at once; with the floor removed it forks).
 import { describe, expect, it } from 'vitest';
-import { Cluster, type InFlight } from './harness.ts';
+import { Cluster, decideEach as decide, findDoubleSigning, findFork, type InFlight } from './harness.ts';
 import type { LunchOp } from './lunch.ts';
 import {
   batchDigest, bodyBytes, encodeWire, signBody, slotKey,
@@ -15,39 +15,6 @@ const snap = (c: Cluster, m: number) => (c.nodes[m] as Replica).snapshot();
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 const inner = (c: Cluster, m: number): any => c.nodes[m];
 const phase = (c: Cluster, m: number): string => inner(c, m).recovery.phase;
-
-function decide(c: Cluster, from: number[], count: number, filter?: (m: InFlight) => boolean): void {
-  for (let i = 0; i < count; i++) {
-    c.request(from[i % from.length]!, place(`Place ${i}`));
-    c.run(300, 100, filter);
-  }
-}
-
-function expectNoFork(c: Cluster, members: number[]): void {
-  const at = new Map<number, { member: number; batch: string }>();
-  for (const m of members) {
-    for (const e of c.executed(m)) {
-      const batch = JSON.stringify(e.requests.map((r) => [r.member, r.counter]));
-      const first = at.get(e.seq);
-      if (first) expect(batch, `seq ${e.seq}: member ${m} executed ${batch}, member ${first.member} ${first.batch}`).toBe(first.batch);
-      else at.set(e.seq, { member: m, batch });
-    }
-  }
-}
-
-function expectOneBodyPerSlot(m: number, ...incarnations: unknown[][]): void {
-  const bySlot = new Map<string, string>();
-  for (const records of incarnations) {
-    for (const r of records as { kind: string; signed?: Signed }[]) {
-      if (r.kind !== 'signed' || !r.signed || r.signed.body.from !== m) continue;
-      const slot = slotKey(r.signed.body);
-      if (slot === null) continue;
-      const body = Buffer.from(bodyBytes(r.signed.body)).toString('hex');
-      expect(bySlot.get(slot) ?? body, `member ${m} signed two bodies for ${slot}`).toBe(body);
-      bySlot.set(slot, body);
-    }
-  }
-}
 
 describe('recovery against view changes', () => {
   it('T1: a member whole with its floor above the room view is the next primary; the current primary crashes', () => {
@@ -65,7 +32,7 @@ describe('recovery against view changes', () => {
     for (const m of [1, 2, 3]) expect(snap(c, m).lastCounter[2], `member ${m}`).toBe(snap(c, 2).lastCounter[2]);
     expect(snap(c, 2).view).toBeGreaterThanOrEqual(1);
     expect(c.executed(2).flatMap((e) => e.requests).some((r) => r.op.kind === 'propose' && (r.op as { place: string }).place === 'After2')).toBe(true);
-    expectNoFork(c, [1, 2, 3]);
+    expect(findFork(c, [1, 2, 3])).toBeNull();
   });
 
   it('T2: a member becomes whole while the others are changing view (primary crashed just before)', () => {
@@ -85,7 +52,7 @@ describe('recovery against view changes', () => {
       for (const m of live) expect(snap(c, m).amnesia, `member ${m} (target ${target})`).toBe(false);
       for (const m of live) expect(snap(c, m).lastCounter, `member ${m} (target ${target})`).toEqual(snap(c, live[0]!).lastCounter);
       expect(snap(c, target).pendingOwn, `target ${target}`).toBe(0);
-      expectNoFork(c, live);
+      expect(findFork(c, live)).toBeNull();
     }
   });
 });
@@ -118,8 +85,8 @@ describe('restores and state transfer', () => {
     for (const m of [0, 2, 3]) expect(snap(c, m).view, `member ${m}`).toBeGreaterThanOrEqual(2);
     for (const m of [0, 2, 3]) expect(snap(c, m).lastCounter, `member ${m}`).toEqual(snap(c, 0).lastCounter);
     expect(snap(c, 0).lastCounter[3]).toBe(1);
-    expectOneBodyPerSlot(3, before, c.records[3]!);
-    expectNoFork(c, [0, 2, 3]);
+    expect(findDoubleSigning(3, before, c.records[3]!)).toBeNull();
+    expect(findFork(c, [0, 2, 3])).toBeNull();
   });
 
   it('T5: a wiped member cut off while the room runs far ahead recovers through state transfer', () => {
@@ -140,8 +107,8 @@ describe('restores and state transfer', () => {
     decide(c, [1, 2, 3], 4);
     c.run(30_000);
     for (const m of [1, 2, 3]) expect(snap(c, m).lastCounter, `member ${m}`).toEqual(snap(c, 1).lastCounter);
-    expectOneBodyPerSlot(3, before, c.records[3]!);
-    expectNoFork(c, [0, 1, 2, 3]);
+    expect(findDoubleSigning(3, before, c.records[3]!)).toBeNull();
+    expect(findFork(c, [0, 1, 2, 3])).toBeNull();
   });
 });
 
@@ -206,7 +173,7 @@ describe('the view floor (no simulator scenario needs it)', () => {
     c.deliverMatching((m) => m.from === liar);
     c.run(3_000, 100, (m) => !(m.to === 2 && catchUp.has(m.type)));
     c.run(10_000);
-    expectNoFork(c, [0, 2, M]);
+    expect(findFork(c, [0, 2, M])).toBeNull();
     expect(inner(c, M).recovery.floor).toBe(1);
     expect(snap(c, M).drops['refused-view-before-loss'] ?? 0).toBeGreaterThan(0);
   });

@@ -1,7 +1,7 @@
 // Scripted schedules for the safety findings of review (docs/protocol.md says why each rule holds).
 // Each one failed before its fix: the schedule is the evidence, not a random seed.
 import { describe, expect, it } from 'vitest';
-import { Cluster, type InFlight } from './harness.ts';
+import { Cluster, decideEach as decide, findDoubleSigning, findFork, type InFlight } from './harness.ts';
 import type { LunchOp } from './lunch.ts';
 import {
   batchDigest, bodyBytes, encodeWire, signBody, slotKey,
@@ -12,19 +12,6 @@ import { WAL_VERSION } from './wal.ts';
 
 const place = (name: string): LunchOp => ({ kind: 'propose', place: name, time: '12:00' });
 const snap = (c: Cluster, m: number) => (c.nodes[m] as Replica).snapshot();
-
-/** No two members executed different batches at one sequence number. */
-function expectNoFork(c: Cluster, members: number[]): void {
-  const at = new Map<number, { member: number; batch: string }>();
-  for (const m of members) {
-    for (const e of c.executed(m)) {
-      const batch = JSON.stringify(e.requests.map((r) => [r.member, r.counter]));
-      const first = at.get(e.seq);
-      if (first) expect(batch, `seq ${e.seq}: member ${m} executed ${batch}, member ${first.member} ${first.batch}`).toBe(first.batch);
-      else at.set(e.seq, { member: m, batch });
-    }
-  }
-}
 
 describe('never look back: a member that voted for view w ignores everything below w', () => {
   it('four honest members do not fork when NEW-VIEW(1) arrives after VIEW-CHANGE(2) (finding 1)', () => {
@@ -58,40 +45,17 @@ describe('never look back: a member that voted for view w ignores everything bel
     // Heal.
     c.release();
     c.run(20_000);
-    expectNoFork(c, [0, 1, 2, 3]);
+    expect(findFork(c, [0, 1, 2, 3])).toBeNull();
     for (const m of [0, 1, 2, 3]) expect(snap(c, m).proven).toEqual([]);
     // And the room still decides both requests.
     for (const m of [0, 1, 2, 3]) expect(snap(c, m).lastCounter.slice(1, 3)).toEqual([1, 1]);
   });
 });
 
-/** Everything member `m` signed for a slot across its incarnations, given the records of each. */
-function expectOneBodyPerSlot(m: number, ...incarnations: unknown[][]): void {
-  const bySlot = new Map<string, string>();
-  for (const records of incarnations) {
-    for (const r of records as { kind: string; signed?: Signed }[]) {
-      if (r.kind !== 'signed' || !r.signed || r.signed.body.from !== m) continue;
-      const slot = slotKey(r.signed.body);
-      if (slot === null) continue;
-      const body = Buffer.from(bodyBytes(r.signed.body)).toString('hex');
-      expect(bySlot.get(slot) ?? body, `member ${m} signed two bodies for ${slot}`).toBe(body);
-      bySlot.set(slot, body);
-    }
-  }
-}
-
 /** Sign as member `m` (a liar holds its own key) and put the message in flight to `to`. */
 function inject(c: Cluster, m: number, to: number[], message: (sign: <B extends AnyBody>(b: B) => Signed<B>) => Wire): void {
   const wire = message((b) => signBody(c.suite, c.members[m]!.secretKey, b));
   for (const t of to) c.queue.push({ from: m, to: t, type: wire.k, bytes: encodeWire(wire) });
-}
-
-/** Decide `count` requests, one at a time, from the given members in turn. */
-function decide(c: Cluster, from: number[], count: number, filter?: (m: InFlight) => boolean): void {
-  for (let i = 0; i < count; i++) {
-    c.request(from[i % from.length]!, place(`Place ${i}`));
-    c.run(300, 100, filter);
-  }
 }
 
 describe('lost records: recovery is agreed, not guessed (findings 2 and 3)', () => {
@@ -122,10 +86,10 @@ describe('lost records: recovery is agreed, not guessed (findings 2 and 3)', () 
     inject(c, liar, [3], (sign) => ({ k: 'pre-prepare', pp: sign<PrePrepareBody>({ t: 'pre-prepare', room: c.roster.room, from: liar, view: 1, seq: next, digest: batchDigest(other) }), batch: other }));
     c.deliverMatching((m) => m.from === liar && m.to === 3 && m.type === 'pre-prepare');
     c.run(5_000, 100, noPrePrepare);
-    expectOneBodyPerSlot(3, signedBefore, c.records[3]!);
+    expect(findDoubleSigning(3, signedBefore, c.records[3]!)).toBeNull();
     // Only the liar may be proven faulty, and the honest members agree.
     for (const m of [0, 2, 3]) expect(snap(c, m).proven.filter((x) => x !== liar)).toEqual([]);
-    expectNoFork(c, [0, 2, 3]);
+    expect(findFork(c, [0, 2, 3])).toBeNull();
   });
 
   it('a member wiped twice, the second time while cut off, never reuses a request counter and its new request executes', () => {
@@ -147,7 +111,7 @@ describe('lost records: recovery is agreed, not guessed (findings 2 and 3)', () 
     c.run(5_000, 100, (m) => m.from !== 3 && m.to !== 3);
     c.run(20_000);
     incarnations.push([...c.records[3]!]);
-    expectOneBodyPerSlot(3, ...incarnations);
+    expect(findDoubleSigning(3, ...incarnations)).toBeNull();
     const curry = (r: { op: RequestOp }) => r.op.kind === 'propose' && r.op.place === 'Curry';
     for (const m of [0, 1, 2, 3]) expect(c.executed(m).flatMap((e) => e.requests).filter(curry), `member ${m}`).toHaveLength(1);
     for (const m of [0, 1, 2]) expect(snap(c, m).proven).toEqual([]);
@@ -169,7 +133,7 @@ describe('lost records: recovery is agreed, not guessed (findings 2 and 3)', () 
     c.run(30_000);
     for (const m of [1, 2, 3]) expect(snap(c, m).lastCounter.slice(1)).toEqual(snap(c, 1).lastCounter.slice(1));
     expect(c.executed(1).flatMap((e) => e.requests).filter((r) => r.member === 3 && r.op.kind === 'propose').length).toBeGreaterThanOrEqual(2);
-    expectNoFork(c, [1, 2, 3]);
+    expect(findFork(c, [1, 2, 3])).toBeNull();
   });
 });
 
@@ -237,7 +201,7 @@ describe('memory is bounded whatever one member signs (finding 5)', () => {
     expect(peak).toBeLessThanOrEqual(4 * (8 * 16 + 64));
     // And the room still works.
     decide(c, [0, 1, 2], 2);
-    expectNoFork(c, [0, 1, 2]);
+    expect(findFork(c, [0, 1, 2])).toBeNull();
   }, 60_000);
 });
 
@@ -286,6 +250,6 @@ describe('restarts (findings 6 and 7)', () => {
       expect(snap(c, m).view).toBe(0);
       expect(snap(c, m).lastCounter).toEqual([0, 2, 2, 1]);
     }
-    expectNoFork(c, [0, 1, 2, 3]);
+    expect(findFork(c, [0, 1, 2, 3])).toBeNull();
   });
 });
