@@ -32,6 +32,32 @@ registerAdversary('twins', (ctx) => [ctx.replica(), ctx.replica()], 'two honest 
 type Send = Extract<Effect, { kind: 'send' }>;
 
 /** How `lying-state` corrupts a reply; it cycles through them so every kind of lie gets told. */
+/**
+ * An honest replica whose every output passes through `rewrite` before it leaves: the shape
+ * of each wrapper below, which differ only in what they change.
+ */
+abstract class RewritingNode implements SimNode {
+  constructor(readonly replica: Replica) {}
+
+  step(from: number, bytes: Uint8Array): Effect[] {
+    return this.rewrite(this.replica.step(from, bytes));
+  }
+
+  tick(now: number): Effect[] {
+    return this.rewrite(this.replica.tick(now));
+  }
+
+  request(op: LunchOp): Effect[] {
+    return this.rewrite(this.replica.request(op));
+  }
+
+  snapshot(): NodeSnapshot {
+    return this.replica.snapshot();
+  }
+
+  protected abstract rewrite(effects: Effect[]): Effect[];
+}
+
 export const STATE_LIES = ['garbage-bytes', 'truncated-bytes', 'extra-chunk', 'weak-proof'] as const;
 export const CERT_LIES = ['too-few-commits', 'swapped-batch', 'foreign-commits'] as const;
 
@@ -43,7 +69,7 @@ export const CERT_LIES = ['too-few-commits', 'swapped-batch', 'foreign-commits']
  * number. It can only sign with its own key, so none of this can be made to check: a victim must
  * drop every one of these (`bad-state`, `bad-certificate`) and fetch from someone else.
  */
-export class LyingStateNode implements SimNode {
+export class LyingStateNode extends RewritingNode {
   private stateLies = 0;
   private certLies = 0;
   /** Commits seen in certificates this node served, to pass off as another slot's. */
@@ -52,28 +78,14 @@ export class LyingStateNode implements SimNode {
   readonly told: Record<string, number> = {};
 
   constructor(
-    readonly replica: Replica,
+    replica: Replica,
     private readonly f: number,
     private readonly checkpointInterval: number,
-  ) {}
-
-  step(from: number, bytes: Uint8Array): Effect[] {
-    return this.corrupt(this.replica.step(from, bytes));
+  ) {
+    super(replica);
   }
 
-  tick(now: number): Effect[] {
-    return this.corrupt(this.replica.tick(now));
-  }
-
-  request(op: LunchOp): Effect[] {
-    return this.corrupt(this.replica.request(op));
-  }
-
-  snapshot(): NodeSnapshot {
-    return this.replica.snapshot();
-  }
-
-  private corrupt(effects: Effect[]): Effect[] {
+  protected rewrite(effects: Effect[]): Effect[] {
     return effects.map((e) => (e.kind === 'send' && e.message !== null ? this.lie(e) : e));
   }
 
@@ -149,34 +161,20 @@ const U32_MAX = 0xffffffff;
  * others get the original. Everything is validly signed with its own key: what the honest
  * members must survive is a liar whose lies are well-formed and close to the truth.
  */
-export class MutatingNode implements SimNode {
+export class MutatingNode extends RewritingNode {
   private readonly earlier: Wire[] = [];
   private readonly batches: Extract<Wire, { k: 'pre-prepare' }>[] = [];
   /** Mutations sent, by kind (for tests). */
   readonly told: Record<string, number> = {};
 
   constructor(
-    readonly replica: Replica,
+    replica: Replica,
     private readonly ctx: { member: number; n: number; secretKey: Uint8Array; suite: AdversaryContextLike['suite']; rng: AdversaryContextLike['rng'] },
-  ) {}
-
-  step(from: number, bytes: Uint8Array): Effect[] {
-    return this.mutate(this.replica.step(from, bytes));
+  ) {
+    super(replica);
   }
 
-  tick(now: number): Effect[] {
-    return this.mutate(this.replica.tick(now));
-  }
-
-  request(op: LunchOp): Effect[] {
-    return this.mutate(this.replica.request(op));
-  }
-
-  snapshot(): NodeSnapshot {
-    return this.replica.snapshot();
-  }
-
-  private mutate(effects: Effect[]): Effect[] {
+  protected rewrite(effects: Effect[]): Effect[] {
     const out: Effect[] = [];
     for (const e of effects) {
       const applicable = e.kind === 'send' && e.message !== null ? APPLICABLE[e.message.k] : undefined;
@@ -288,30 +286,16 @@ registerAdversary(
  * A member that runs the honest replica, but whose VIEW-CHANGEs report none of its prepared
  * certificates: it forgets, on purpose, what it vouched for. Everything it signs is well-formed.
  */
-export class ForgetfulNode implements SimNode {
+export class ForgetfulNode extends RewritingNode {
   constructor(
-    readonly replica: Replica,
+    replica: Replica,
     private readonly secretKey: Uint8Array,
     private readonly suite: AdversaryContextLike['suite'],
-  ) {}
-
-  step(from: number, bytes: Uint8Array): Effect[] {
-    return this.forget(this.replica.step(from, bytes));
+  ) {
+    super(replica);
   }
 
-  tick(now: number): Effect[] {
-    return this.forget(this.replica.tick(now));
-  }
-
-  request(op: LunchOp): Effect[] {
-    return this.forget(this.replica.request(op));
-  }
-
-  snapshot(): NodeSnapshot {
-    return this.replica.snapshot();
-  }
-
-  private forget(effects: Effect[]): Effect[] {
+  protected rewrite(effects: Effect[]): Effect[] {
     return effects.map((e) => {
       if (e.kind !== 'send' || e.message?.k !== 'view-change' || e.message.vc.body.prepared.length === 0) return e;
       const m: Wire = { k: 'view-change', vc: signBody(this.suite, this.secretKey, { ...e.message.vc.body, prepared: [] }) };
