@@ -719,11 +719,16 @@ export class Replica {
     // A request overtaken by a higher counter of its member can never execute: its timer must
     // not hold the room hostage.
     for (const [id, p] of this.pending) if (p.req.body.counter <= this.lastCounter[p.req.body.from]!) this.pending.delete(id);
-    if (this.myOutstanding && this.myOutstanding.body.counter <= this.lastCounter[this.me]!) this.myOutstanding = null;
+    this.forgetExecutedOwn();
     this.recovery.settle(this.stable);
     this.issueQueued();
     if (this.isPrimary() && this.changing === null) this.assign();
     this.fetchMissing();
+  }
+
+  /** Its own request is outstanding only until it has executed, however that became known. */
+  private forgetExecutedOwn(): void {
+    if (this.myOutstanding && this.myOutstanding.body.counter <= this.lastCounter[this.me]!) this.myOutstanding = null;
   }
 
   /**
@@ -1476,6 +1481,9 @@ export class Replica {
     this.myCounter = lastRequest?.body.counter ?? 0;
     this.myOutstanding = lastRequest !== null && this.recovery.phase !== 'asking' ? lastRequest : null;
     this.execute();
+    // The restored stable state may already say it executed, with no record above it to
+    // execute again and say so.
+    this.forgetExecutedOwn();
     if (lastRequest && lastRequest.body.counter > this.lastCounter[this.me]!) this.admit(lastRequest);
     this.rebuildNewViewSlots();
     if (!lost) this.recovery.settle(this.stable);

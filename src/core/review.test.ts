@@ -187,3 +187,19 @@ describe('R4: a pre-prepare record whose batch does not check is damage', () => 
     for (const m of [1, 2, 3]) expect(snap(c, m).proven).toEqual([]);
   });
 });
+
+describe('found by the 100,000-seed run: a restart whose last request lies inside the stable checkpoint', () => {
+  it('does not keep that executed request outstanding, so its next request goes out and executes in an idle room', () => {
+    const c = new Cluster(4);
+    // Member 0's second request is at seq 8, the first checkpoint: after a restart the stable
+    // state says it executed, and no record above the checkpoint re-executes to say so again.
+    decide(c, [1, 2, 3, 0], 8);
+    c.run(2_000);
+    expect(snap(c, 0).stable).toBe(8);
+    c.restart(0);
+    c.request(0, place('After the restart'));
+    c.run(30_000);
+    for (const m of [0, 1, 2, 3]) expect(snap(c, m).lastCounter[0]).toBe(3);
+    expect(snap(c, 0).pendingOwn).toBe(0);
+  });
+});
