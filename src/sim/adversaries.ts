@@ -1,7 +1,8 @@
 // The core's adversary strategies (src/core/adversaries.ts), registered under their names so
 // the simulator can put them in any member's place, Twins (two honest replicas sharing one
-// member's key, both live), and `lying-state`: a member that is honest except when it answers
-// catch-up requests. Registration order is the order `--faults all` cycles through.
+// member's key, both live), `lying-state` (a member that is honest except when it answers
+// catch-up requests), `mutate` (small, validly signed changes of what it sends) and `forgetful`
+// (VIEW-CHANGEs without what it prepared). Registration order is the order `--faults all` cycles through.
 import type { Effect } from '../core/effects.ts';
 import { Adversary, STRATEGIES } from '../core/adversaries.ts';
 import type { LunchOp } from '../core/lunch.ts';
@@ -31,7 +32,6 @@ registerAdversary('twins', (ctx) => [ctx.replica(), ctx.replica()], 'two honest 
 
 type Send = Extract<Effect, { kind: 'send' }>;
 
-/** How `lying-state` corrupts a reply; it cycles through them so every kind of lie gets told. */
 /**
  * An honest replica whose every output passes through `rewrite` before it leaves: the shape
  * of each wrapper below, which differ only in what they change.
@@ -58,6 +58,7 @@ abstract class RewritingNode implements SimNode {
   protected abstract rewrite(effects: Effect[]): Effect[];
 }
 
+/** How `lying-state` corrupts a reply; it cycles through them so every kind of lie gets told. */
 export const STATE_LIES = ['garbage-bytes', 'truncated-bytes', 'extra-chunk', 'weak-proof'] as const;
 export const CERT_LIES = ['too-few-commits', 'swapped-batch', 'foreign-commits'] as const;
 

@@ -16,32 +16,35 @@ import { TWINS_CODES } from './twins.ts';
 const SCALE = Number(process.env.SIM_SCALE ?? '1');
 const mixes = scenarioNames();
 /**
- * Schedules per fault mix and n, 10,206 in all, chosen by cost (single-core milliseconds per run
- * with stand-in signatures, measured at n = 4 / n = 7): a light mix costs 15-80 / 50-390 ms,
- * `restart` 80 / 60, the heavy mixes 60-400 / 240-1100 (wipes, long partitions, lying state,
- * backups that forget their certificates, holds, round partitions, long runs, enumerated Twins),
- * a lying new primary 140 / 3400 and `slow-network` 470 / 1700. The heavy ones get fewer seeds,
- * and n = 7 fewer than n = 4, so that the batch takes about five minutes on two cores; the CLI
- * runs any of them at any count. Every other mix gets LIGHT.
+ * Schedules per fault mix and n, 10,025 in all, chosen by cost (single-core milliseconds per run
+ * with stand-in signatures, measured at n = 4 / n = 7): the cheapest mixes cost 13-31 / 50-125 ms
+ * and get CHEAP; the other light ones 38-80 / 75-390 ms and get LIGHT; `restart` 80 / 60, the
+ * heavy mixes 60-400 / 240-1100 (wipes, long partitions, lying state, backups that forget their
+ * certificates, holds, round partitions, long runs, enumerated Twins), a lying new primary
+ * 140 / 3400 and `slow-network` 470 / 1700 get fewer, and n = 7 fewer than n = 4, so that the
+ * batch takes about four minutes on two cores. The CLI runs any of them at any count.
  */
-const LIGHT: Record<number, number> = { 4: 600, 7: 40 };
+const CHEAP_MIXES = new Set(['silent', 'replay', 'false-accuse', 'forge', 'lossy', 'forgetful']);
+const CHEAP: Record<number, number> = { 4: 920, 7: 24 };
+const LIGHT: Record<number, number> = { 4: 400, 7: 24 };
 const HEAVY: Record<string, Record<number, number>> = {
-  restart: { 4: 200, 7: 40 },
-  wipe: { 4: 48, 7: 8 },
-  'wipe-revote': { 4: 32, 7: 4 },
-  'long-partition': { 4: 48, 7: 6 },
-  'lying-state': { 4: 48, 7: 8 },
-  'forgetful-backup': { 4: 80, 7: 6 },
+  restart: { 4: 150, 7: 30 },
+  wipe: { 4: 40, 7: 6 },
+  'wipe-revote': { 4: 24, 7: 3 },
+  'long-partition': { 4: 40, 7: 4 },
+  'lying-state': { 4: 40, 7: 6 },
+  'forgetful-backup': { 4: 60, 7: 4 },
   // The structured schedules: 20-40 s of virtual time with holds longer than the timeouts.
-  holds: { 4: 200, 7: 16 },
-  rounds: { 4: 120, 7: 6 },
-  'liar-new-view': { 4: 100, 7: 2 },
-  long: { 4: 40, 7: 6 },
-  'slow-network': { 4: 20, 7: 2 },
+  holds: { 4: 160, 7: 10 },
+  rounds: { 4: 100, 7: 4 },
+  'liar-new-view': { 4: 80, 7: 1 },
+  long: { 4: 32, 7: 4 },
+  'slow-network': { 4: 16, 7: 1 },
   // Enumerated at n = 4 (spread over the whole enumeration below); random splits at n = 7.
-  'twins-enum': { 4: 200, 7: 6 },
+  'twins-enum': { 4: 150, 7: 4 },
 };
-const seedsFor = (faults: string, n: number): number => Math.ceil((HEAVY[faults]?.[n] ?? LIGHT[n]!) * SCALE);
+const seedsFor = (faults: string, n: number): number =>
+  Math.ceil((HEAVY[faults]?.[n] ?? (CHEAP_MIXES.has(faults) ? CHEAP : LIGHT)[n]!) * SCALE);
 /**
  * Real Ed25519 for one seed in this many, per n (the CLI uses one in 100; here fewer, because a
  * real-crypto run costs as much as fifty stand-in runs). Replay commands name the suite used.

@@ -1,12 +1,15 @@
 // Twins (Bano et al., 2022), enumerated for n = 4: member 0 runs two honest replicas with one key
 // (nodes 0 and 4), and in each of the first four views the five nodes are split into at most three
 // groups; a protocol message of that view between groups is dropped. Every schedule is enumerated,
-// none sampled, with two reductions that change no outcome class:
+// none sampled, after two reductions that are arguments, not identities of runs:
 //   - of the 41 ways to split five nodes into at most three groups, the 20 in which some group
 //     holds three distinct members (enough for a quorum) are kept as they are, and the 21 in which
 //     none does are represented by one of them: in those nothing can prepare or commit in that
-//     view, whatever the split;
-//   - a schedule and its mirror image (the twins' roles swapped in every view) are one.
+//     view, whatever the split (they still differ in who hears that view's view change, which is
+//     not varied);
+//   - a schedule and its mirror image (the twins' roles swapped in every view) are one, by the
+//     symmetry of the twins (the simulator draws timing per node, so the mirror's run differs in
+//     timing).
 // That leaves 21^4 = 194,481 sequences, 98,441 up to the mirror. Runs are deterministic, so those
 // that differ only in the splits of views a run never reached are that run (`exploreTwins`).
 
