@@ -47,7 +47,8 @@ const seedsFor = (faults: string, n: number): number =>
   Math.ceil((HEAVY[faults]?.[n] ?? (CHEAP_MIXES.has(faults) ? CHEAP : LIGHT)[n]!) * SCALE);
 /**
  * Real Ed25519 for one seed in this many, per n (the CLI uses one in 100; here fewer, because a
- * real-crypto run costs as much as fifty stand-in runs). Replay commands name the suite used.
+ * real-crypto run costs as much as about sixteen stand-in runs). Replay commands name the suite
+ * used.
  */
 const REAL_CRYPTO_EVERY: Record<number, number> = { 4: 400, 7: 140 };
 

@@ -36,7 +36,7 @@ export const TICK_MS = 50;
 export const WORKLOAD_WINDOW_MS = 2000;
 /**
  * One seed in this many runs with real Ed25519 signatures instead of the fast stand-in: a real run
- * costs as much as about fifty stand-in runs, so one in 100 keeps long runs affordable and still
+ * costs as much as about sixteen stand-in runs, so one in 100 keeps long runs affordable and still
  * gives a thousand real-signature schedules per 100,000.
  */
 export const REAL_CRYPTO_EVERY = 100;
