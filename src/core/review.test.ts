@@ -203,3 +203,23 @@ describe('found by the 100,000-seed run: a restart whose last request lies insid
     expect(snap(c, 0).pendingOwn).toBe(0);
   });
 });
+
+describe('found by the 100,000-seed run: a member executed past a checkpoint whose quorum it never heard', () => {
+  it('takes the certified checkpoint from the NEW-VIEW, so its window moves on and the next request executes', () => {
+    const c = new Cluster(4);
+    // Checkpoints are not sent again, so lost ones stay lost: members 0 (the primary) and 2
+    // execute 16 sequence numbers, a whole window, and never see 2f + 1 checkpoints for 8 or 16.
+    const noCheckpointsTo0And2 = (m: InFlight) => !(m.type === 'checkpoint' && (m.to === 0 || m.to === 2));
+    decide(c, [1, 2, 3, 0], 16, noCheckpointsTo0And2);
+    expect([0, 1, 2, 3].map((m) => snap(c, m).executedSeq)).toEqual([16, 16, 16, 16]);
+    expect([0, 1, 2, 3].map((m) => snap(c, m).stable)).toEqual([0, 16, 0, 16]);
+    // The primary cannot assign seq 17 above its window; the view change that follows carries
+    // the certificate for 16, and the members without it must take it from the NEW-VIEW.
+    c.request(2, place('After a whole window'));
+    c.run(60_000, 100, noCheckpointsTo0And2);
+    const counter = snap(c, 1).lastCounter[2];
+    for (const m of [0, 2, 3]) expect(snap(c, m).lastCounter[2]).toBe(counter);
+    expect([0, 1, 2, 3].map((m) => snap(c, m).executedSeq)).toEqual([17, 17, 17, 17]);
+    expect([0, 2].map((m) => snap(c, m).stable)).toEqual([16, 16]);
+  });
+});
