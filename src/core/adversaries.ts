@@ -4,15 +4,17 @@
 //
 // Everything is deterministic: choices follow counters, not randomness, so a seeded simulation
 // that uses an adversary replays exactly.
+import { encode } from 'cborg';
 import type { Effect } from './effects.ts';
+import { MAX_BATCH, MAX_BATCH_BYTES, MAX_PLACE_UNITS, MAX_WIRE_BYTES } from './limits.ts';
 import type { LunchOp } from './lunch.ts';
 import {
-  batchDigest, encodeWire, signBody, type AnyBody, type Roster, type Signed, type Wire,
+  batchBytes, batchDigest, encodeWire, signBody, type AnyBody, type RequestBody, type Roster, type Signed, type Wire,
 } from './messages.ts';
 import type { Replica } from './replica.ts';
 import type { CryptoSuite } from './suite.ts';
 
-export const STRATEGIES = ['silent', 'equivocate', 'forge', 'false-accuse', 'replay', 'slow'] as const;
+export const STRATEGIES = ['silent', 'equivocate', 'forge', 'false-accuse', 'replay', 'slow', 'bloat'] as const;
 export type Strategy = (typeof STRATEGIES)[number];
 
 export interface AdversaryContext {
@@ -52,10 +54,16 @@ export class Adversary {
     }
     if (this.strategy === 'false-accuse' && this.counter++ % 20 === 0) out.push(...this.accuse());
     if (this.strategy === 'replay' && this.counter++ % 5 === 0) out.push(...this.replay());
+    if (this.strategy === 'bloat' && this.counter++ % 5 === 0) out.push(...this.bloat());
     return out;
   }
 
   request(op: LunchOp): Effect[] {
+    // The largest place the rules allow: as many spaces as fit around it.
+    if (this.strategy === 'bloat' && op.kind === 'propose') {
+      const place = op.place.slice(0, MAX_PLACE_UNITS);
+      op = { ...op, place: place + ' '.repeat(MAX_PLACE_UNITS - place.length) };
+    }
     return this.corrupt(this.ctx.replica.request(op));
   }
 
@@ -82,6 +90,9 @@ export class Adversary {
         case 'slow':
           if (e.type === 'pre-prepare' || e.type === 'new-view') this.held.push({ at: this.now + (this.ctx.delayMs ?? 3500), effect: e });
           else out.push(e);
+          break;
+        case 'bloat':
+          out.push(e.message?.k === 'pre-prepare' ? this.fatten(e.message) : e);
           break;
         default:
           out.push(e);
@@ -170,9 +181,65 @@ export class Adversary {
       out.push(raw(pick.subarray(0, Math.floor(pick.length / 2))));
     }
     out.push(raw(new Uint8Array([0xff, 0x00, 0x13, 0x37])));
-    if (this.counter % 50 === 0) out.push(raw(new Uint8Array(1024 * 1024 + 1)));
+    if (this.counter % 50 === 0) out.push(raw(oversize()));
     return out;
   }
+
+  /**
+   * As primary, every batch filled with its own largest requests: alternately up to the byte
+   * limit (the largest legal pre-prepare) and just past it (which the others must refuse).
+   */
+  private fatten(m: Extract<Wire, { k: 'pre-prepare' }>): Send {
+    const over = this.counter++ % 2 === 1;
+    const batch = [...m.batch];
+    while (batch.length < MAX_BATCH) {
+      const next = [...batch, this.widestRequest()];
+      const size = batchBytes(next).length;
+      if (size > MAX_BATCH_BYTES && !over) break;
+      batch.push(next[next.length - 1]!);
+      if (size > MAX_BATCH_BYTES) break;
+    }
+    const pp = this.sign({ ...m.pp.body, digest: batchDigest(batch) });
+    const fat: Wire = { k: 'pre-prepare', pp, batch };
+    return { kind: 'send', to: 'all', type: fat.k, message: fat, bytes: encodeWire(fat) };
+  }
+
+  /** A validly signed request of the largest size, with a counter of its own far ahead. */
+  private widestRequest(): Signed<RequestBody> {
+    const place = `Bloat ${this.counter}`;
+    return this.sign({
+      t: 'request', room: this.ctx.roster.room, from: this.me, counter: 1_000_000 + this.counter++,
+      op: { kind: 'propose', place: place + '\u3000'.repeat(MAX_PLACE_UNITS - place.length), time: '12:00' },
+    });
+  }
+
+  /**
+   * The largest messages a member can send: requests at the size limit and far ahead, view-changes
+   * for views far ahead, a message one byte over the limit, and one that announces a million
+   * entries within it.
+   */
+  private bloat(): Send[] {
+    const all = (message: Wire): Send => ({ kind: 'send', to: 'all', type: message.k, message, bytes: encodeWire(message) });
+    const raw = (bytes: Uint8Array): Send => ({ kind: 'send', to: 'all', type: 'garbage', message: null, bytes });
+    const { room } = this.ctx.roster;
+    const vc = this.sign({
+      t: 'view-change' as const, room, from: this.me, view: 1000 + this.counter, epoch: 0, stable: 0, proof: [], prepared: [],
+    });
+    const out = [all({ k: 'request', req: this.widestRequest() }), all({ k: 'view-change', vc })];
+    if (this.counter % 4 === 0) out.push(raw(oversize()), raw(millionEntries()));
+    return out;
+  }
+}
+
+let oversizeBytes: Uint8Array | null = null;
+let millionBytes: Uint8Array | null = null;
+/** One byte more than any peer accepts (made once: the simulator sends it often). */
+function oversize(): Uint8Array {
+  return (oversizeBytes ??= new Uint8Array(MAX_WIRE_BYTES + 1));
+}
+/** A view-change whose `prepared` announces a million entries, within the size limit. */
+function millionEntries(): Uint8Array {
+  return (millionBytes ??= encode({ k: 'view-change', vc: { body: { t: 'view-change', prepared: new Array(1_000_000).fill(0) }, sig: new Uint8Array(64) } }));
 }
 
 /** A digest that differs from the given one in every byte. */

@@ -3,6 +3,7 @@
 // byte-identical encodings on every honest tab, and a malformed op is a recorded no-op, never a throw.
 import { decode, encode } from 'cborg';
 import * as v from 'valibot';
+import { MAX_PLACE_LENGTH, MAX_PLACE_UNITS } from './limits.ts';
 import { quorumFor } from './quorum.ts';
 
 export interface RequestRef {
@@ -44,12 +45,13 @@ export type LunchEvent =
   | { kind: 'round-started'; round: number }
   | { kind: 'ignored'; reason: string };
 
-export const MAX_PLACE_LENGTH = 60;
+export { MAX_PLACE_LENGTH };
 
 // Code points, not graphemes: grapheme segmentation depends on the engine's Unicode tables, and
 // replicas running different browsers must never disagree on whether an op is valid.
 // Lone surrogates are rejected because CBOR (UTF-8) cannot carry them faithfully.
 const placeProblem = (place: string): string | null => {
+  if (place.length > MAX_PLACE_UNITS) return `place is longer than ${MAX_PLACE_UNITS} characters, spaces included`;
   if (/[\p{Cc}\p{Cs}]/u.test(place)) return 'place contains a control character or lone surrogate';
   const length = [...place.trim()].length;
   if (length < 1 || length > MAX_PLACE_LENGTH) return `place must be 1..${MAX_PLACE_LENGTH} characters after trimming`;
@@ -60,6 +62,7 @@ const Index = v.pipe(v.number(), v.safeInteger(), v.minValue(0));
 export const RequestRefSchema = v.strictObject({ member: Index, counter: Index });
 const Place = v.pipe(
   v.string(),
+  v.maxLength(MAX_PLACE_UNITS, `place must be at most ${MAX_PLACE_UNITS} characters, spaces included`),
   v.check((s) => placeProblem(s) === null, 'place must be 1..60 characters after trimming, no control characters'),
 );
 const Time = v.pipe(v.string(), v.regex(/^(?:[01]\d|2[0-3]):[0-5]\d$/, 'time must be HH:MM (24h)'));

@@ -5,19 +5,16 @@
 // can never be replayed in another room, for another message type or by another protocol
 // version. The outer wire message (`k`) is only a container: it says what is inside but proves
 // nothing by itself.
-import { decode, encode } from 'cborg';
+import { encode } from 'cborg';
 import * as v from 'valibot';
+import { CborBoundsError, decodeBounded } from './cbor.ts';
+import { MAX_BATCH, MAX_LOG_WINDOW, MAX_MEMBERS, MAX_WIRE_BYTES, STATE_CHUNK_BYTES } from './limits.ts';
 import { LunchOpSchema, type LunchOp } from './lunch.ts';
 import { digest, type CryptoSuite } from './suite.ts';
 
 /** Inside every signed body; bumped whenever replicas running different code could misread each other. */
 export const PROTOCOL_VERSION = 2;
 export const PROTOCOL_DOMAIN = `byzantine-lunch/pbft/v${PROTOCOL_VERSION}`;
-/** Largest message the core accepts; the network layer chunks below this. */
-export const MAX_WIRE_BYTES = 1024 * 1024;
-export const MAX_BATCH = 64;
-/** State transfer answers in chunks no larger than this. */
-export const STATE_CHUNK_BYTES = 8 * 1024;
 
 const u32 = v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(0xffffffff));
 const member = v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(255));
@@ -61,12 +58,12 @@ export const SignedPrepare = signed(PrepareBody);
 export const SignedCommit = signed(CommitBody);
 export const SignedCheckpoint = signed(CheckpointBody);
 /** 2f + 1 matching checkpoints: proof that a state is stable. */
-const CheckpointProof = v.pipe(v.array(SignedCheckpoint), v.maxLength(255));
+const CheckpointProof = v.pipe(v.array(SignedCheckpoint), v.maxLength(MAX_MEMBERS));
 
 const Batch = v.pipe(v.array(SignedRequest), v.maxLength(MAX_BATCH));
 export const PreparedCert = v.strictObject({
   pp: SignedPrePrepare,
-  prepares: v.pipe(v.array(SignedPrepare), v.maxLength(255)),
+  prepares: v.pipe(v.array(SignedPrepare), v.maxLength(MAX_MEMBERS)),
   batch: Batch,
 });
 /**
@@ -76,13 +73,13 @@ export const PreparedCert = v.strictObject({
  */
 export const ViewChangeBody = v.strictObject({
   t: v.literal('view-change'), ...base, view: u32, epoch: u32, stable: u32, proof: CheckpointProof,
-  prepared: v.pipe(v.array(PreparedCert), v.maxLength(4096)),
+  prepared: v.pipe(v.array(PreparedCert), v.maxLength(MAX_LOG_WINDOW)),
 });
 export const SignedViewChange = signed(ViewChangeBody);
 export const NewViewBody = v.strictObject({
   t: v.literal('new-view'), ...base, view: u32,
-  vcs: v.pipe(v.array(SignedViewChange), v.maxLength(255)),
-  pps: v.pipe(v.array(SignedPrePrepare), v.maxLength(4096)),
+  vcs: v.pipe(v.array(SignedViewChange), v.maxLength(MAX_MEMBERS)),
+  pps: v.pipe(v.array(SignedPrePrepare), v.maxLength(MAX_LOG_WINDOW)),
 });
 export const SignedNewView = signed(NewViewBody);
 export const SignedStatus = signed(StatusBody);
@@ -96,7 +93,7 @@ export const Proof = v.strictObject({ a: SignedAny, b: SignedAny });
 export const CommitCert = v.strictObject({
   pp: SignedPrePrepare,
   batch: Batch,
-  commits: v.pipe(v.array(SignedCommit), v.maxLength(255)),
+  commits: v.pipe(v.array(SignedCommit), v.maxLength(MAX_MEMBERS)),
 });
 
 export const Wire = v.variant('k', [
@@ -164,8 +161,13 @@ export function verifySigned(suite: CryptoSuite, roster: Roster, s: Signed): boo
   return s.body.room === roster.room && key !== undefined && suite.verify(key, bodyBytes(s.body), s.sig);
 }
 
+/** The canonical bytes of a batch: what its digest covers and what MAX_BATCH_BYTES bounds. */
+export function batchBytes(batch: readonly Signed<RequestBody>[]): Uint8Array {
+  return encode(batch.map((r) => [r.body, r.sig]));
+}
+
 export function batchDigest(batch: readonly Signed<RequestBody>[]): Uint8Array {
-  return digest(encode(batch.map((r) => [r.body, r.sig])));
+  return digest(batchBytes(batch));
 }
 
 export function encodeWire(message: Wire): Uint8Array {
@@ -180,11 +182,13 @@ export function decodeWire(bytes: Uint8Array): DecodeResult {
   if (bytes.length > MAX_WIRE_BYTES) return { ok: false, reason: 'oversize' };
   let value: unknown;
   try {
-    value = decode(bytes, { strict: true, rejectDuplicateMapKeys: true, useMaps: false });
-  } catch {
-    return { ok: false, reason: 'not-cbor' };
+    value = decodeBounded(bytes);
+  } catch (e) {
+    return { ok: false, reason: e instanceof CborBoundsError ? 'too-many-items' : 'not-cbor' };
   }
-  const parsed = v.safeParse(Wire, value);
+  // The first problem is reason enough: collecting every issue of a large bad message costs more
+  // than the message did to send.
+  const parsed = v.safeParse(Wire, value, { abortEarly: true });
   return parsed.success ? { ok: true, message: parsed.output } : { ok: false, reason: 'bad-shape' };
 }
 

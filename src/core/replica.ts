@@ -13,10 +13,14 @@
 // recovery request of its own, and a stable checkpoint lies a window beyond where it executed.
 import { decode, encode } from 'cborg';
 import * as v from 'valibot';
-import { applyLunch, decodeLunchState, encodeLunchState, initialLunch, type LunchEvent, type LunchOp, type LunchState } from './lunch.ts';
 import {
-  RECOVERY_NONCE_BYTES, batchDigest, bodyBytes, checkProof, decodeWire, encodeWire, isLunchOp, sameBytes, signBody, slotKey, verifySigned,
-  STATE_CHUNK_BYTES,
+  MAX_BATCH, MAX_BATCH_BYTES, MAX_LOG_WINDOW, MAX_MEMBERS, MAX_REQUEST_BYTES, MAX_WIRE_BYTES, STATE_CHUNK_BYTES,
+} from './limits.ts';
+import {
+  applyLunch, decodeLunchState, encodeLunchState, initialLunch, LunchOpSchema, type LunchEvent, type LunchOp, type LunchState,
+} from './lunch.ts';
+import {
+  RECOVERY_NONCE_BYTES, batchBytes, batchDigest, bodyBytes, checkProof, decodeWire, encodeWire, isLunchOp, sameBytes, signBody, slotKey, verifySigned,
   type AnyBody, type CheckpointBody, type CommitBody, type CommitCert, type NewViewBody, type PreparedCert, type PrePrepareBody,
   type PrepareBody, type Proof, type RequestBody, type RequestOp, type Roster, type Signed, type ViewChangeBody, type Wire,
 } from './messages.ts';
@@ -130,6 +134,10 @@ interface PendingRequest {
 }
 
 const NULL_DIGEST = batchDigest([]);
+/** The most a batch's array header adds to the encoded requests (MAX_BATCH < 256: two bytes). */
+const BATCH_OVERHEAD = 2;
+/** What one request adds to an encoded batch. */
+const requestBytes = (r: Signed<RequestBody>): number => encode([r.body, r.sig]).length;
 /** What a stable state is made of: the lunch state and every member's last executed counter. */
 const StateTuple = v.tuple([v.custom<Uint8Array>((b) => b instanceof Uint8Array), v.array(v.pipe(v.number(), v.safeInteger(), v.minValue(0)))]);
 
@@ -234,6 +242,11 @@ export class Replica {
     this.secretKey = config.secretKey;
     this.timing = { ...DEFAULT_TIMING, ...config.timing };
     if (this.timing.logWindow % this.timing.checkpointInterval !== 0) throw new RangeError('logWindow must be a multiple of checkpointInterval');
+    // The message limits (limits.ts) are computed for these bounds: beyond them an honest
+    // view-change or NEW-VIEW could be too large to send.
+    if (this.timing.logWindow > MAX_LOG_WINDOW) throw new RangeError(`logWindow must be at most ${MAX_LOG_WINDOW}`);
+    if (this.timing.maxBatch < 1 || this.timing.maxBatch > MAX_BATCH) throw new RangeError(`maxBatch must be 1..${MAX_BATCH}`);
+    if (n > MAX_MEMBERS) throw new RangeError(`a room has at most ${MAX_MEMBERS} members`);
     this.now = config.now ?? 0;
     this.lunch = initialLunch(n);
     this.lastCounter = new Array<number>(n).fill(0);
@@ -275,6 +288,8 @@ export class Replica {
       if (!Number.isInteger(from) || from < 0 || from >= this.n || from === this.me) return this.drop(from, 'unknown-sender');
       const decoded = decodeWire(bytes);
       if (!decoded.ok) return this.drop(from, decoded.reason);
+      // Refused at admission: a request larger than any honest one would crowd batches.
+      if (decoded.message.k === 'request' && bytes.length > MAX_REQUEST_BYTES) return this.drop(from, 'request-too-large');
       this.receive(from, decoded.message);
     });
   }
@@ -286,7 +301,14 @@ export class Replica {
     });
   }
 
+  /**
+   * Ask for a lunch intent to be agreed. Throws a RangeError, before anything is signed, for an
+   * op the others would refuse: signed and sent, it would wait for ever and hold up every later
+   * request of this member.
+   */
   request(op: LunchOp): Effect[] {
+    const check = v.safeParse(LunchOpSchema, op, { abortEarly: true });
+    if (!check.success) throw new RangeError(`not a valid lunch request: ${check.issues[0].message}`);
     return this.run(() => {
       if (this.myOutstanding || !this.recovery.knowsCounters) this.myQueue.push(op);
       else this.issue(op);
@@ -343,7 +365,11 @@ export class Replica {
   }
 
   private send(to: number | 'all', message: Wire): void {
-    this.out.push({ kind: 'send', to, type: message.k, message, bytes: encodeWire(message) });
+    const bytes = encodeWire(message);
+    // The limits keep every honest message below this (limits.test.ts); should one ever exceed
+    // it, it is a counted drop here rather than a send the network layer cannot make.
+    if (bytes.length > MAX_WIRE_BYTES) return this.count('too-large-to-send');
+    this.out.push({ kind: 'send', to, type: message.k, message, bytes });
   }
 
   /**
@@ -521,6 +547,12 @@ export class Replica {
     return this.valid(r);
   }
 
+  /** A batch inside a certificate: within the byte limit, matching its digest, every request signed. */
+  private validBatch(batch: Signed<RequestBody>[], digest: Uint8Array): boolean {
+    const encoded = batchBytes(batch);
+    return encoded.length <= MAX_BATCH_BYTES && sameBytes(sha256(encoded), digest) && batch.every((r) => this.validRequest(r));
+  }
+
   private onRequest(from: number, req: Signed<RequestBody>): void {
     if (!this.validRequest(req)) return this.drop(from, 'bad-signature');
     this.admit(req, from);
@@ -553,8 +585,10 @@ export class Replica {
 
   private acceptBatch(from: number, pp: Signed<PrePrepareBody>, batch: Signed<RequestBody>[]): boolean {
     let problem: string | null = null;
+    const encoded = batchBytes(batch);
     if (!this.inWindow(pp.body.seq)) problem = 'outside-window';
-    else if (!sameBytes(batchDigest(batch), pp.body.digest)) problem = 'digest-mismatch';
+    else if (encoded.length > MAX_BATCH_BYTES) problem = 'batch-too-large';
+    else if (!sameBytes(sha256(encoded), pp.body.digest)) problem = 'digest-mismatch';
     else if (!batch.every((r) => this.validRequest(r))) problem = 'bad-request-in-batch';
     if (problem) this.drop(from, problem);
     return problem === null;
@@ -773,15 +807,25 @@ export class Replica {
       }
       if (byMember.size === 0) return;
       for (const list of byMember.values()) list.sort((a, b) => a.body.counter - b.body.counter);
+      // Bounded in count and in bytes. Every admitted request is far below MAX_BATCH_BYTES, so a
+      // batch always takes at least one; the rest wait for the next sequence number.
       const batch: Signed<RequestBody>[] = [];
-      for (let round = 0; batch.length < this.timing.maxBatch; round++) {
+      let bytes = BATCH_OVERHEAD;
+      let full = false;
+      for (let round = 0; !full; round++) {
         let added = false;
-        for (let k = 0; k < this.n && batch.length < this.timing.maxBatch; k++) {
+        for (let k = 0; k < this.n && !full; k++) {
           const r = byMember.get((this.rrStart + k) % this.n)?.[round];
-          if (r) {
-            batch.push(r);
-            added = true;
+          if (!r) continue;
+          const size = requestBytes(r);
+          if (batch.length > 0 && bytes + size > MAX_BATCH_BYTES) {
+            full = true;
+            break;
           }
+          batch.push(r);
+          bytes += size;
+          added = true;
+          full = batch.length >= this.timing.maxBatch;
         }
         if (!added) break;
       }
@@ -844,7 +888,7 @@ export class Replica {
     const { pp, prepares, batch } = cert;
     const { view, seq, digest } = pp.body;
     if (view >= below || seq < 1 || !this.valid(pp) || pp.body.from !== this.primary(view)) return false;
-    if (!sameBytes(batchDigest(batch), digest) || !batch.every((r) => this.validRequest(r))) return false;
+    if (!this.validBatch(batch, digest)) return false;
     const senders = new Set<number>();
     for (const p of prepares) {
       if (!this.valid(p) || p.body.view !== view || p.body.seq !== seq || !sameBytes(p.body.digest, digest)) return false;
@@ -1078,7 +1122,7 @@ export class Replica {
     const { pp, batch, commits } = cert;
     const { view, seq, digest } = pp.body;
     if (!this.valid(pp) || pp.body.from !== this.primary(view) || seq < 1) return false;
-    if (!sameBytes(batchDigest(batch), digest) || !batch.every((r) => this.validRequest(r))) return false;
+    if (!this.validBatch(batch, digest)) return false;
     const signers = new Set<number>();
     for (const c of commits) {
       if (!this.valid(c) || c.body.view !== view || c.body.seq !== seq || !sameBytes(c.body.digest, digest)) return false;
@@ -1409,7 +1453,7 @@ export class Replica {
           if (b.t === 'pre-prepare' || b.t === 'prepare' || b.t === 'commit' || b.t === 'new-view') maxView = Math.max(maxView, b.view);
           if (b.t === 'pre-prepare' && rec.batch) {
             // A batch that is not the one signed is damage, not something to number over.
-            if (!sameBytes(batchDigest(rec.batch), b.digest) || !rec.batch.every((r) => this.validRequest(r))) {
+            if (!this.validBatch(rec.batch, b.digest)) {
               rejected.push({ index, reason: 'a pre-prepare whose batch is not the one it signed' });
               break;
             }

@@ -1,10 +1,10 @@
 // Data channels deliver messages of about 16 KiB everywhere; protocol messages (view changes, new
 // views, state chunks) can be larger. A large message travels as numbered fragments and is put
 // back together on arrival, with caps so that a peer cannot make us hold unbounded memory.
+import { MAX_WIRE_BYTES } from '../core/limits.ts';
 
+/** Data carried by one fragment: leaves room for the frame's envelope below MAX_FRAME_BYTES (wire.ts). */
 export const FRAGMENT_BYTES = 15 * 1024;
-/** Largest message we split or reassemble: 2 MiB. */
-export const MAX_MESSAGE_BYTES = 2 * 1024 * 1024;
 const MAX_PARTIAL = 4;
 
 export interface Fragment {
@@ -14,8 +14,12 @@ export interface Fragment {
   readonly data: Uint8Array;
 }
 
-export function split(id: number, bytes: Uint8Array): Fragment[] {
-  if (bytes.length > MAX_MESSAGE_BYTES) throw new RangeError(`message of ${bytes.length} bytes exceeds ${MAX_MESSAGE_BYTES}`);
+/**
+ * The fragments of one message, or null when it is larger than any peer reassembles: the caller
+ * counts that as a dropped send. (It once threw, and the throw stopped the tab.)
+ */
+export function split(id: number, bytes: Uint8Array): Fragment[] | null {
+  if (bytes.length > MAX_WIRE_BYTES) return null;
   const total = Math.max(1, Math.ceil(bytes.length / FRAGMENT_BYTES));
   return Array.from({ length: total }, (_, index) => ({
     id, index, total, data: bytes.subarray(index * FRAGMENT_BYTES, (index + 1) * FRAGMENT_BYTES),
@@ -29,7 +33,7 @@ export class Reassembler {
   private readonly partial = new Map<number, { total: number; parts: Uint8Array[]; size: number }>();
 
   add(f: Fragment): Assembled {
-    if (f.total < 1 || f.total * FRAGMENT_BYTES > MAX_MESSAGE_BYTES + FRAGMENT_BYTES || f.index >= f.total || f.data.length > FRAGMENT_BYTES) {
+    if (f.total < 1 || f.total * FRAGMENT_BYTES > MAX_WIRE_BYTES + FRAGMENT_BYTES || f.index >= f.total || f.data.length > FRAGMENT_BYTES) {
       return { done: false, problem: 'fragment out of bounds' };
     }
     if (f.total === 1) return { done: true, bytes: f.data };

@@ -9,6 +9,7 @@ import * as v from 'valibot';
 import { fingerprint, fromHex, randomBytes, toHex } from '../crypto/ed25519.ts';
 import { CHALLENGE_BYTES, dtlsFingerprint, signHandshake, verifyHandshake } from './handshake.ts';
 import { PROTOCOL_VERSION, decodeMessage, encodeMessage, type PeerMessage } from './wire.ts';
+import { ByteBudget } from './budget.ts';
 import { Reassembler, split } from './fragments.ts';
 import { failureCause, isRelayCandidate, newAttempt, type IceAttempt } from './ice-status.ts';
 
@@ -73,6 +74,8 @@ interface Link {
   retries: number;
   timer: ReturnType<typeof setTimeout> | undefined;
   reassembler: Reassembler;
+  /** What this peer may still deliver; the rest is dropped before decoding. */
+  budget: ByteBudget;
   /** What ICE showed of the current attempt, to explain a failure. */
   ice: IceAttempt;
   /** Why the last attempt failed, kept on screen while the next one runs. */
@@ -153,12 +156,19 @@ export class Mesh {
     }
   }
 
-  /** Send a protocol message to one verified peer; false when there is no verified channel. */
+  /**
+   * Send a protocol message to one verified peer; false when there is no verified channel or the
+   * message is larger than any peer accepts (a counted drop: a send never throws).
+   */
   sendTo(id: string, bytes: Uint8Array): boolean {
     const link = this.links.get(id);
     if (!link || link.state !== 'verified') return false;
-    const fragmentId = this.nextFragmentId++ >>> 0;
-    for (const f of split(fragmentId, bytes)) {
+    const fragments = split(this.nextFragmentId++ >>> 0, bytes);
+    if (fragments === null) {
+      this.count('too-large-to-send');
+      return false;
+    }
+    for (const f of fragments) {
       this.sendTo_(link, { t: 'frag', id: f.id, index: f.index, total: f.total, data: f.data });
     }
     return true;
@@ -214,7 +224,7 @@ export class Mesh {
       link = {
         id, initiator: this.options.me.id < id, present: false, session: null, peer: null,
         localDtls: null, remoteDtls: null, challenge: null, name: null,
-        state: 'connecting', detail: null, retries: 0, timer: undefined, reassembler: new Reassembler(),
+        state: 'connecting', detail: null, retries: 0, timer: undefined, reassembler: new Reassembler(), budget: new ByteBudget(performance.now()),
         ice: newAttempt(), cause: null,
       };
       this.links.set(id, link);
@@ -302,6 +312,7 @@ export class Mesh {
   }
 
   private receive(link: Link, data: Uint8Array): void {
+    if (!link.budget.take(data.length, performance.now())) return this.count('over-budget');
     const decoded = decodeMessage(data);
     if (!decoded.ok) {
       if (decoded.reason === 'other-version') {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { encode } from 'cborg';
-import { decodeMessage, encodeMessage, MAX_MESSAGE_BYTES, PROTOCOL_VERSION } from './wire.ts';
+import { decodeMessage, encodeMessage, MAX_FRAME_BYTES, PROTOCOL_VERSION } from './wire.ts';
 
 const key = 'ab'.repeat(32);
 const hello = {
@@ -18,7 +18,7 @@ describe('wire', () => {
     expect(decodeMessage(encode({ t: 'auth', sig: new Uint8Array(63) }))).toMatchObject({ ok: false, reason: 'bad-shape' });
     expect(decodeMessage(encode({ ...hello, extra: 1 }))).toMatchObject({ ok: false, reason: 'bad-shape' });
     expect(decodeMessage(encode({ t: 'nope' }))).toMatchObject({ ok: false, reason: 'bad-shape' });
-    expect(decodeMessage(new Uint8Array(MAX_MESSAGE_BYTES + 1))).toMatchObject({ ok: false, reason: 'too-large' });
+    expect(decodeMessage(new Uint8Array(MAX_FRAME_BYTES + 1))).toMatchObject({ ok: false, reason: 'too-large' });
   });
 
   it('recognises a hello from another protocol version', () => {

@@ -1,14 +1,18 @@
 // Messages that travel between two tabs over their data channel: CBOR bytes, decoded with strict
 // options and checked against a schema before anything acts on them. Anything else is dropped and
 // counted by reason; nothing thrown here escapes to the caller.
-import { decode, encode } from 'cborg';
+import { encode } from 'cborg';
 import * as v from 'valibot';
+import { decodeBounded } from '../core/cbor.ts';
 import { CHALLENGE_BYTES } from './handshake.ts';
 
 /** Bumped whenever peers running different code could misread each other. */
 export const PROTOCOL_VERSION = 1;
-/** Below the data-channel size every browser accepts in one message; larger ones are fragmented. */
-export const MAX_MESSAGE_BYTES = 16 * 1024;
+/**
+ * Largest frame on a data channel: below the message size every browser accepts. A protocol
+ * message (up to MAX_WIRE_BYTES, src/core/limits.ts) travels as fragments of this size or less.
+ */
+export const MAX_FRAME_BYTES = 16 * 1024;
 
 const bytes = (length: number) =>
   v.custom<Uint8Array>((b) => b instanceof Uint8Array && b.length === length, `must be ${length} bytes`);
@@ -56,10 +60,10 @@ export function encodeMessage(message: PeerMessage): Uint8Array {
 }
 
 export function decodeMessage(data: Uint8Array): Decoded {
-  if (data.length > MAX_MESSAGE_BYTES) return { ok: false, reason: 'too-large', detail: `${data.length} bytes` };
+  if (data.length > MAX_FRAME_BYTES) return { ok: false, reason: 'too-large', detail: `${data.length} bytes` };
   let value: unknown;
   try {
-    value = decode(data, { strict: true, rejectDuplicateMapKeys: true, useMaps: false });
+    value = decodeBounded(data);
   } catch (e) {
     return { ok: false, reason: 'not-cbor', detail: e instanceof Error ? e.message : String(e) };
   }
@@ -67,7 +71,7 @@ export function decodeMessage(data: Uint8Array): Decoded {
   if (isRecord(value) && value.t === 'hello' && value.proto !== PROTOCOL_VERSION) {
     return { ok: false, reason: 'other-version', detail: `protocol ${String(value.proto)}`, version: value.proto };
   }
-  const parsed = v.safeParse(PeerMessage, value);
+  const parsed = v.safeParse(PeerMessage, value, { abortEarly: true });
   if (!parsed.success) return { ok: false, reason: 'bad-shape', detail: parsed.issues[0]?.message ?? 'invalid' };
   return { ok: true, message: parsed.output };
 }

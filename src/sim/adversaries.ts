@@ -18,6 +18,7 @@ const DESCRIPTIONS: Record<(typeof STRATEGIES)[number], string> = {
   'false-accuse': 'accuses honest members, with claims and with "proofs" that prove nothing',
   replay: 'replays old messages, garbage, truncated and oversize bytes',
   slow: 'holds back its primary duties (pre-prepares, new views) a little under the request timeout',
+  bloat: 'sends the largest messages it can: padded requests, batches at and past the byte limit, view-changes far ahead, oversize and million-entry bytes',
 };
 
 for (const strategy of STRATEGIES) {
