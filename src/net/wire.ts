@@ -6,8 +6,8 @@ import * as v from 'valibot';
 import { decodeBounded } from '../core/cbor.ts';
 import { CHALLENGE_BYTES } from './handshake.ts';
 
-/** Bumped whenever peers running different code could misread each other. */
-export const PROTOCOL_VERSION = 1;
+/** Bumped whenever peers running different code could misread each other (2: the bounds of src/core/limits.ts). */
+export const PROTOCOL_VERSION = 2;
 /**
  * Largest frame on a data channel: below the message size every browser accepts. A protocol
  * message (up to MAX_WIRE_BYTES, src/core/limits.ts) travels as fragments of this size or less.
