@@ -1,4 +1,5 @@
 import { expect, test } from '@playwright/test';
+import { STRATEGIES } from '../src/core/adversaries.ts';
 import {
   DECISION_BOUND_MS, actMaliciously, expectDecision, memberItem, members, myIndex, openLunchRoom, primaryTab, propose, proposal, vote,
 } from './lunch.ts';
@@ -20,8 +21,6 @@ test('happy path: one proposes, three join, all four show the same decision', as
   for (const tab of tabs) await expectDecision(tab, 'Thai Palace', 5_000);
   await expect(tabs[0]!.getByRole('region', { name: 'Transcript' })).toContainText('How about Thai Palace at 12:30?');
 });
-
-const STRATEGIES = ['silent', 'equivocate', 'forge', 'false-accuse', 'replay', 'slow'] as const;
 
 for (const strategy of STRATEGIES) {
   for (const role of ['primary', 'backup'] as const) {
