@@ -3,17 +3,16 @@
 // that follows them leaves — and turns what the replica decides into the RoomView the UI renders.
 import { Adversary, type Strategy } from '../core/adversaries.ts';
 import type { Effect } from '../core/effects.ts';
-import { initialLunch, tally, type Choice, type LunchEvent, type LunchOp, type LunchState, type RequestRef } from '../core/lunch.ts';
-import { RECOVERY_NONCE_BYTES, checkProof, decodeWire, type RequestOp, type Roster, type Wire } from '../core/messages.ts';
+import { initialLunch, tally, type Choice, type LunchOp, type LunchState, type RequestRef } from '../core/lunch.ts';
+import { RECOVERY_NONCE_BYTES, checkProof, type Roster } from '../core/messages.ts';
 import { primaryOf } from '../core/quorum.ts';
 import { Replica } from '../core/replica.ts';
 import type { WalRecord } from '../core/wal.ts';
 import { ed25519Suite, fingerprint, fromHex, toHex } from '../crypto/ed25519.ts';
-import { sha256 } from '@noble/hashes/sha2.js';
 import type { RoomRoster as StoredRoster, RoomStore } from '../storage/room-store.ts';
-import type {
-  DiagramView, MemberView, MessageEventView, Phase, ProofView, RoomIntents, RoomView, TranscriptLine,
-} from './room-view.ts';
+import { Diagrams, diagramLabel } from './diagrams.ts';
+import type { MemberView, ProofView, RoomIntents, RoomView, TranscriptLine } from './room-view.ts';
+import { narrate, narrateStep, type Narration } from './transcript.ts';
 import { proofFile } from './proof-file.ts';
 import { rosterFingerprint } from './roster.ts';
 
@@ -43,65 +42,6 @@ export interface RoomOptions {
 }
 
 const TICK_MS = 250;
-const DIAGRAMS_KEPT = 20;
-/**
- * At most this many messages per diagram: late ones keep arriving for a decision that is done
- * (retransmissions from a member that is behind, a liar replaying old messages), and the kept
- * diagrams must stay bounded. The panel counts the same events, so it never disagrees.
- */
-const EVENTS_PER_DIAGRAM = 500;
-
-/** A message event with what is needed to tie it to the sequence number it helped decide. */
-interface Recorded extends MessageEventView {
-  readonly request: string | null;
-  readonly byMe: boolean;
-}
-
-/** The messages behind one agreed sequence number, kept open for ones that arrive late. */
-interface Diagram {
-  readonly seq: number;
-  readonly label: string;
-  /** Ids (`member:counter`) of the requests it executed, to place their late copies. */
-  readonly requests: ReadonlySet<string>;
-  readonly events: Recorded[];
-}
-
-function phaseOf(type: string): Phase {
-  switch (type) {
-    case 'request':
-    case 'pre-prepare':
-    case 'prepare':
-    case 'commit':
-      return type;
-    case 'view-change':
-    case 'new-view':
-      return 'view-change';
-    default:
-      return 'other';
-  }
-}
-
-/** View, sequence number and request id of a message, for the diagram. */
-function coordinates(m: Wire | null): { view: number | null; seq: number | null; request: string | null } {
-  if (!m) return { view: null, seq: null, request: null };
-  switch (m.k) {
-    case 'request':
-      return { view: null, seq: null, request: `${m.req.body.from}:${m.req.body.counter}` };
-    case 'pre-prepare':
-      return { view: m.pp.body.view, seq: m.pp.body.seq, request: null };
-    case 'prepare':
-      return { view: m.prepare.body.view, seq: m.prepare.body.seq, request: null };
-    case 'commit':
-      return { view: m.commit.body.view, seq: m.commit.body.seq, request: null };
-    case 'view-change':
-      return { view: m.vc.body.view, seq: null, request: null };
-    case 'new-view':
-      return { view: m.nv.body.view, seq: null, request: null };
-    default:
-      return { view: null, seq: null, request: null };
-  }
-}
-
 export class LunchRoom implements RoomIntents {
   private roster: StoredRoster | null = null;
   private replica: Replica | null = null;
@@ -109,14 +49,7 @@ export class LunchRoom implements RoomIntents {
   private malicious: { enabled: boolean; strategy: Strategy } = { enabled: false, strategy: 'equivocate' };
   private lunch: LunchState;
   private readonly claims = new Map<number, number>();
-  /** Protocol messages not yet tied to an agreed sequence number. */
-  private pendingEvents: Recorded[] = [];
-  private readonly diagrams: Diagram[] = [];
-  /** The highest sequence number whose diagram was closed; later messages for it go to its diagram. */
-  private closedThrough = 0;
-  private readonly totals = new Map<string, number>();
-  private readonly sentBefore = new Set<string>();
-  private retransmissions = 0;
+  private readonly diagrams = new Diagrams();
   private readonly transcript: TranscriptLine[] = [];
   private chain: Promise<void> = Promise.resolve();
   private timer: ReturnType<typeof setInterval> | undefined;
@@ -176,13 +109,7 @@ export class LunchRoom implements RoomIntents {
   receive(from: string, bytes: Uint8Array): void {
     if (!this.roster || !this.node || this.stopped) return;
     const index = this.roster.keys.indexOf(from);
-    if (index < 0) return;
-    // Decoded here for the diagram, and again inside the replica: `step` takes bytes only.
-    const decoded = decodeWire(bytes);
-    const late = this.record(index, this.roster.me, decoded.ok ? decoded.message : null, decoded.ok ? decoded.message.k : 'garbage', false);
-    this.apply(this.node.step(index, bytes));
-    // A late message joined a decision already shown: the diagram and the panel grow.
-    if (late) this.o.onChange();
+    if (index >= 0) this.apply(this.node.step(index, bytes));
   }
 
   // ---- intents ----
@@ -284,16 +211,16 @@ export class LunchRoom implements RoomIntents {
       pendingOwn: snap?.pendingOwn ?? 0,
       amnesia: snap?.amnesia ?? false,
       problem: this.problem,
-      diagrams: this.diagrams.map((d) => this.diagramView(d, snap?.proven ?? [])),
+      diagrams: this.diagrams.views(snap?.proven ?? []),
       panel: {
         view: snap?.view ?? 0,
         primary: snap ? this.nameAt(primaryOf(snap.view, n)) : '',
         executed: snap?.executedSeq ?? 0,
         stable: snap?.stable ?? 0,
-        lastCounts: countByType(this.diagrams.at(-1)?.events ?? []),
-        totalCounts: Object.fromEntries(this.totals),
+        lastCounts: this.diagrams.lastCounts(),
+        totalCounts: this.diagrams.totalCounts(),
         drops: snap?.drops ?? {},
-        retransmissions: this.retransmissions,
+        retransmissions: this.diagrams.retransmissions(),
       },
     };
   }
@@ -376,14 +303,8 @@ export class LunchRoom implements RoomIntents {
         if (e.kind === 'send') {
           await flush();
           if (this.stopped) return;
-          const targets = e.to === 'all' ? this.roster!.keys.filter((k) => k !== this.o.me.id) : [this.roster!.keys[e.to]!];
-          for (const id of targets) {
-            if (!id) continue;
-            this.o.peers.send(id, e.bytes);
-            changed = this.record(this.roster!.me, this.roster!.keys.indexOf(id), e.message, e.type, this.malicious.enabled) || changed;
-            this.countRetransmission(id, e.bytes);
-          }
-          continue;
+          const targets = e.to === 'all' ? this.roster!.keys.filter((k) => k !== this.o.me.id) : [this.roster!.keys[e.to]];
+          for (const id of targets) if (id) this.o.peers.send(id, e.bytes);
         }
         changed = this.observe(e) || changed;
       }
@@ -392,151 +313,27 @@ export class LunchRoom implements RoomIntents {
     }).catch((e: unknown) => this.fail(e));
   }
 
+  /** What an effect changes on screen: the diagrams, the lunch, the claims, the transcript. */
   private observe(e: Effect): boolean {
-    switch (e.kind) {
-      case 'executed':
-        for (const ev of e.events) this.describe(ev, e.requests);
-        this.lunch = this.replica!.snapshot().lunch;
-        this.closeDiagram(e.seq, e.requests.map((r) => `${r.member}:${r.counter}`), e.events);
-        this.o.onExecuted?.(e.seq, e.requests.map((r) => `${r.member}:${r.counter}`));
-        return true;
-      case 'state':
-        this.lunch = e.lunch;
-        this.line('info', `Caught up from the others' certified state at sequence ${e.seq}.`);
-        return true;
-      case 'view':
-        if (!e.changing) this.line('view', `${this.nameAt(primaryOf(e.view, this.o.size))} takes over as the one who keeps order (view ${e.view}).`);
-        else this.line('view', `${this.nameAt(this.roster!.me)}: “I have not heard from ${this.nameAt(primaryOf(e.view, this.o.size))} in time — let us change who keeps order.”`);
-        return true;
-      case 'evidence':
-        this.line('evidence', `${this.nameAt(e.member)} is proven faulty: ${this.nameAt(e.member)} signed two contradicting messages for one step, and both signatures check out.`);
-        return true;
-      case 'claim':
-        this.claims.set(e.accused, (this.claims.get(e.accused) ?? 0) + 1);
-        if ((this.claims.get(e.accused) ?? 0) === 1) {
-          this.line('claim', `${this.nameAt(e.accuser)}: “${this.nameAt(e.accused)} is faulty!” — an accusation without proof, so nothing changes.`);
-        }
-        return true;
-      default:
-        return false;
-    }
-  }
-
-  private describe(ev: LunchEvent, requests: readonly { member: number; op: RequestOp }[]): void {
-    switch (ev.kind) {
-      case 'proposed':
-        this.line('request', `${this.nameAt(ev.ref.member)}: “How about ${ev.place} at ${ev.time}?”`);
-        return;
-      case 'voted': {
-        const p = this.lunch.proposals.find((x) => x.ref.member === ev.proposal.member && x.ref.counter === ev.proposal.counter);
-        const what = p ? `${p.place}` : 'that';
-        this.line('request', `${this.nameAt(ev.member)}: “${ev.choice === 'join' ? `I am in for ${what}.` : `Not ${what} for me.`}”`);
-        return;
-      }
-      case 'decided':
-        this.line('decision', `Lunch is decided: ${ev.place} at ${ev.time}. ${ev.joined.map((m) => this.nameAt(m)).join(', ')} are off to lunch.`);
-        return;
-      case 'round-started': {
-        const who = requests.find((r) => r.op.kind === 'new-round');
-        this.line('request', `${who ? this.nameAt(who.member) : 'Someone'}: “Let us pick lunch again.” (round ${ev.round + 1})`);
-        return;
-      }
-      case 'ignored':
-        return;
-    }
-  }
-
-  /**
-   * Counts a message this tab sent or received and files it for the diagrams: with the decision
-   * it belongs to when that is already closed (true: a shown diagram grew), else as pending.
-   */
-  private record(from: number, to: number, message: Wire | null, type: string, byMe: boolean): boolean {
-    this.totals.set(type, (this.totals.get(type) ?? 0) + 1);
-    const phase = phaseOf(type);
-    if (phase === 'other') return false;
-    const c = coordinates(message);
-    const event: Recorded = { at: this.now() - this.started, from, to, type, phase, view: c.view, seq: c.seq, malicious: byMe, request: c.request, byMe };
-    const closed = this.closedDiagramOf(event);
-    if (closed) return this.addLate(closed, event);
-    // A sequence number at or below the last closed one without a diagram of its own (aged out,
-    // or never executed here) will not get one.
-    if (event.seq !== null && event.seq <= this.closedThrough) return false;
-    this.pendingEvents.push(event);
-    // Messages for slots that never execute here (lost, or a liar's) must not pile up.
-    if (this.pendingEvents.length > 2000) this.pendingEvents.splice(0, this.pendingEvents.length - 2000);
-    return false;
-  }
-
-  /** The kept diagram a message belongs to: same sequence number, or a request it executed. */
-  private closedDiagramOf(e: Recorded): Diagram | undefined {
-    if (e.seq !== null) return this.diagrams.find((d) => d.seq === e.seq);
-    if (e.request !== null) {
-      const id = e.request;
-      return this.diagrams.find((d) => d.requests.has(id));
-    }
-    return undefined;
-  }
-
-  private addLate(d: Diagram, e: Recorded): boolean {
-    if (d.events.length >= EVENTS_PER_DIAGRAM) return false;
-    d.events.push(e);
-    return true;
-  }
-
-  private countRetransmission(to: string, bytes: Uint8Array): void {
-    const key = `${to}/${toHex(sha256(bytes))}`;
-    if (this.sentBefore.has(key)) this.retransmissions++;
-    else {
-      if (this.sentBefore.size > 5000) this.sentBefore.clear();
-      this.sentBefore.add(key);
-    }
-  }
-
-  /** The messages that decided `seq`: its own three phases, its requests, and any view change before it. */
-  private closeDiagram(seq: number, requests: string[], events: readonly LunchEvent[]): void {
-    const wanted = new Set(requests);
-    const mine = this.pendingEvents.filter((e) => e.seq === seq || (e.request !== null && wanted.has(e.request)) || e.phase === 'view-change');
-    const taken = new Set(mine);
-    this.pendingEvents = this.pendingEvents.filter((e) => !taken.has(e) && (e.seq === null || e.seq > seq));
-    // Messages for this sequence number that arrive from now on are added to this diagram.
-    this.diagrams.push({ seq, label: this.label(events, requests.length), requests: wanted, events: mine });
-    this.closedThrough = Math.max(this.closedThrough, seq);
-    // Who vouched for it (prepare) and who confirmed it (commit), as far as this tab heard.
-    const who = (type: string) => [...new Set(mine.filter((e) => e.type === type && e.seq === seq).map((e) => e.from))].sort((a, b) => a - b);
-    const list = (ms: number[]) => ms.map((m) => this.nameAt(m)).join(', ');
-    const vouched = who('prepare');
-    const confirmed = who('commit');
-    if (requests.length > 0 && (vouched.length > 0 || confirmed.length > 0)) {
-      this.line('info', `Step ${seq}: ${vouched.length ? `${list(vouched)} vouched for it` : 'nobody vouched here'}; ${confirmed.length ? `${list(confirmed)} confirmed it` : 'no confirmations heard'}.`);
-    }
-    if (this.diagrams.length > DIAGRAMS_KEPT) this.diagrams.shift();
-  }
-
-  private label(events: readonly LunchEvent[], requests: number): string {
-    if (requests === 0) return 'nothing (a filler after a view change)';
-    const parts = events.map((ev) => {
-      switch (ev.kind) {
-        case 'proposed':
-          return `${this.nameAt(ev.ref.member)} proposes ${ev.place}`;
-        case 'voted':
-          return `${this.nameAt(ev.member)} ${ev.choice === 'join' ? 'joins' : 'declines'}`;
-        case 'decided':
-          return `lunch decided: ${ev.place}`;
-        case 'round-started':
-          return 'a new round';
-        default:
-          return 'a request with no effect';
-      }
+    const me = this.roster!.me;
+    let changed = this.diagrams.observe(e, me, this.o.size, this.now() - this.started, this.malicious.enabled);
+    if (e.kind === 'executed') this.lunch = this.replica!.snapshot().lunch;
+    if (e.kind === 'state') this.lunch = e.lunch;
+    if (e.kind === 'claim') this.claims.set(e.accused, (this.claims.get(e.accused) ?? 0) + 1);
+    const name = (m: number) => this.nameAt(m);
+    const lines: Narration[] = narrate(e, {
+      name, me, n: this.o.size, lunch: this.lunch, claimsAgainst: (m) => this.claims.get(m) ?? 0,
     });
-    return parts.join('; ');
-  }
-
-  private diagramView(d: Diagram, proven: readonly number[]): DiagramView {
-    return {
-      seq: d.seq,
-      label: d.label,
-      events: d.events.map(({ request: _r, byMe, ...e }) => ({ ...e, malicious: byMe || proven.includes(e.from) })),
-    };
+    if (e.kind === 'executed') {
+      const ids = e.requests.map((r) => `${r.member}:${r.counter}`);
+      const { vouched, confirmed } = this.diagrams.close(e.seq, ids, diagramLabel(e.events, ids.length, name));
+      const step = ids.length > 0 ? narrateStep(e.seq, vouched, confirmed, name) : null;
+      if (step) lines.push(step);
+      this.o.onExecuted?.(e.seq, ids);
+    }
+    for (const l of lines) this.line(l.kind, l.text);
+    changed ||= lines.length > 0 || e.kind === 'executed' || e.kind === 'state' || e.kind === 'view' || e.kind === 'evidence' || e.kind === 'claim';
+    return changed;
   }
 
   private line(kind: TranscriptLine['kind'], text: string): void {
@@ -562,10 +359,4 @@ export class LunchRoom implements RoomIntents {
     this.problem = `Storage failed, so this tab stopped taking part: ${e instanceof Error ? e.message : String(e)} Reload the tab.`;
     this.o.onChange();
   }
-}
-
-function countByType(events: readonly MessageEventView[]): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const e of events) out[e.type] = (out[e.type] ?? 0) + 1;
-  return out;
 }

@@ -28,11 +28,11 @@ describe('a replica at its boundary', () => {
     for (const bytes of inputs) {
       const effects = r.step(1, bytes);
       expect(effects.filter((e) => e.kind === 'send')).toEqual([]);
-      expect(effects.some((e) => e.kind === 'drop')).toBe(true);
+      expect(effects.some((e) => e.kind === 'received' && e.dropped !== null)).toBe(true);
     }
     const drops = r.snapshot().drops;
     expect(Object.keys(drops).sort()).toEqual(expect.arrayContaining(['bad-shape', 'oversize']));
-    expect(r.step(9, encode({ k: 'fetch', seq: 1 }))).toMatchObject([{ kind: 'drop', reason: 'unknown-sender' }]);
+    expect(r.step(9, encode({ k: 'fetch', seq: 1 }))).toMatchObject([{ kind: 'received', dropped: 'unknown-sender' }]);
   });
 
   it('rejects a forged signature without blaming the member it names', () => {
@@ -41,7 +41,7 @@ describe('a replica at its boundary', () => {
     // Member 3 signs a request in member 2's name.
     const forged = { body, sig: signBody(c.suite, c.members[3]!.secretKey, body).sig };
     const effects = c.nodes[0]!.step(3, encodeWire({ k: 'request', req: forged }));
-    expect(effects.filter((e) => e.kind !== 'persist')).toEqual([{ kind: 'drop', from: 3, reason: 'bad-signature' }]);
+    expect(effects.filter((e) => e.kind !== 'persist')).toMatchObject([{ kind: 'received', from: 3, dropped: 'bad-signature' }]);
     c.deliverAll();
     expect(c.evidence(0)).toEqual([]);
   });
@@ -53,10 +53,10 @@ describe('a replica at its boundary', () => {
     expect(replicaB.tick(0)).toContainEqual({ kind: 'persist', record: { v: WAL_VERSION, kind: 'start' } });
     const body: RequestBody = { t: 'request', room: 'room-a', from: 1, counter: 1, op };
     const req = signBody(a.suite, a.members[1]!.secretKey, body);
-    expect(replicaB.step(1, encodeWire({ k: 'request', req }))).toEqual([{ kind: 'drop', from: 1, reason: 'bad-signature' }]);
+    expect(replicaB.step(1, encodeWire({ k: 'request', req }))).toMatchObject([{ kind: 'received', from: 1, dropped: 'bad-signature' }]);
     // The same bytes with the room rewritten no longer match the signature.
     const moved = { body: { ...body, room: 'room-b' }, sig: req.sig };
-    expect(replicaB.step(1, encodeWire({ k: 'request', req: moved }))).toEqual([{ kind: 'drop', from: 1, reason: 'bad-signature' }]);
+    expect(replicaB.step(1, encodeWire({ k: 'request', req: moved }))).toMatchObject([{ kind: 'received', from: 1, dropped: 'bad-signature' }]);
   });
 
   it('executes a request delivered many times exactly once', () => {

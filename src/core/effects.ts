@@ -2,7 +2,7 @@
 // precedes the `send` that carries what it records, and the send must wait until the write is
 // durable (see protocol.md, Durability).
 import type { LunchEvent, LunchState } from './lunch.ts';
-import type { Proof, RequestOp, Wire, WireKind } from './messages.ts';
+import type { Coordinates, Proof, RequestOp, Wire, WireKind } from './messages.ts';
 import type { WalRecord } from './wal.ts';
 
 /** A request as it executed: a lunch intent, or one of the protocol's own requests after a loss. */
@@ -15,10 +15,11 @@ export interface ExecutedRequest {
 export type Effect =
   /**
    * `to: 'all'` means every other member. `bytes` is the encoded `message`; only an adversary
-   * sends `garbage`, bytes that are no well-formed message at all.
+   * sends `garbage`, bytes that are no well-formed message at all. `retransmit` marks a copy of
+   * something sent before (the replica resends unfinished work on a timer).
    */
-  | { kind: 'send'; to: number | 'all'; type: WireKind; message: Wire; bytes: Uint8Array }
-  | { kind: 'send'; to: number | 'all'; type: 'garbage'; message: null; bytes: Uint8Array }
+  | { kind: 'send'; to: number | 'all'; type: WireKind; message: Wire; bytes: Uint8Array; retransmit?: boolean }
+  | { kind: 'send'; to: number | 'all'; type: 'garbage'; message: null; bytes: Uint8Array; retransmit?: boolean }
   /** A write-ahead record; durable before any send that follows it. */
   | { kind: 'persist'; record: WalRecord }
   | { kind: 'executed'; seq: number; view: number; requests: ExecutedRequest[]; events: LunchEvent[] }
@@ -28,4 +29,9 @@ export type Effect =
   | { kind: 'view'; view: number; changing: boolean }
   /** The replica adopted a certified stable state (state transfer): the lunch state jumps to it. */
   | { kind: 'state'; seq: number; lunch: LunchState }
-  | { kind: 'drop'; from: number; reason: string };
+  /**
+   * A message from `from` was taken in (`dropped` null) or refused, with the reason (the first one,
+   * when taking it apart refused several parts). `type` is `garbage` for bytes that were no
+   * message at all; `at` says which view, sequence number or request it concerns.
+   */
+  | { kind: 'received'; from: number; type: WireKind | 'garbage'; at: Coordinates; dropped: string | null };

@@ -136,6 +136,37 @@ export type Proof = v.InferOutput<typeof Proof>;
 export type Wire = v.InferOutput<typeof Wire>;
 export type WireKind = Wire['k'];
 export type { LunchOp };
+/** Where a message belongs: its view and sequence number, or the request (`member:counter`) it carries. */
+export interface Coordinates {
+  readonly view: number | null;
+  readonly seq: number | null;
+  readonly request: string | null;
+}
+
+const NOWHERE: Coordinates = { view: null, seq: null, request: null };
+
+/** The coordinates of a message, read from its signed parts (null where it has none). */
+export function coordinatesOf(m: Wire | null): Coordinates {
+  switch (m?.k) {
+    case 'request':
+      return { view: null, seq: null, request: `${m.req.body.from}:${m.req.body.counter}` };
+    case 'pre-prepare':
+      return { view: m.pp.body.view, seq: m.pp.body.seq, request: null };
+    case 'prepare':
+      return { view: m.prepare.body.view, seq: m.prepare.body.seq, request: null };
+    case 'commit':
+      return { view: m.commit.body.view, seq: m.commit.body.seq, request: null };
+    case 'view-change':
+      return { view: m.vc.body.view, seq: null, request: null };
+    case 'new-view':
+      return { view: m.nv.body.view, seq: null, request: null };
+    case 'committed':
+      return { view: m.cert.pp.body.view, seq: m.cert.pp.body.seq, request: null };
+    default:
+      return NOWHERE;
+  }
+}
+
 /** Any request of this kind is a lunch intent, not one of the protocol's own requests. */
 export function isLunchOp(op: RequestOp): op is LunchOp {
   return op.kind !== 'recover' && op.kind !== 'advance';

@@ -20,7 +20,7 @@ import {
   applyLunch, decodeLunchState, encodeLunchState, initialLunch, LunchOpSchema, type LunchEvent, type LunchOp, type LunchState,
 } from './lunch.ts';
 import {
-  RECOVERY_NONCE_BYTES, batchBytes, batchDigest, bodyBytes, checkProof, decodeWire, encodeWire, isLunchOp, sameBytes, signBody, slotKey, verifySigned,
+  RECOVERY_NONCE_BYTES, batchBytes, batchDigest, bodyBytes, checkProof, coordinatesOf, decodeWire, encodeWire, isLunchOp, sameBytes, signBody, slotKey, verifySigned,
   type AnyBody, type CheckpointBody, type CommitBody, type CommitCert, type NewViewBody, type PreparedCert, type PrePrepareBody,
   type PrepareBody, type Proof, type RequestBody, type RequestOp, type Roster, type Signed, type ViewChangeBody, type Wire,
 } from './messages.ts';
@@ -229,6 +229,10 @@ export class Replica {
   private needsStart = true;
 
   private out: Effect[] = [];
+  /** The first reason (part of) the message being received was refused, for its `received` effect. */
+  private dropped: string | null = null;
+  /** Sends made now are copies of earlier ones (the retransmission timer). */
+  private resending = false;
 
   constructor(config: ReplicaConfig) {
     const { n, f, q } = quorumFor(config.roster.keys.length);
@@ -285,12 +289,19 @@ export class Replica {
 
   step(from: number, bytes: Uint8Array): Effect[] {
     return this.run(() => {
-      if (!Number.isInteger(from) || from < 0 || from >= this.n || from === this.me) return this.drop(from, 'unknown-sender');
+      const refuse = (reason: string) => {
+        this.count(reason);
+        this.out.push({ kind: 'received', from, type: 'garbage', at: coordinatesOf(null), dropped: reason });
+      };
+      if (!Number.isInteger(from) || from < 0 || from >= this.n || from === this.me) return refuse('unknown-sender');
       const decoded = decodeWire(bytes);
-      if (!decoded.ok) return this.drop(from, decoded.reason);
+      if (!decoded.ok) return refuse(decoded.reason);
+      const m = decoded.message;
+      this.dropped = null;
       // Refused at admission: a request larger than any honest one would crowd batches.
-      if (decoded.message.k === 'request' && bytes.length > MAX_REQUEST_BYTES) return this.drop(from, 'request-too-large');
-      this.receive(from, decoded.message);
+      if (m.k === 'request' && bytes.length > MAX_REQUEST_BYTES) this.drop(from, 'request-too-large');
+      else this.receive(from, m);
+      this.out.push({ kind: 'received', from, type: m.k, at: coordinatesOf(m), dropped: this.dropped });
     });
   }
 
@@ -316,13 +327,17 @@ export class Replica {
   }
 
   snapshot(): ReplicaSnapshot {
+    const lunch = this.lunch;
     return {
       view: this.view,
       changing: this.changing,
       executedSeq: this.executedSeq,
       lastCounter: [...this.lastCounter],
       lunch: this.lunch,
-      lunchBytes: encodeLunchState(this.lunch),
+      // Encoded only when read: the UI takes a snapshot on every change and never reads it.
+      get lunchBytes() {
+        return encodeLunchState(lunch);
+      },
       proven: [...this.proofs.keys()].sort((a, b) => a - b),
       pendingOwn: (this.myOutstanding && isLunchOp(this.myOutstanding.body.op) ? 1 : 0) + this.myQueue.length,
       drops: Object.fromEntries(this.drops),
@@ -359,9 +374,10 @@ export class Replica {
 
   // ---- helpers for effects ----
 
-  private drop(from: number, reason: string): void {
+  /** Refuse (part of) the message being received; the `received` effect reports the first reason. */
+  private drop(_from: number, reason: string): void {
     this.count(reason);
-    this.out.push({ kind: 'drop', from, reason });
+    this.dropped ??= reason;
   }
 
   private send(to: number | 'all', message: Wire): void {
@@ -369,7 +385,7 @@ export class Replica {
     // The limits keep every honest message below this (limits.test.ts); should one ever exceed
     // it, it is a counted drop here rather than a send the network layer cannot make.
     if (bytes.length > MAX_WIRE_BYTES) return this.count('too-large-to-send');
-    this.out.push({ kind: 'send', to, type: message.k, message, bytes });
+    this.out.push({ kind: 'send', to, type: message.k, message, bytes, ...(this.resending ? { retransmit: true } : {}) });
   }
 
   /**
@@ -1358,7 +1374,9 @@ export class Replica {
     }
     if (this.now >= this.nextRetransmit) {
       this.nextRetransmit = this.now + t.retransmitInterval;
+      this.resending = true;
       this.retransmit();
+      this.resending = false;
     }
     if (this.transfer && this.now - this.transfer.at >= t.retransmitInterval) {
       this.transfer.attempt++;

@@ -1032,9 +1032,10 @@ export class Simulation {
           }
           this.trace.note(this.now, node, member, origin === 'restore' ? `restores its stable state at s${e.seq}` : `ADOPTS a certified state at s${e.seq} (state transfer)`);
           break;
-        case 'drop':
-          if (honest) this.stats.drops[e.reason] = (this.stats.drops[e.reason] ?? 0) + 1;
-          this.trace.add(this.now, node, member, `drops a message from m${e.from}: ${e.reason}`);
+        case 'received':
+          if (e.dropped === null) break;
+          if (honest) this.stats.drops[e.dropped] = (this.stats.drops[e.dropped] ?? 0) + 1;
+          this.trace.add(this.now, node, member, `drops a message from m${e.from}: ${e.dropped}`);
           break;
       }
     }

@@ -1,0 +1,170 @@
+// The message diagrams and the protocol panel's counts: a pure function of the replica's effects.
+// Every message this tab sent (a `send` effect, with its coordinates) or received (a `received`
+// effect, with the coordinates the replica read from it) is filed under the sequence number it
+// belongs to; an `executed` effect closes that sequence number's diagram. Nothing is decoded or
+// guessed here: the replica says what each message is.
+import type { Effect } from '../core/effects.ts';
+import type { LunchEvent } from '../core/lunch.ts';
+import { coordinatesOf, type Coordinates } from '../core/messages.ts';
+import type { DiagramView, MessageEventView, Phase } from './room-view.ts';
+
+/** Diagrams kept for the most recent decisions. */
+const DIAGRAMS_KEPT = 20;
+/**
+ * At most this many messages per diagram: late ones keep arriving for a decision that is done
+ * (retransmissions from a member that is behind, a liar replaying old messages), and the kept
+ * diagrams must stay bounded. The panel counts the same events, so it never disagrees.
+ */
+const EVENTS_PER_DIAGRAM = 500;
+/** Messages for slots that never execute here (lost, or a liar's) must not pile up. */
+const PENDING_KEPT = 2000;
+
+interface Recorded extends MessageEventView {
+  readonly request: string | null;
+}
+
+interface Diagram {
+  readonly seq: number;
+  readonly label: string;
+  /** Ids (`member:counter`) of the requests it executed, to place their late copies. */
+  readonly requests: ReadonlySet<string>;
+  readonly events: Recorded[];
+}
+
+/** The phase a message kind is drawn in. */
+export function phaseOf(type: string): Phase {
+  switch (type) {
+    case 'request':
+    case 'pre-prepare':
+    case 'prepare':
+    case 'commit':
+      return type;
+    case 'view-change':
+    case 'new-view':
+      return 'view-change';
+    default:
+      return 'other';
+  }
+}
+
+/** Files one tab's protocol messages under the decisions they belong to. */
+export class Diagrams {
+  private pending: Recorded[] = [];
+  private readonly kept: Diagram[] = [];
+  /** The highest sequence number whose diagram was closed; later messages for it go to its diagram. */
+  private closedThrough = 0;
+  private readonly totals = new Map<string, number>();
+  private copies = 0;
+
+  /**
+   * Take one effect of this tab's replica (`me`, with `n` members; `at` in milliseconds, `liar`
+   * when this tab acts maliciously). True when a diagram already shown grew.
+   */
+  observe(e: Effect, me: number, n: number, at: number, liar: boolean): boolean {
+    switch (e.kind) {
+      case 'send': {
+        if (e.retransmit) this.copies += e.to === 'all' ? n - 1 : 1;
+        const targets = e.to === 'all' ? [...Array(n).keys()].filter((m) => m !== me) : [e.to];
+        let grew = false;
+        for (const to of targets) grew = this.record(me, to, e.type, coordinatesOf(e.message), at, liar) || grew;
+        return grew;
+      }
+      case 'received':
+        return this.record(e.from, me, e.type, e.at, at, false);
+      default:
+        return false;
+    }
+  }
+
+  /**
+   * Close the diagram of `seq` as it executed here: its own three phases, its requests, and any
+   * view change before it. Returns who vouched (prepare) and who confirmed (commit) it, as far as
+   * this tab heard.
+   */
+  close(seq: number, requests: readonly string[], label: string): { vouched: number[]; confirmed: number[] } {
+    const wanted = new Set(requests);
+    const mine = this.pending.filter((e) => e.seq === seq || (e.request !== null && wanted.has(e.request)) || e.phase === 'view-change');
+    const taken = new Set(mine);
+    this.pending = this.pending.filter((e) => !taken.has(e) && (e.seq === null || e.seq > seq));
+    this.kept.push({ seq, label, requests: wanted, events: mine });
+    this.closedThrough = Math.max(this.closedThrough, seq);
+    if (this.kept.length > DIAGRAMS_KEPT) this.kept.shift();
+    const who = (type: string) => [...new Set(mine.filter((e) => e.type === type && e.seq === seq).map((e) => e.from))].sort((a, b) => a - b);
+    return { vouched: who('prepare'), confirmed: who('commit') };
+  }
+
+  /** The kept diagrams, a liar's arrows marked (this tab's own when it lies, and proven members'). */
+  views(proven: readonly number[]): DiagramView[] {
+    return this.kept.map((d) => ({
+      seq: d.seq,
+      label: d.label,
+      events: d.events.map(({ request: _r, ...e }) => ({ ...e, malicious: e.malicious || proven.includes(e.from) })),
+    }));
+  }
+
+  /** Messages of the last decision by kind: the same events its diagram draws. */
+  lastCounts(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const e of this.kept.at(-1)?.events ?? []) out[e.type] = (out[e.type] ?? 0) + 1;
+    return out;
+  }
+
+  /** Every message sent or received by kind, since the page loaded. */
+  totalCounts(): Record<string, number> {
+    return Object.fromEntries(this.totals);
+  }
+
+  /** Copies sent by the retransmission timer (one per recipient). */
+  retransmissions(): number {
+    return this.copies;
+  }
+
+  private record(from: number, to: number, type: string, c: Coordinates, at: number, malicious: boolean): boolean {
+    this.totals.set(type, (this.totals.get(type) ?? 0) + 1);
+    const phase = phaseOf(type);
+    if (phase === 'other') return false;
+    const event: Recorded = { at, from, to, type, phase, view: c.view, seq: c.seq, malicious, request: c.request };
+    const closed = this.closedDiagramOf(event);
+    if (closed) {
+      if (closed.events.length >= EVENTS_PER_DIAGRAM) return false;
+      closed.events.push(event);
+      return true;
+    }
+    // A sequence number at or below the last closed one without a diagram of its own (aged out,
+    // or never executed here) will not get one.
+    if (event.seq !== null && event.seq <= this.closedThrough) return false;
+    this.pending.push(event);
+    if (this.pending.length > PENDING_KEPT) this.pending.splice(0, this.pending.length - PENDING_KEPT);
+    return false;
+  }
+
+  private closedDiagramOf(e: Recorded): Diagram | undefined {
+    if (e.seq !== null) return this.kept.find((d) => d.seq === e.seq);
+    if (e.request !== null) {
+      const id = e.request;
+      return this.kept.find((d) => d.requests.has(id));
+    }
+    return undefined;
+  }
+}
+
+/** A short label for a diagram: what the sequence number did, in people's words. */
+export function diagramLabel(events: readonly LunchEvent[], requests: number, name: (m: number) => string): string {
+  if (requests === 0) return 'nothing (a filler after a view change)';
+  return events
+    .map((ev) => {
+      switch (ev.kind) {
+        case 'proposed':
+          return `${name(ev.ref.member)} proposes ${ev.place}`;
+        case 'voted':
+          return `${name(ev.member)} ${ev.choice === 'join' ? 'joins' : 'declines'}`;
+        case 'decided':
+          return `lunch decided: ${ev.place}`;
+        case 'round-started':
+          return 'a new round';
+        default:
+          return 'a request with no effect';
+      }
+    })
+    .join('; ');
+}
