@@ -27,6 +27,7 @@ export const ClientFrame = v.variant('type', [
 ]);
 export type ClientFrame = v.InferOutput<typeof ClientFrame>;
 
+/** Why the server refused a frame; the message beside it says it in words and quotes little. */
 export const ErrorCode = v.picklist([
   'bad-json', 'bad-frame', 'too-large', 'rate-limited', 'not-joined', 'already-joined', 'bad-signature',
   'room-full', 'size-mismatch', 'too-many-rooms', 'unknown-peer', 'replaced', 'server-full',

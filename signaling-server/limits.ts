@@ -1,5 +1,6 @@
 // Small building blocks for the signaling server's budgets: a token bucket driven by an injected
-// clock, and the key under which a remote address is accounted.
+// clock, and the key under which a remote address is accounted. Node only (the browser bundle
+// shares frames.ts, never this file).
 import { isIPv4, isIPv6 } from 'node:net';
 
 /**
@@ -61,9 +62,4 @@ export function addressKey(remote: string | undefined): string {
   const missing = 8 - headParts.length - tailParts.length;
   const groups = zoneless.includes('::') ? [...headParts, ...Array<string>(Math.max(0, missing)).fill('0'), ...tailParts] : headParts;
   return `${groups.slice(0, 4).map((g) => g.replace(/^0+(?=.)/, '')).join(':')}::/64`;
-}
-
-/** Cuts text from outside to a bounded length, so no error message can echo input at length. */
-export function clip(text: string, max = 80): string {
-  return text.length <= max ? text : `${text.slice(0, max)}…`;
 }

@@ -139,6 +139,7 @@ export interface SignalingServerOptions {
   onInternalError?: (error: unknown) => void;
 }
 
+/** Counters for tests and operators; none of them is ever shown to a client. */
 export interface SignalingStats {
   connections: number;
   rooms: number;
@@ -159,6 +160,7 @@ export interface SignalingStats {
   socketsRefused: number;
 }
 
+/** A running (or ready to run) signaling server: call listen, and close when done. */
 export interface SignalingServer {
   readonly httpServer: Server | HttpsServer;
   readonly wss: WebSocketServer;
@@ -264,6 +266,7 @@ function plausibleSignature(sigHex: string): boolean {
   return s < GROUP_ORDER;
 }
 
+/** Builds the HTTP server, its WebSocket endpoint and every budget; nothing listens until listen(). */
 export function createSignalingServer(options: SignalingServerOptions = {}): SignalingServer {
   const maxRooms = options.maxRooms ?? 1000;
   const maxRoomsPerAddress = options.maxRoomsPerAddress ?? 50;

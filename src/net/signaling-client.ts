@@ -7,6 +7,7 @@ import {
   JOIN_DOMAIN, SIGNALING_PATH, ServerFrame, joinPayload, type ClientFrame, type ErrorCode, type RoomSize,
 } from '../../signaling-server/frames.ts';
 
+/** What the client reports to the tab. */
 export interface SignalingEvents {
   joined(peers: string[]): void;
   peerJoined(peer: string): void;
@@ -22,8 +23,10 @@ export interface SignalingEvents {
   ice?(config: RTCConfiguration): void;
 }
 
+/** Where the tab stands with the signaling server, for the status line. */
 export type SignalingStatus = 'connecting' | 'joined' | 'offline';
 
+/** Who this tab is, which room it joins, and how. */
 export interface SignalingOptions {
   url: string;
   room: string;
@@ -59,11 +62,16 @@ const JOIN_REFUSALS: ReadonlySet<ErrorCode> = new Set([
 const MAX_BACKOFF_MS = 10_000;
 const OPEN = 1; // WebSocket.OPEN, which not every WebSocket implementation exposes statically
 
+/** The signaling endpoint on the server that served this page (wss when the page is https). */
 export function signalingUrl(location: Location): string {
   const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
   return `${scheme}//${location.host}${SIGNALING_PATH}`;
 }
 
+/**
+ * One tab's connection to the signaling server: joins, relays, and keeps reconnecting with backoff
+ * until stopped or refused for good.
+ */
 export class SignalingClient {
   private socket: WebSocket | null = null;
   private stopped = false;
