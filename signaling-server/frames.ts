@@ -27,9 +27,14 @@ export const ClientFrame = v.variant('type', [
 ]);
 export type ClientFrame = v.InferOutput<typeof ClientFrame>;
 
+/** Why the server refused a frame; the message beside it says it in words and quotes little. */
 export const ErrorCode = v.picklist([
   'bad-json', 'bad-frame', 'too-large', 'rate-limited', 'not-joined', 'already-joined', 'bad-signature',
   'room-full', 'size-mismatch', 'too-many-rooms', 'unknown-peer', 'replaced', 'server-full',
+  // A relay refused because its target is not reading it fast enough; the target is not dropped.
+  'peer-busy',
+  // A join refused for now because the server is checking too many joins; try again shortly.
+  'busy',
 ]);
 export type ErrorCode = v.InferOutput<typeof ErrorCode>;
 
@@ -70,13 +75,18 @@ export function joinPayload(nonce: string, room: string, peer: string, size: Roo
   return { nonce, room, peer, size };
 }
 
-/** A readable one-line summary of why a frame failed its schema. */
+/**
+ * A readable one-line summary of why a frame failed its schema. Paths and messages are clipped:
+ * valibot quotes the value it received, and that value comes from the client.
+ */
 export function describeIssues(issues: readonly v.BaseIssue<unknown>[]): string {
+  const clip = (text: string, max: number) => (text.length <= max ? text : `${text.slice(0, max)}…`);
   return issues
     .slice(0, 3)
     .map((i) => {
-      const path = i.path?.map((p) => String(p.key)).join('.');
-      return path ? `${path}: ${i.message}` : i.message;
+      const path = clip(i.path?.map((p) => clip(String(p.key), 24)).join('.') ?? '', 60);
+      const message = clip(i.message, 120);
+      return path ? `${path}: ${message}` : message;
     })
     .join('; ');
 }

@@ -272,17 +272,16 @@ describe('join checks', () => {
     await member.waitSignal(member.peer);
   });
 
-  test('a room holds its size: a fifth member is refused, and a join with another size too', async () => {
+  test('a room holds its size: a fifth member is refused; a join with another size is another room', async () => {
     const { url } = await startServer();
     const members = [];
     for (let i = 0; i < 4; i++) members.push(await connectAndJoin(url, 'lunch4'));
     const fifth = await connect(url);
     fifth.send(fifth.joinFrame('lunch4'));
-    expect((await fifth.waitError('room-full')).message).toContain('lunch4 is full: it has 4 of 4 members');
+    expect((await fifth.waitError('room-full')).message).toContain('lunch4 is full: all 4 of 4 seats are taken');
 
     const other = await connect(url);
-    other.send(other.joinFrame('lunch4', 7));
-    expect((await other.waitError('size-mismatch')).message).toMatch(/4 members.*asked for 7/);
+    expect((await other.join('lunch4', 7)).peers).toEqual([]);
 
     // a room made for 7 takes 7
     const seven = [];
@@ -305,7 +304,7 @@ describe('join checks', () => {
     await waitUntil(() => server.stats().members === 3, 'd closed its tab');
     const stranger = await connect(url);
     stranger.send(stranger.joinFrame('seats'));
-    expect((await stranger.waitError('room-full')).message).toMatch(/already met with its 4 members.*kept for the member who left/);
+    expect((await stranger.waitError('room-full')).message).toMatch(/is full: all 4 of 4 seats are taken, and a seat stays kept for its member/);
 
     const back = await connect(url, {}, d.key);
     const joined = await back.join('seats');
@@ -735,7 +734,7 @@ describe('garbage', () => {
   test('1,000 garbage frames from one client do not disturb a room relaying in order', async () => {
     const seed = Number(process.env.GARBAGE_SEED ?? Math.floor(Math.random() * 2 ** 31));
     onTestFailed(() => console.error(`garbage test failed with seed ${seed}; replay with GARBAGE_SEED=${seed}`));
-    const { url, server } = await startServer({ ratePerSecond: 1e6, rateBurst: 1e6 });
+    const { url, server } = await startServer({ ratePerSecond: 1e6, rateBurst: 1e6, relayBytesPerSecond: 1e9, relayBurstBytes: 1e9 });
     const a = await connectAndJoin(url, 'calm');
     const b = await connectAndJoin(url, 'calm');
     await a.waitFor((f) => f.type === 'peer-joined' && f.peer === b.peer);
@@ -782,5 +781,272 @@ describe('garbage', () => {
     a.signal(newcomer, 'welcome');
     await newcomer.waitSignal(a.peer, (d) => d === 'welcome');
     expect((await fetch(`http://127.0.0.1:${new URL(url).port}/`)).status).toBe(404);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Issue 13: budgets and caps, so that no member and no stranger can shut others out
+// ---------------------------------------------------------------------------------------------
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** A client whose socket is bound to another loopback address, as a second machine would be. */
+function from(address: string): ClientOptions {
+  return { localAddress: address };
+}
+
+/** Opens a socket and resolves once the server has either challenged it or closed it. */
+async function tryConnect(url: string, options: ClientOptions = {}): Promise<TestClient> {
+  const client = new TestClient(new WebSocket(url, options));
+  clients.push(client);
+  let closed = false;
+  void client.closed.then(() => (closed = true));
+  await waitUntil(() => client.nonce !== '' || closed, 'a challenge or a close');
+  return client;
+}
+
+/** Raw HTTP over a socket, so that the response's status, body and end can all be seen. */
+async function rawHttp(port: number, request: string, timeoutMs = 3000): Promise<{ head: string; body: string; ended: boolean }> {
+  const { connect: netConnect } = await import('node:net');
+  return new Promise((resolve) => {
+    const socket = netConnect(port, '127.0.0.1');
+    let text = '';
+    const done = (ended: boolean) => {
+      clearTimeout(timer);
+      socket.destroy();
+      const at = text.indexOf('\r\n\r\n');
+      resolve({ head: at < 0 ? text : text.slice(0, at), body: at < 0 ? '' : text.slice(at + 4), ended });
+    };
+    const timer = setTimeout(() => done(false), timeoutMs);
+    socket.on('data', (d) => (text += String(d)));
+    socket.on('end', () => done(true));
+    socket.on('error', () => done(true));
+    socket.write(request);
+  });
+}
+
+describe('issue 13: a member cannot get a slower room-mate dropped', () => {
+  test('a member flooding a room-mate that reads slowly is refused; the room-mate keeps its seat', async () => {
+    const { url, server } = await startServer();
+    const target = await connectAndJoin(url, 'slow');
+    const flooder = await connectAndJoin(url, 'slow');
+    const other = await connectAndJoin(url, 'slow');
+    await target.waitFor((f) => f.type === 'peer-joined' && f.peer === other.peer);
+    const socket = (target.ws as unknown as { _socket: import('node:net').Socket })._socket;
+    socket.pause(); // the target reads nothing for a while
+    // As in the report: 64 KiB signals at 39 a second, for three seconds.
+    const chunk = 'x'.repeat(60 * 1024);
+    for (let i = 0; i < 117 && target.ws.readyState === WebSocket.OPEN; i++) {
+      flooder.signal(target, chunk);
+      await sleep(1000 / 39);
+    }
+    const refused = await flooder.waitError('rate-limited');
+    expect(refused.message).toMatch(/bytes/);
+    socket.resume();
+    await flush(target, other); // still in the room, and reachable by the others
+    expect(target.ws.readyState).toBe(WebSocket.OPEN);
+    expect(server.stats()).toMatchObject({ members: 3 });
+    expect(server.stats().relaysRefused).toBeGreaterThan(0);
+  });
+
+  test('a relay that would pile up on a reader that is not reading is refused to its sender, not queued', async () => {
+    const { url, server } = await startServer({ relayBytesPerSecond: 1e9, relayBurstBytes: 1e9, ratePerSecond: 1e6, rateBurst: 1e6 });
+    const target = await connectAndJoin(url, 'stuck');
+    const flooder = await connectAndJoin(url, 'stuck');
+    const other = await connectAndJoin(url, 'stuck');
+    await target.waitFor((f) => f.type === 'peer-joined' && f.peer === other.peer);
+    const socket = (target.ws as unknown as { _socket: import('node:net').Socket })._socket;
+    socket.pause();
+    const chunk = 'y'.repeat(60 * 1024);
+    for (let i = 0; i < 200; i++) flooder.signal(target, chunk);
+    const busy = await flooder.waitError('peer-busy');
+    expect(busy.message).not.toMatch(/y{20}/);
+    expect(target.ws.readyState).toBe(WebSocket.OPEN);
+    other.signal(target, 'from a bystander');
+    socket.resume();
+    await target.waitSignal(other.peer, (d) => d === 'from a bystander');
+    expect(server.stats().members).toBe(3);
+  });
+});
+
+describe('issue 13: one address cannot shut others out', () => {
+  test('one address opening socket after socket hits its own cap; others still connect and join', async () => {
+    const { url, server } = await startServer({ maxConnections: 30, maxConnectionsPerAddress: 5 });
+    const attempts = [];
+    for (let i = 0; i < 30; i++) attempts.push(await tryConnect(url, from('127.0.0.2')));
+    const open = attempts.filter((c) => c.nonce !== '' && c.ws.readyState === WebSocket.OPEN);
+    expect(open.length).toBe(5);
+    const refused = await attempts[29]!.waitError('server-full');
+    expect(refused.message).toMatch(/address/);
+    const bystander = await connect(url);
+    await bystander.join('bystanders');
+    expect(server.stats().members).toBe(1);
+  });
+
+  test('a member of a room that has met gets back in while strangers fill the server', async () => {
+    const { url, server } = await startServer({ maxConnections: 16, maxConnectionsPerAddress: 6 });
+    const members = [];
+    for (let i = 0; i < 4; i++) members.push(await connectAndJoin(url, 'ours'));
+    members[3]!.ws.close();
+    await waitUntil(() => server.stats().members === 3, 'the fourth member closed its tab');
+    // Strangers from other addresses take everything they can: joined in rooms of their own, or idle.
+    for (let a = 2; a <= 7; a++) {
+      for (let i = 0; i < 6; i++) {
+        const s = await tryConnect(url, from(`127.0.0.${a}`));
+        if (s.nonce === '' || s.ws.readyState !== WebSocket.OPEN) continue;
+        if (i % 2 === 0) {
+          s.send(s.joinFrame(`squat${a}-${i}`, 10));
+          await s.waitFor((f) => f.type === 'joined' || f.type === 'error');
+        }
+      }
+    }
+    expect(server.stats().connections).toBe(16);
+    const fresh = await tryConnect(url, from('127.0.0.8'));
+    expect(fresh.ws.readyState).toBe(WebSocket.OPEN); // a newcomer still gets a socket ...
+    const back = await connect(url, {}, members[3]!.key);
+    const joined = await back.join('ours'); // ... and the member its seat
+    expect(new Set(joined.peers)).toEqual(new Set(members.slice(0, 3).map((m) => m.peer)));
+  });
+});
+
+describe('issue 13: join checks cost little before the signature', () => {
+  test('bad-signature joins from one address are throttled before any signature is checked', async () => {
+    const { url, server } = await startServer();
+    const a = await connectAndJoin(url, 'busy');
+    const b = await connectAndJoin(url, 'busy');
+    const attackers = [];
+    for (let i = 0; i < 10; i++) attackers.push(await connect(url, from('127.0.0.2')));
+    const delays: number[] = [];
+    const started = Date.now();
+    for (let round = 0; round < 20; round++) {
+      for (const x of attackers) {
+        if (x.ws.readyState !== WebSocket.OPEN) continue;
+        const key = generateKeyPair();
+        x.send({ ...x.joinFrame(`r${round}`, 4, x.nonce, key), sig: x.joinFrame(`r${round}`, 4, x.nonce, generateKeyPair()).sig });
+      }
+      const t0 = performance.now();
+      a.signal(b, round);
+      await b.waitSignal(a.peer, (d) => d === round);
+      delays.push(performance.now() - t0);
+    }
+    await sleep(200);
+    const elapsed = (Date.now() - started) / 1000;
+    const checked = server.stats().errorsSent['bad-signature'] ?? 0;
+    // The address's bucket: a burst of 20, then 5 a second.
+    expect(checked).toBeLessThanOrEqual(20 + Math.ceil(5 * elapsed) + 1);
+    expect(server.stats().errorsSent['rate-limited'] ?? 0).toBeGreaterThan(100);
+    expect(Math.max(...delays)).toBeLessThan(250);
+  });
+
+  test('across many addresses, signature checks are bounded per second and members are checked first', async () => {
+    const { url, server } = await startServer({ joinChecksPerSecond: 20, joinCheckBurst: 5 });
+    const members = [];
+    for (let i = 0; i < 4; i++) members.push(await connectAndJoin(url, 'met'));
+    members[3]!.ws.close();
+    await waitUntil(() => server.stats().members === 3, 'the fourth closed its tab');
+    const attackers = [];
+    for (let a = 2; a <= 11; a++) for (let i = 0; i < 3; i++) attackers.push(await connect(url, from(`127.0.0.${a}`)));
+    const started = Date.now();
+    for (const x of attackers) x.send({ ...x.joinFrame('r'), sig: '0'.repeat(128) });
+    const back = await connect(url, {}, members[3]!.key);
+    await back.join('met');
+    const waited = Date.now() - started;
+    await sleep(300);
+    const elapsed = (Date.now() - started) / 1000;
+    const checks = server.stats().joinChecks;
+    expect(checks).toBeLessThanOrEqual(4 + 5 + Math.ceil(20 * elapsed) + 1);
+    expect(waited).toBeLessThan(1000); // not behind the 30 queued strangers at 20 a second
+  });
+});
+
+describe('issue 13: HTTP', () => {
+  test('Range headers are ignored: every answer is the whole file with 200, and ends', async () => {
+    const dir = mkdtempSync(joinPath(tmpdir(), 'lunch-range-'));
+    tempDirs.push(dir);
+    const content = 'abcdefghijklmnopqrstuvwxyz'.repeat(40);
+    writeFileSync(joinPath(dir, 'index.html'), '<!doctype html><title>x</title>');
+    writeFileSync(joinPath(dir, 'app.js'), content);
+    let internal = 0;
+    const { port } = await startServer({ staticDir: dir, onInternalError: () => internal++ });
+    for (const range of ['bytes=5-1', 'bytes=0-0', 'bytes=-500', 'bytes=2000-', 'bytes=abc', 'bytes=0-1,5-6']) {
+      const r = await rawHttp(port, `GET /app.js HTTP/1.1\r\nHost: x\r\nRange: ${range}\r\nConnection: close\r\n\r\n`);
+      expect({ range, ended: r.ended, status: r.head.split('\r\n')[0] }).toEqual({ range, ended: true, status: 'HTTP/1.1 200 OK' });
+      expect(r.body).toBe(content);
+      expect(r.head).not.toMatch(/Content-Range/i);
+    }
+    expect(internal).toBe(0);
+  });
+
+  test('a request whose headers never finish is cut off after the header timeout', async () => {
+    const { port } = await startServer({ headersTimeoutMs: 400 });
+    const { connect: netConnect } = await import('node:net');
+    const socket = netConnect(port, '127.0.0.1');
+    const closedAt = new Promise<number>((resolve) => socket.on('close', () => resolve(Date.now())));
+    socket.on('error', () => {});
+    const started = Date.now();
+    socket.write(`GET ${SIGNALING_PATH} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n`);
+    const drip = setInterval(() => socket.write(`X-Slow-${Math.random()}: 1\r\n`), 100);
+    const closed = await Promise.race([closedAt, sleep(5000).then(() => -1)]);
+    clearInterval(drip);
+    socket.destroy();
+    expect(closed).toBeGreaterThan(0);
+    expect(closed - started).toBeLessThan(2000);
+  });
+
+  test('one address can hold only so many connections at once; other addresses are not affected', async () => {
+    const { port } = await startServer({ maxSocketsPerAddress: 3 });
+    const { connect: netConnect } = await import('node:net');
+    const open = (localAddress: string) => {
+      const s = netConnect({ port, host: '127.0.0.1', localAddress });
+      s.on('error', () => {});
+      const closed = new Promise<boolean>((resolve) => s.on('close', () => resolve(true)));
+      return { s, closed };
+    };
+    const held = [open('127.0.0.2'), open('127.0.0.2'), open('127.0.0.2')];
+    await sleep(100);
+    const extra = open('127.0.0.2');
+    expect(await Promise.race([extra.closed, sleep(1000).then(() => false)])).toBe(true);
+    const other = await rawHttp(port, 'GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+    expect(other.head).toMatch(/^HTTP\/1.1 404/);
+    for (const h of held) h.s.destroy();
+  });
+});
+
+describe('issue 13: minor', () => {
+  test('a join with another size is another room: it cannot block the real link', async () => {
+    const { url } = await startServer();
+    const squatter = await connectAndJoin(url, 'lunch', 10);
+    const real = [];
+    for (let i = 0; i < 4; i++) real.push(await connectAndJoin(url, 'lunch', 4));
+    expect((await real[0]!.waitFor((f) => f.type === 'peer-joined')).type).toBe('peer-joined');
+    await flush(squatter, squatter);
+    expect(typesOf(squatter)).not.toContain('peer-joined');
+  });
+
+  test('an outsider learns only that a room is full, not how many are in it', async () => {
+    const { url, server } = await startServer();
+    const members = [];
+    for (let i = 0; i < 4; i++) members.push(await connectAndJoin(url, 'hidden'));
+    const outsider = await connect(url);
+    outsider.send(outsider.joinFrame('hidden'));
+    const whenAllPresent = (await outsider.waitError('room-full')).message;
+    members[3]!.ws.close();
+    await waitUntil(() => server.stats().members === 3, 'one member away');
+    outsider.send(outsider.joinFrame('hidden'));
+    const whenOneAway = (await outsider.waitError('room-full')).message;
+    expect(whenOneAway).toBe(whenAllPresent);
+    outsider.send({ ...outsider.joinFrame('hidden', 7) });
+    await outsider.waitFor((f) => f.type === 'joined'); // another size is simply another room
+  });
+
+  test('error messages never echo input at length', async () => {
+    const { url } = await startServer();
+    const a = await connect(url);
+    const long = 'z'.repeat(30_000); // two of them still fit in one frame
+    for (const frame of [{ type: long }, { type: 'leave', [long]: 1 }, { type: 'join', room: long, peer: a.peer, size: 4, sig: long }, { type: 'signal', to: long, data: 1 }]) {
+      a.send(frame);
+      const error = await a.waitFor<ErrorFrame>((f) => f.type === 'error', 'an error');
+      expect(error.message.length).toBeLessThan(600);
+    }
   });
 });

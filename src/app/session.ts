@@ -147,6 +147,7 @@ export class Session {
       size: this.link.size,
       peer: identity.id,
       secretKey: identity.secretKey,
+      hasVerifiedChannels: () => mesh.verifiedPeers().length > 0,
       events: {
         joined: (peers) => mesh.roomJoined(peers),
         peerJoined: (peer) => mesh.peerJoined(peer),

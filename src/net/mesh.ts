@@ -37,6 +37,11 @@ export interface MeshOptions {
   attemptTimeoutMs?: number;
   /** A protocol message from a verified peer. */
   onMessage?(from: string, bytes: Uint8Array): void;
+  /**
+   * When a peer with a verified channel rejoins the signaling room, how long the channel has to
+   * answer a ping before it is taken for dead and started over. Default 3000.
+   */
+  rejoinProbeMs?: number;
 }
 
 // What one signaling relay carries between two tabs. Only the SDP and candidate shapes that
@@ -114,11 +119,24 @@ export class Mesh {
     }
   }
 
-  /** A peer (re)joined the room: whatever we had with it belongs to a page that is gone. */
+  /**
+   * A peer (re)joined the room. Often only its signaling socket came back while our data channel
+   * to it kept working, and tearing that down would cost the room a member for a reconnect: a
+   * verified channel is kept while it answers a ping. One that does not leads to a page that is
+   * gone, and is started over. (A reloaded page that initiates sends a new offer, which replaces
+   * the old channel in signal().)
+   */
   peerJoined(id: string): void {
     const link = this.linkFor(id);
     link.present = true;
     link.retries = 0;
+    const peer = link.peer;
+    if (link.state === 'verified' && peer !== null) {
+      this.ping(id, this.options.rejoinProbeMs ?? 3000).catch(() => {
+        if (link.peer === peer && link.state === 'verified' && link.present) this.restart(link);
+      });
+      return;
+    }
     this.restart(link);
   }
 

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket as NodeWebSocket, WebSocketServer } from 'ws';
-import { createSignalingServer, type SignalingServer } from '../../signaling-server/server.ts';
+import { createSignalingServer, type SignalingServer, type SignalingServerOptions } from '../../signaling-server/server.ts';
 import { SIGNALING_PATH, type ErrorCode } from '../../signaling-server/frames.ts';
 import { generateKeyPair, toHex } from '../crypto/ed25519.ts';
 import { parseIceEnv } from '../../signaling-server/ice.ts';
@@ -20,11 +20,11 @@ afterEach(async () => {
   for (const f of cleanup.splice(0).reverse()) await f();
 });
 
-function probe(url: string, room: string, size: 4 | 7 | 10 = 4): Probe {
+function probe(url: string, room: string, size: 4 | 7 | 10 = 4, extra: { hasVerifiedChannels?: () => boolean } = {}): Probe {
   const keys = generateKeyPair();
   const p: Probe = { client: null!, id: toHex(keys.publicKey), events: [], statuses: [], fatal: null, signals: [] };
   p.client = new SignalingClient({
-    url, room, size, peer: p.id, secretKey: keys.secretKey, retryBaseMs: 20,
+    url, room, size, peer: p.id, secretKey: keys.secretKey, retryBaseMs: 20, ...extra,
     WebSocket: NodeWebSocket as unknown as new (url: string) => WebSocket,
     events: {
       joined: (peers) => p.events.push(`joined:${peers.length}`),
@@ -48,8 +48,8 @@ async function until(what: string, check: () => boolean, ms = 5000): Promise<voi
   }
 }
 
-async function startServer(port = 0): Promise<{ server: SignalingServer; url: string; port: number }> {
-  const server = createSignalingServer();
+async function startServer(port = 0, options: SignalingServerOptions = {}): Promise<{ server: SignalingServer; url: string; port: number }> {
+  const server = createSignalingServer(options);
   const addr = await server.listen(port, '127.0.0.1');
   return { server, url: `ws://127.0.0.1:${addr.port}${SIGNALING_PATH}`, port: addr.port };
 }
@@ -167,5 +167,53 @@ describe('signaling client', () => {
     make(`ws://127.0.0.1:${(mute.address() as { port: number }).port}`);
     await until('given up and reconnected', () => accepted >= 2, 3000);
     expect(statuses).toContain('offline: no answer from the signaling server');
+  });
+
+  it('treats a full server as passing: it waits, retries with backoff, and gets in once there is space', async () => {
+    const { server, url } = await startServer(0, { maxConnectionsPerAddress: 1 });
+    cleanup.push(() => server.close());
+    const first = probe(url, 'cap');
+    await until('first joined', () => first.events.includes('joined:0'));
+    const second = probe(url, 'cap');
+    await until('second refused twice', () => second.statuses.filter((s) => s === 'offline').length >= 2);
+    expect(second.fatal).toBeNull();
+    first.client.stop();
+    await until('second joined', () => second.events.includes('joined:0'));
+    expect(second.fatal).toBeNull();
+    expect(second.client.dropped.get('server-error:server-full')).toBeGreaterThanOrEqual(2);
+  });
+
+  it('a link with another room size is another room: neither tab is refused', async () => {
+    const { server, url } = await startServer();
+    cleanup.push(() => server.close());
+    const ten = probe(url, 'sized', 10);
+    await until('ten joined', () => ten.events.includes('joined:0'));
+    const four = probe(url, 'sized', 4);
+    await until('four joined', () => four.events.includes('joined:0'));
+    expect([ten.fatal, four.fatal]).toEqual([null, null]);
+    expect(ten.events).toEqual(['joined:0']);
+  });
+
+  it('retries a refusal of any kind but replaced and room-full, and room-full too while it holds verified channels', async () => {
+    // A server that refuses each join once with the given code, then lets it in.
+    const wss = new WebSocketServer({ port: 0, host: '127.0.0.1' });
+    cleanup.push(() => new Promise((r) => wss.close(r)));
+    await new Promise((r) => wss.once('listening', r));
+    const port = (wss.address() as { port: number }).port;
+    const codes: ErrorCode[] = ['size-mismatch', 'bad-signature', 'busy', 'too-many-rooms', 'room-full'];
+    let refusals = 0;
+    wss.on('connection', (socket) => {
+      socket.send(JSON.stringify({ type: 'challenge', nonce: '0'.repeat(32) }));
+      socket.on('message', () => {
+        const code = codes[refusals++];
+        socket.send(JSON.stringify(code === undefined
+          ? { type: 'joined', room: 'x', size: 4, peers: [] }
+          : { type: 'error', code, message: `no: ${code}` }));
+      });
+    });
+    const p = probe(`ws://127.0.0.1:${port}`, 'x', 4, { hasVerifiedChannels: () => true });
+    await until('joined after every refusal', () => p.events.includes('joined:0'));
+    expect(p.fatal).toBeNull();
+    expect(refusals).toBe(codes.length + 1);
   });
 });

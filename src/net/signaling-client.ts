@@ -7,20 +7,26 @@ import {
   JOIN_DOMAIN, SIGNALING_PATH, ServerFrame, joinPayload, type ClientFrame, type ErrorCode, type RoomSize,
 } from '../../signaling-server/frames.ts';
 
+/** What the client reports to the tab. */
 export interface SignalingEvents {
   joined(peers: string[]): void;
   peerJoined(peer: string): void;
   peerLeft(peer: string): void;
   signal(from: string, data: unknown): void;
-  /** The server refused us for good (room full, wrong size, replaced by a newer tab). */
+  /**
+   * The server refused us for good: a newer tab of this member replaced this one, or the room is
+   * full and this tab holds no verified channel into it. Every other refusal is retried.
+   */
   fatal(code: ErrorCode, message: string): void;
   status(status: SignalingStatus, detail?: string): void;
   /** The STUN/TURN servers the server hands out (fresh TURN credentials on every join). */
   ice?(config: RTCConfiguration): void;
 }
 
+/** Where the tab stands with the signaling server, for the status line. */
 export type SignalingStatus = 'connecting' | 'joined' | 'offline';
 
+/** Who this tab is, which room it joins, and how. */
 export interface SignalingOptions {
   url: string;
   room: string;
@@ -30,8 +36,14 @@ export interface SignalingOptions {
   events: SignalingEvents;
   /** The WebSocket constructor; the browser's unless a test passes another. */
   WebSocket?: new (url: string) => WebSocket;
-  /** First reconnect delay; doubles up to 10 s. */
+  /** First reconnect delay; doubles up to 10 s, with jitter so refused tabs do not return in step. */
   retryBaseMs?: number;
+  /**
+   * Whether this tab has verified data channels into the room. While it does, even `room-full`
+   * is retried rather than final: the channels work without the server, and the seat may have
+   * gone to another key only because the room met while this tab's socket was away.
+   */
+  hasVerifiedChannels?: () => boolean;
   /**
    * How often the tab pings the server. A connection that does not open within two of these, or
    * that answers nothing to a ping for two of them, is given up and made anew: after a network
@@ -40,15 +52,26 @@ export interface SignalingOptions {
   keepaliveMs?: number;
 }
 
-const FATAL: ReadonlySet<ErrorCode> = new Set(['room-full', 'size-mismatch', 'replaced', 'too-many-rooms', 'server-full', 'bad-signature']);
+// A refusal of a join is retried after a pause, whatever it says, except these. Capacity errors
+// (server-full, too-many-rooms, busy, rate-limited) pass when strangers go; size-mismatch comes
+// only from older servers, and a room named with another size is another room on newer ones.
+const FINAL: ReadonlySet<ErrorCode> = new Set(['replaced', 'room-full']);
+const JOIN_REFUSALS: ReadonlySet<ErrorCode> = new Set([
+  'room-full', 'size-mismatch', 'too-many-rooms', 'server-full', 'busy', 'rate-limited', 'bad-signature',
+]);
 const MAX_BACKOFF_MS = 10_000;
 const OPEN = 1; // WebSocket.OPEN, which not every WebSocket implementation exposes statically
 
+/** The signaling endpoint on the server that served this page (wss when the page is https). */
 export function signalingUrl(location: Location): string {
   const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
   return `${scheme}//${location.host}${SIGNALING_PATH}`;
 }
 
+/**
+ * One tab's connection to the signaling server: joins, relays, and keeps reconnecting with backoff
+ * until stopped or refused for good.
+ */
 export class SignalingClient {
   private socket: WebSocket | null = null;
   private stopped = false;
@@ -57,6 +80,8 @@ export class SignalingClient {
   private keepalive: ReturnType<typeof setInterval> | undefined;
   private lastHeard = 0;
   private pingSentAt: number | null = null;
+  /** The current socket's join was accepted. */
+  private joined = false;
   /** Frames from the server that failed validation, by reason. */
   readonly dropped = new Map<string, number>();
 
@@ -81,8 +106,9 @@ export class SignalingClient {
     }
   }
 
+  /** Relays a signal once this tab is in the room; before that the server would refuse it. */
   sendSignal(to: string, data: unknown): void {
-    this.send({ type: 'signal', to, data });
+    if (this.joined) this.send({ type: 'signal', to, data });
   }
 
   private send(frame: ClientFrame): void {
@@ -95,6 +121,7 @@ export class SignalingClient {
     const Socket = this.options.WebSocket ?? WebSocket;
     const socket = new Socket(this.options.url);
     this.socket = socket;
+    this.joined = false;
     const keepaliveMs = this.options.keepaliveMs ?? 10_000;
     const openedBy = Date.now() + 2 * keepaliveMs;
     this.lastHeard = Date.now();
@@ -136,7 +163,7 @@ export class SignalingClient {
     }
     if (this.stopped) return;
     this.options.events.status('offline', why);
-    this.retryTimer = setTimeout(() => this.connect(), this.backoff);
+    this.retryTimer = setTimeout(() => this.connect(), this.backoff * (0.75 + Math.random() / 2));
     this.backoff = Math.min(this.backoff * 2, MAX_BACKOFF_MS);
   }
 
@@ -165,6 +192,7 @@ export class SignalingClient {
         events.ice?.({ iceServers: frame.iceServers, iceTransportPolicy: frame.iceTransportPolicy });
         return;
       case 'joined':
+        this.joined = true;
         this.backoff = this.options.retryBaseMs ?? 250;
         events.status('joined');
         events.joined(frame.peers.filter((p) => p !== peer));
@@ -180,14 +208,18 @@ export class SignalingClient {
         return;
       case 'pong':
         return;
-      case 'error':
-        if (FATAL.has(frame.code)) {
+      case 'error': {
+        this.count(`server-error:${frame.code}`);
+        const final = FINAL.has(frame.code) && !(frame.code === 'room-full' && this.options.hasVerifiedChannels?.());
+        if (final) {
           this.stop();
           events.fatal(frame.code, frame.message);
-        } else {
-          this.count(`server-error:${frame.code}`);
+        } else if (!this.joined && this.socket && JOIN_REFUSALS.has(frame.code)) {
+          // Our join was refused: ask again on a fresh socket, after a pause that grows.
+          this.lost(this.socket, `the signaling server refused to let this tab in for now (${frame.code}); trying again`);
         }
         return;
+      }
     }
   }
 
