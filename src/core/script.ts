@@ -120,13 +120,13 @@ function integer(word: string | undefined, what: string): number {
   return Number(word);
 }
 
-/** Splits `key=value` words from positional ones. */
-function options(args: string[]): { positional: string[]; named: Map<string, string> } {
+/** Splits the `key=value` words whose key is in `keys` from the others (filters use `=` too). */
+function options(args: string[], keys: readonly string[]): { positional: string[]; named: Map<string, string> } {
   const positional: string[] = [];
   const named = new Map<string, string>();
   for (const a of args) {
     const m = /^([a-zA-Z-]+)=(.*)$/.exec(a);
-    if (m) named.set(m[1]!, unquote(m[2]!));
+    if (m && keys.includes(m[1]!)) named.set(m[1]!, unquote(m[2]!));
     else positional.push(a);
   }
   return { positional, named };
@@ -356,7 +356,8 @@ function describeEffect(at: number, e: Effect, detail: Detail, hidden: ReadonlyS
     }
     case 'view': {
       const x = e as Extract<Effect, { kind: 'view' }>;
-      return x.changing ? `${who} changing to view ${x.view}` : `${who} view ${x.view}`;
+      // While changing, `view` is still the view being left: the target is in the VIEW-CHANGE.
+      return x.changing ? `${who} leaving view ${x.view}` : `${who} view ${x.view}`;
     }
     case 'state': {
       const x = e as Extract<Effect, { kind: 'state' }>;
@@ -478,7 +479,8 @@ export class Interpreter {
   }
 
   private cmdCluster(args: string[]): void {
-    const { named } = options(args);
+    const { positional, named } = options(args, ['n', ...WRITABLE_TIMING]);
+    if (positional.length > 0) throw new Error(`unexpected "${positional[0]}"`);
     const timing: Partial<Timing> = {};
     for (const [key, value] of named) {
       if (key === 'n') continue;
@@ -569,7 +571,7 @@ export class Interpreter {
   }
 
   private cmdDeliver(args: string[]): void {
-    const { positional, named } = options(args);
+    const { positional, named } = options(args, ['limit', 'show']);
     const filter = positional.length > 0 ? parseFilter(positional) : EVERYTHING;
     let limit = named.has('limit') ? integer(named.get('limit'), 'limit') : Infinity;
     this.at(named, this.detail, () => {
@@ -600,7 +602,7 @@ export class Interpreter {
   }
 
   private cmdRelease(args: string[]): void {
-    const { positional, named } = options(args);
+    const { positional, named } = options(args, ['show']);
     const filter = positional.length > 0 ? parseFilter(positional) : EVERYTHING;
     const c = this.cluster;
     const released: InFlight[] = [];
@@ -656,7 +658,7 @@ export class Interpreter {
   private cmdSign(args: string[]): void {
     const c = this.cluster;
     const from = member(args[0], this.n);
-    const { positional, named } = options(args.slice(2));
+    const { positional, named } = options(args.slice(2), ['view', 'seq', 'executed', 'counter', 'place', 'to']);
     if (positional.length > 0) throw new Error(`unexpected "${positional[0]}"`);
     const sign = <B extends AnyBody>(b: B) => signBody(c.suite, c.members[from]!.secretKey, b);
     const room = c.roster.room;
@@ -690,13 +692,13 @@ export class Interpreter {
   }
 
   private cmdTick(args: string[]): void {
-    const { positional, named } = options(args);
+    const { positional, named } = options(args, ['show']);
     this.at(named, this.detail, () => this.tickAll(positional[0] ? integer(positional[0], 'ms') : 100));
     this.pendingTime = null;
   }
 
   private cmdRun(args: string[]): void {
-    const { positional, named } = options(args);
+    const { positional, named } = options(args, ['step', 'show']);
     const ms = integer(positional[0], 'ms');
     const step = named.has('step') ? integer(named.get('step'), 'step') : 100;
     this.at(named, this.detail, () => this.runFor(ms, step));
@@ -714,7 +716,7 @@ export class Interpreter {
 
   /** The harness's `decideEach`: requests "Place i" from the given members in turn, 300 ms apart. */
   private cmdDecide(args: string[]): void {
-    const { positional, named } = options(args);
+    const { positional, named } = options(args, ['count', 'show']);
     const from = members(positional[0] ?? '', this.n);
     const count = integer(named.get('count'), 'count');
     this.at(named, 'quiet', () => {
@@ -735,7 +737,7 @@ export class Interpreter {
   }
 
   private cmdStatus(args: string[]): void {
-    const { positional } = options(args);
+    const positional = args;
     const showDrops = positional.includes('drops');
     const which = positional.filter((p) => p !== 'drops').flatMap((p) => members(p, this.n));
     for (const m of which.length > 0 ? which : [...Array(this.n).keys()]) {
