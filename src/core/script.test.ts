@@ -3,7 +3,10 @@
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseScript, runScript } from './script.ts';
+import type { Effect } from './effects.ts';
+import { makeRoster } from './harness.ts';
+import { Replica } from './replica.ts';
+import { describeEffect, parseScript, runScript } from './script.ts';
 
 const dir = join(new URL('.', import.meta.url).pathname, 'testdata');
 const scripts = readdirSync(dir).filter((f) => f.endsWith('.txt')).sort();
@@ -58,3 +61,21 @@ describe('the script format', () => {
     expect(() => runScript('cluster n=4\n----\nok\n\nfly m1\n----\nok\n')).toThrow(/line 5: fly m1: unknown command/);
   });
 });
+
+describe('the printer', () => {
+  it('ignores effect kinds and fields it does not know, so that new ones leave the golden files alone', () => {
+    const messages = new Replica({ ...fake(), me: 1 }).request({ kind: 'propose', place: 'Thai Palace', time: '12:30' });
+    const send = messages.find((e) => e.kind === 'send')!;
+    const line = describeEffect(1, send, 'full');
+    expect(line).toBe('m1: send request 1#1 propose "Thai Palace" 12:30 -> all');
+    expect(describeEffect(1, { ...send, retransmit: true } as unknown as Effect, 'full')).toBe(line);
+    expect(describeEffect(1, { kind: 'received', from: 0, type: 'prepare', accepted: true } as unknown as Effect, 'full')).toBeNull();
+    expect(describeEffect(1, { kind: 'persist', record: { v: 2, kind: 'start' } } as Effect, 'full')).toBeNull();
+  });
+});
+
+/** A replica's configuration in a fake-crypto roster of four, but for `me`. */
+function fake() {
+  const { roster, suite, members } = makeRoster(4, false);
+  return { roster, suite, secretKey: members[1]!.secretKey };
+}

@@ -238,7 +238,7 @@ function filterText(filter: Filter): string {
  * what members did (executed, view, evidence, claim, state, drop). `quiet`: only the rare
  * milestones (view, evidence, claim, state).
  */
-type Detail = 'full' | 'events' | 'quiet';
+export type Detail = 'full' | 'events' | 'quiet';
 const DETAILS: readonly Detail[] = ['full', 'events', 'quiet'];
 
 const hex = (b: Uint8Array, bytes = 2): string => [...b.subarray(0, bytes)].map((x) => x.toString(16).padStart(2, '0')).join('');
@@ -330,7 +330,7 @@ const describeRequest = (r: ExecutedRequest): string => `${r.member}#${r.counter
  * One effect in one line, or null when it is not shown at this detail (or is of a kind this
  * printer does not know, which keeps the golden files stable as effects are added).
  */
-function describeEffect(at: number, e: Effect, detail: Detail, hidden: ReadonlySet<string>): string | null {
+export function describeEffect(at: number, e: Effect, detail: Detail, hidden: ReadonlySet<string> = new Set()): string | null {
   const who = `m${at}:`;
   const kind = (e as { kind: string }).kind;
   switch (kind) {
@@ -763,7 +763,7 @@ export class Interpreter {
   /** Assertions: a failed one prints a FAILED line, which fails the script even after regeneration. */
   private cmdCheck(args: string[]): void {
     const [what, ...rest] = args;
-    const which = rest.length > 0 ? rest.flatMap((a) => members(a, this.n)) : [...Array(this.n).keys()];
+    const which = rest.length > 0 && what !== 'none-proven' ? rest.flatMap((a) => members(a, this.n)) : [...Array(this.n).keys()];
     const list = which.map((m) => `m${m}`).join(' ');
     switch (what) {
       case 'no-fork': {
@@ -780,12 +780,17 @@ export class Interpreter {
         break;
       }
       case 'none-proven': {
-        const proven = which.flatMap((m) => this.replicas[m]!.snapshot().proven.map((p) => `m${m} proved m${p} faulty`));
-        this.print(proven.length === 0 ? `ok: ${list} proved nobody faulty` : `FAILED: ${proven.join('; ')}`);
+        // `but=mX`: the one member that may be proven faulty (the liar of the script).
+        const { positional, named } = options(rest, ['but']);
+        const but = named.has('but') ? member(named.get('but'), this.n) : null;
+        const among = positional.length > 0 ? positional.flatMap((a) => members(a, this.n)) : [...Array(this.n).keys()];
+        const proven = among.flatMap((m) => this.replicas[m]!.snapshot().proven.filter((p) => p !== but).map((p) => `m${m} proved m${p} faulty`));
+        const who = among.map((m) => `m${m}`).join(' ');
+        this.print(proven.length === 0 ? `ok: ${who} proved nobody${but === null ? '' : ` but m${but}`} faulty` : `FAILED: ${proven.join('; ')}`);
         break;
       }
       default:
-        throw new Error('usage: check no-fork|signed-once|none-proven [members]');
+        throw new Error('usage: check no-fork|signed-once [members] | check none-proven [members] [but=mX]');
     }
   }
 }
