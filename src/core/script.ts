@@ -34,7 +34,7 @@ export interface Block {
 /** The separator between a command and its expected output. */
 export const SEPARATOR = '----';
 
-/** Splits a script into blocks; trailing comment lines, if any, are kept as a block with no command. */
+/** Splits a script into blocks; comment lines after the last block come back as `trailer`. */
 export function parseScript(text: string): { blocks: Block[]; trailer: string[] } {
   const lines = text.replace(/\r\n/g, '\n').split('\n');
   if (lines.at(-1) === '') lines.pop();
