@@ -363,10 +363,11 @@ export function describeEffect(at: number, e: Effect, detail: Detail, hidden: Re
       const x = e as Extract<Effect, { kind: 'state' }>;
       return `${who} adopted the certified state at s${x.seq}`;
     }
-    case 'drop': {
-      if (detail === 'quiet') return null;
-      const x = e as Extract<Effect, { kind: 'drop' }>;
-      return `${who} drop from m${x.from} ${x.reason}`;
+    case 'received': {
+      // What was taken in is the delivery line above; only a refusal says more.
+      const x = e as Extract<Effect, { kind: 'received' }>;
+      if (detail === 'quiet' || x.dropped === null) return null;
+      return `${who} drop from m${x.from} ${x.dropped}`;
     }
     default:
       return null; // persist (never shown) and kinds this printer does not know
