@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import * as v from 'valibot';
+import { sameBytes } from './bytes.ts';
 import {
   applyLunch,
   currentDecision,
@@ -286,7 +287,6 @@ describe('random histories', () => {
     return [member, ref, op as LunchOp];
   }
 
-  const sameBytes = (x: Uint8Array, y: Uint8Array) => x.length === y.length && x.every((b, i) => b === y[i]);
   const joinsAt = (state: LunchState, ref: RequestRef) => tally(state, ref).join;
 
   for (const n of [4, 7, 10]) {

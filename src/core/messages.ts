@@ -7,6 +7,7 @@
 // nothing by itself.
 import { encode } from 'cborg';
 import * as v from 'valibot';
+import { sameBytes } from './bytes.ts';
 import { CborBoundsError, decodeBounded } from './cbor.ts';
 import { MAX_BATCH, MAX_LOG_WINDOW, MAX_MEMBERS, MAX_WIRE_BYTES, STATE_CHUNK_BYTES } from './limits.ts';
 import { LunchOpSchema, type LunchOp } from './lunch.ts';
@@ -248,11 +249,6 @@ export function slotKey(body: AnyBody): string | null {
   }
 }
 
-export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
 
 export type ProofCheck = { ok: true; member: number; slot: string } | { ok: false; reason: string };
 

@@ -12,6 +12,7 @@
 // says: it signs nothing that could contradict what it forgot until the room has agreed on a
 // recovery request of its own, and a stable checkpoint lies a window beyond where it executed.
 import { decode, encode } from 'cborg';
+import { concat, sameBytes, toHex } from './bytes.ts';
 import * as v from 'valibot';
 import {
   MAX_BATCH, MAX_BATCH_BYTES, MAX_LOG_WINDOW, MAX_MEMBERS, MAX_REQUEST_BYTES, MAX_WIRE_BYTES, STATE_CHUNK_BYTES,
@@ -20,7 +21,7 @@ import {
   applyLunch, decodeLunchState, encodeLunchState, initialLunch, LunchOpSchema, type LunchEvent, type LunchOp, type LunchState,
 } from './lunch.ts';
 import {
-  RECOVERY_NONCE_BYTES, batchBytes, batchDigest, bodyBytes, checkProof, coordinatesOf, decodeWire, encodeWire, isLunchOp, sameBytes, signBody, slotKey, verifySigned,
+  RECOVERY_NONCE_BYTES, batchBytes, batchDigest, bodyBytes, checkProof, coordinatesOf, decodeWire, encodeWire, isLunchOp, signBody, slotKey, verifySigned,
   type AnyBody, type CheckpointBody, type CommitBody, type CommitCert, type NewViewBody, type PreparedCert, type PrePrepareBody,
   type PrepareBody, type Proof, type RequestBody, type RequestOp, type Roster, type Signed, type ViewChangeBody, type Wire,
 } from './messages.ts';
@@ -425,7 +426,7 @@ export class Replica {
   /** Signature and room check, remembering what verified so retransmissions cost no crypto. */
   private valid(s: Signed): boolean {
     const body = bodyBytes(s.body);
-    const key = hex(s.sig);
+    const key = toHex(s.sig);
     const known = this.verified.get(key);
     if (!known || !sameBytes(known, body)) {
       if (!verifySigned(this.suite, this.roster, s)) return false;
@@ -676,7 +677,7 @@ export class Replica {
   }
 
   private expose(message: Wire, signed: Signed): void {
-    const key = `${slotKey(signed.body)}/${hex(signed.sig)}`;
+    const key = `${slotKey(signed.body)}/${toHex(signed.sig)}`;
     if (this.exposed.has(key) || signed.body.from === this.me) return;
     if (this.exposed.size > 4096) this.exposed.clear();
     this.exposed.add(key);
@@ -1211,7 +1212,7 @@ export class Replica {
     if (!at || seq <= this.stable) return;
     const groups = new Map<string, Signed<CheckpointBody>[]>();
     for (const cp of at.values()) {
-      const key = hex(cp.body.digest);
+      const key = toHex(cp.body.digest);
       groups.set(key, [...(groups.get(key) ?? []), cp]);
     }
     for (const proof of groups.values()) {
@@ -1310,7 +1311,7 @@ export class Replica {
     if (t.chunks.length !== m.chunks) t.chunks = new Array<Uint8Array | undefined>(m.chunks).fill(undefined);
     t.chunks[m.chunk] = m.bytes;
     if (t.chunks.some((c) => c === undefined)) return this.requestChunk();
-    const bytes = concat(t.chunks as Uint8Array[]);
+    const bytes = concat(...(t.chunks as Uint8Array[]));
     const state = sameBytes(sha256(bytes), t.digest) ? this.decodeState(bytes) : null;
     if (!state) {
       // A responder sent something other than the certified state: try the next one.
@@ -1599,18 +1600,4 @@ function requestId(member: number, counter: number): string {
   return `${member}:${counter}`;
 }
 
-function hex(bytes: Uint8Array): string {
-  let s = '';
-  for (const b of bytes) s += b.toString(16).padStart(2, '0');
-  return s;
-}
 
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}

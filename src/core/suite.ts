@@ -1,6 +1,7 @@
 // Signing is injected into the core so that the same replica runs with real Ed25519 in the
 // browser and in scripted tests, and with a fast stand-in in long seeded simulations.
 import { sha256 } from '@noble/hashes/sha2.js';
+import { concat, toHex } from './bytes.ts';
 
 export interface CryptoSuite {
   readonly name: string;
@@ -28,7 +29,7 @@ export class InsecureSimulationSuite implements CryptoSuite {
   keyPair(label: string): { secretKey: Uint8Array; publicKey: Uint8Array } {
     const secretKey = sha256(new TextEncoder().encode(`sim-secret/${label}`));
     const publicKey = sha256(secretKey);
-    this.secrets.set(hex(publicKey), secretKey);
+    this.secrets.set(toHex(publicKey), secretKey);
     return { secretKey, publicKey };
   }
 
@@ -41,7 +42,7 @@ export class InsecureSimulationSuite implements CryptoSuite {
   }
 
   verify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
-    const secret = this.secrets.get(hex(publicKey));
+    const secret = this.secrets.get(toHex(publicKey));
     if (!secret || !(signature instanceof Uint8Array) || signature.length !== 64) return false;
     const expected = this.sign(secret, message);
     for (let i = 0; i < 64; i++) if (expected[i] !== signature[i]) return false;
@@ -49,15 +50,4 @@ export class InsecureSimulationSuite implements CryptoSuite {
   }
 }
 
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a, 0);
-  out.set(b, a.length);
-  return out;
-}
 
-function hex(bytes: Uint8Array): string {
-  let s = '';
-  for (const b of bytes) s += b.toString(16).padStart(2, '0');
-  return s;
-}

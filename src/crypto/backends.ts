@@ -28,6 +28,7 @@
 // same pre-checks and fallback for async callers (and the benchmark, which measures both).
 // This module never imports node:crypto; the Node suite lives in ./node-suite.ts.
 import { isAcceptablePublicKey, sign as nobleSign, verify as referenceVerify, KEY_BYTES, SIGNATURE_BYTES } from './ed25519.ts';
+import { toHex } from '../core/bytes.ts';
 
 /** The group order L = 2^252 + 27742317777372353535851937790883648493, little-endian bytes. */
 const L_BYTES = Uint8Array.from([
@@ -75,12 +76,6 @@ export function isCanonicalPointEncoding(bytes: Uint8Array, offset = 0): boolean
 /** Bounded caches: a roster has a handful of keys; anything else just gets rebuilt. */
 const CACHE_LIMIT = 4096;
 
-function hexOf(bytes: Uint8Array): string {
-  let s = '';
-  for (let i = 0; i < bytes.length; i++) s += HEX[bytes[i]!]!;
-  return s;
-}
-const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
 
 /**
  * A cache keyed by byte content, with a fast path for the same Uint8Array object (the replica
@@ -94,7 +89,7 @@ export class BytesCache<V> {
   get(key: Uint8Array, make: (key: Uint8Array) => V): V {
     const hit = this.byObject.get(key);
     if (hit && sameContent(hit.copy, key)) return hit.value;
-    const h = hexOf(key);
+    const h = toHex(key);
     let value = this.byHex.get(h);
     if (value === undefined && !this.byHex.has(h)) {
       value = make(key);

@@ -5,6 +5,7 @@
 import * as ed from '@noble/ed25519';
 import { sha256, sha512 } from '@noble/hashes/sha2.js';
 import { encode } from 'cborg';
+import { toHex } from '../core/bytes.ts';
 
 ed.hashes.sha512 = sha512;
 
@@ -75,9 +76,8 @@ export function verify(signature: Uint8Array, message: Uint8Array, publicKey: Ui
   }
 }
 
-export function toHex(bytes: Uint8Array): string {
-  return ed.etc.bytesToHex(bytes);
-}
+/** Lowercase hex (the one helper in src/core/bytes.ts, offered here beside fromHex). */
+export { toHex };
 
 export function fromHex(hex: string): Uint8Array {
   if (!/^(?:[0-9a-f]{2})*$/.test(hex)) throw new Error('expected lowercase hex');

@@ -10,7 +10,8 @@ import { encode } from 'cborg';
 import type { Effect } from '../core/effects.ts';
 import type { LunchOp } from '../core/lunch.ts';
 import { sha256 } from '@noble/hashes/sha2.js';
-import { bodyBytes, checkProof, isLunchOp, sameBytes, slotKey, verifySigned, type RequestOp, type Roster, type Signed } from '../core/messages.ts';
+import { bodyBytes, checkProof, isLunchOp, slotKey, verifySigned, type RequestOp, type Roster, type Signed } from '../core/messages.ts';
+import { sameBytes } from '../core/bytes.ts';
 import type { CryptoSuite } from '../core/suite.ts';
 import type { NodeSnapshot } from './node.ts';
 

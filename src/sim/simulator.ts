@@ -11,6 +11,7 @@
 // and a crash drops both); everything else goes to the invariants.
 import { sha256 } from '@noble/hashes/sha2.js';
 import type { Effect } from '../core/effects.ts';
+import { toHex } from '../core/bytes.ts';
 import { encodeLunchState, type RequestRef } from '../core/lunch.ts';
 import { RECOVERY_NONCE_BYTES, decodeWire, isLunchOp, type Roster, type Signed, type Wire } from '../core/messages.ts';
 import { quorumFor } from '../core/quorum.ts';
@@ -1142,7 +1143,7 @@ function memoizedVerify(suite: CryptoSuite): CryptoSuite {
     sign: (secretKey, message) => suite.sign(secretKey, message),
     verify(publicKey, message, signature) {
       if (!(publicKey instanceof Uint8Array) || !(message instanceof Uint8Array) || !(signature instanceof Uint8Array)) return false;
-      const key = `${hex(publicKey)}/${hex(signature)}/${hex(sha256(message))}`;
+      const key = `${toHex(publicKey)}/${toHex(signature)}/${toHex(sha256(message))}`;
       let ok = cache.get(key);
       if (ok === undefined) {
         ok = suite.verify(publicKey, message, signature);
@@ -1154,11 +1155,6 @@ function memoizedVerify(suite: CryptoSuite): CryptoSuite {
   };
 }
 
-function hex(bytes: Uint8Array): string {
-  let s = '';
-  for (const b of bytes) s += b.toString(16).padStart(2, '0');
-  return s;
-}
 
 /** A failure as a person reads it: what broke, how to replay it, and what led up to it. */
 export function formatFailure(f: SimFailure): string {
