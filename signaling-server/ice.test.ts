@@ -1,6 +1,6 @@
 import * as v from 'valibot';
 import { describe, expect, test } from 'vitest';
-import { ServerFrame } from './frames.ts';
+import { ServerFrame } from '../src/net/signaling-frames.ts';
 import { describeIce, iceFrameFor, IceConfigError, parseIceEnv, mintTurnCredential } from './ice.ts';
 
 const SECRET = 'lab-secret-0123456789';

@@ -7,7 +7,7 @@
 // base64(HMAC-SHA1(secret, username)). coturn recomputes the HMAC and refuses expired usernames, so
 // the secret itself never reaches a browser and a leaked credential is good for one lifetime only.
 import { createHmac } from 'node:crypto';
-import type { IceServer, ServerFrame } from './frames.ts';
+import type { IceServer, ServerFrame } from '../src/net/signaling-frames.ts';
 
 export type IceFrame = Extract<ServerFrame, { type: 'ice' }>;
 

@@ -1,6 +1,6 @@
 // Small building blocks for the signaling server's budgets: a token bucket driven by an injected
 // clock, and the key under which a remote address is accounted. Node only (the browser bundle
-// shares frames.ts, never this file).
+// shares src/net/signaling-frames.ts, never this file).
 import { isIPv4, isIPv6 } from 'node:net';
 
 /**

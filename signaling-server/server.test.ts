@@ -7,7 +7,7 @@ import { join as joinPath } from 'node:path';
 import { afterEach, describe, expect, onTestFailed, test } from 'vitest';
 import { WebSocket, type ClientOptions } from 'ws';
 import { generateKeyPair, sign, signedBytes, toHex, type KeyPair } from '../src/crypto/ed25519.ts';
-import { JOIN_DOMAIN, joinPayload, MAX_FRAME_BYTES, SIGNALING_PATH, type RoomSize, type ServerFrame } from './frames.ts';
+import { JOIN_DOMAIN, joinPayload, MAX_SIGNALING_FRAME_BYTES, SIGNALING_PATH, type RoomSize, type ServerFrame } from '../src/net/signaling-frames.ts';
 import { createSignalingServer, type SignalingServer, type SignalingServerOptions } from './server.ts';
 import { mintTurnCredential, parseIceEnv } from './ice.ts';
 
@@ -412,13 +412,13 @@ describe('hardening', () => {
     const b = await connectAndJoin(url, 'r');
 
     const big = await connect(url);
-    big.send({ type: 'signal', to: a.peer, data: 'x'.repeat(MAX_FRAME_BYTES + 10) });
+    big.send({ type: 'signal', to: a.peer, data: 'x'.repeat(MAX_SIGNALING_FRAME_BYTES + 10) });
     expect((await big.waitError('too-large')).message).toMatch(/limit is 65536/);
     expect((await big.closed).code).toBe(1009);
 
     // far over the limit: ws cuts it off without reading it all
     const huge = await connect(url);
-    huge.send('y'.repeat(4 * MAX_FRAME_BYTES));
+    huge.send('y'.repeat(4 * MAX_SIGNALING_FRAME_BYTES));
     expect((await huge.closed).code).toBe(1009);
 
     a.signal(b, 'still here');

@@ -22,12 +22,12 @@ import {
   describeIssues,
   JOIN_DOMAIN,
   joinPayload,
-  MAX_FRAME_BYTES,
+  MAX_SIGNALING_FRAME_BYTES,
   SIGNALING_PATH,
   type ErrorCode,
   type RoomSize,
   type ServerFrame,
-} from './frames.ts';
+} from '../src/net/signaling-frames.ts';
 import { iceFrameFor, type IceSettings } from './ice.ts';
 import { addressKey, TokenBucket } from './limits.ts';
 
@@ -401,10 +401,10 @@ export function createSignalingServer(options: SignalingServerOptions = {}): Sig
   });
 
   // ---- WebSocket upgrade on SIGNALING_PATH only ----
-  // ws's hard cap is a little above MAX_FRAME_BYTES so that a moderately oversize frame reaches
+  // ws's hard cap is a little above MAX_SIGNALING_FRAME_BYTES so that a moderately oversize frame reaches
   // us and its sender learns why (`too-large`) before we close with 1009. Anything above the hard
   // cap is cut off by ws itself with a bare 1009 close, without buffering it.
-  const wss = new WebSocketServer({ noServer: true, maxPayload: 2 * MAX_FRAME_BYTES, perMessageDeflate: false });
+  const wss = new WebSocketServer({ noServer: true, maxPayload: 2 * MAX_SIGNALING_FRAME_BYTES, perMessageDeflate: false });
   wss.on('error', reportInternal);
   httpServer.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     guard(() => {
@@ -538,8 +538,8 @@ export function createSignalingServer(options: SignalingServerOptions = {}): Sig
   function onFrame(conn: Connection, data: RawData, isBinary: boolean): void {
     counters.framesReceived++;
     const bytes = Array.isArray(data) ? data.reduce((n, b) => n + b.length, 0) : data.byteLength;
-    if (bytes > MAX_FRAME_BYTES) {
-      sendError(conn, 'too-large', `A frame was ${bytes} bytes; the limit is ${MAX_FRAME_BYTES}. Closing this connection; reconnect and send smaller frames.`);
+    if (bytes > MAX_SIGNALING_FRAME_BYTES) {
+      sendError(conn, 'too-large', `A frame was ${bytes} bytes; the limit is ${MAX_SIGNALING_FRAME_BYTES}. Closing this connection; reconnect and send smaller frames.`);
       conn.ws.close(CLOSE_CODES.tooLarge, 'frame too large');
       return;
     }

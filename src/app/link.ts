@@ -1,6 +1,6 @@
 // The room link is user input: everything read from it is checked before use.
 import * as v from 'valibot';
-import { DEFAULT_ROOM_SIZE, ROOM_SIZES, RoomId, type RoomSize } from '../../signaling-server/frames.ts';
+import { DEFAULT_ROOM_SIZE, ROOM_SIZES, RoomId, type RoomSize } from '../net/signaling-frames.ts';
 
 export interface RoomLink {
   readonly room: string;

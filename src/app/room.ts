@@ -13,7 +13,7 @@ import type { RoomRoster as StoredRoster, RoomStore } from '../storage/room-stor
 import { Diagrams, diagramLabel } from './diagrams.ts';
 import type { MemberView, ProofView, RoomIntents, RoomView, TranscriptLine } from './room-view.ts';
 import { narrate, narrateStep, type Narration } from './transcript.ts';
-import { proofFile } from './proof-file.ts';
+import { proofFile } from '../proof/proof-file.ts';
 import { rosterFingerprint } from './roster.ts';
 
 export interface RoomPeers {

@@ -1,7 +1,7 @@
 // Wires one tab together: claims its identity, joins the room through the signaling server and
 // keeps the verified mesh. It owns every timer and socket; the UI only renders `view()` and
 // calls the intent methods.
-import { PeerId, type ErrorCode } from '../../signaling-server/frames.ts';
+import { PeerId, type ErrorCode } from '../net/signaling-frames.ts';
 import { SignalingClient, signalingUrl, type SignalingStatus } from '../net/signaling-client.ts';
 import { Mesh, type PeerView } from '../net/mesh.ts';
 import {

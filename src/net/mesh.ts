@@ -8,7 +8,7 @@ import SimplePeer, { type SignalData } from 'simple-peer/simplepeer.min.js';
 import * as v from 'valibot';
 import { fingerprint, fromHex, randomBytes, toHex } from '../crypto/ed25519.ts';
 import { CHALLENGE_BYTES, dtlsFingerprint, signHandshake, verifyHandshake } from './handshake.ts';
-import { PROTOCOL_VERSION, decodeMessage, encodeMessage, type PeerMessage } from './wire.ts';
+import { HANDSHAKE_VERSION, decodeMessage, encodeMessage, type PeerMessage } from './wire.ts';
 import { ByteBudget } from './budget.ts';
 import { Reassembler, split } from './fragments.ts';
 import { failureCause, isRelayCandidate, newAttempt, type IceAttempt } from './ice-status.ts';
@@ -296,7 +296,7 @@ export class Mesh {
       link.challenge = randomBytes(CHALLENGE_BYTES);
       this.setState(link, 'verifying', null);
       this.sendTo_(link, {
-        t: 'hello', proto: PROTOCOL_VERSION, room: this.options.room, from: this.options.me.id, to: link.id,
+        t: 'hello', proto: HANDSHAKE_VERSION, room: this.options.room, from: this.options.me.id, to: link.id,
         name: this.options.me.name, size: this.options.size, challenge: link.challenge,
       });
     });
@@ -335,7 +335,7 @@ export class Mesh {
     if (!decoded.ok) {
       if (decoded.reason === 'other-version') {
         this.drop(link, 'incompatible',
-          `runs protocol version ${String(decoded.version)}; this tab runs version ${PROTOCOL_VERSION} — reload both tabs from the same link`);
+          `runs protocol version ${String(decoded.version)}; this tab runs version ${HANDSHAKE_VERSION} — reload both tabs from the same link`);
       } else {
         this.count(decoded.reason);
       }

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket as NodeWebSocket, WebSocketServer } from 'ws';
 import { createSignalingServer, type SignalingServer, type SignalingServerOptions } from '../../signaling-server/server.ts';
-import { SIGNALING_PATH, type ErrorCode } from '../../signaling-server/frames.ts';
+import { SIGNALING_PATH, type ErrorCode } from './signaling-frames.ts';
 import { generateKeyPair, toHex } from '../crypto/ed25519.ts';
 import { parseIceEnv } from '../../signaling-server/ice.ts';
 import { SignalingClient, type SignalingStatus } from './signaling-client.ts';

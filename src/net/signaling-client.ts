@@ -5,7 +5,7 @@ import * as v from 'valibot';
 import { sign, signedBytes, toHex } from '../crypto/ed25519.ts';
 import {
   JOIN_DOMAIN, SIGNALING_PATH, ServerFrame, joinPayload, type ClientFrame, type ErrorCode, type RoomSize,
-} from '../../signaling-server/frames.ts';
+} from './signaling-frames.ts';
 
 /** What the client reports to the tab. */
 export interface SignalingEvents {

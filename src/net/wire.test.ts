@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { encode } from 'cborg';
-import { decodeMessage, encodeMessage, MAX_FRAME_BYTES, PROTOCOL_VERSION } from './wire.ts';
+import { decodeMessage, encodeMessage, MAX_FRAME_BYTES, HANDSHAKE_VERSION } from './wire.ts';
 
 const key = 'ab'.repeat(32);
 const hello = {
-  t: 'hello', proto: PROTOCOL_VERSION, room: 'r', from: key, to: key, name: 'James', size: 4, challenge: new Uint8Array(32),
+  t: 'hello', proto: HANDSHAKE_VERSION, room: 'r', from: key, to: key, name: 'James', size: 4, challenge: new Uint8Array(32),
 } as const;
 
 describe('wire', () => {
@@ -22,8 +22,8 @@ describe('wire', () => {
   });
 
   it('recognises a hello from another protocol version', () => {
-    expect(decodeMessage(encode({ ...hello, proto: PROTOCOL_VERSION + 1 }))).toMatchObject({
-      ok: false, reason: 'other-version', version: PROTOCOL_VERSION + 1,
+    expect(decodeMessage(encode({ ...hello, proto: HANDSHAKE_VERSION + 1 }))).toMatchObject({
+      ok: false, reason: 'other-version', version: HANDSHAKE_VERSION + 1,
     });
   });
 

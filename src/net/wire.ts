@@ -6,8 +6,12 @@ import * as v from 'valibot';
 import { decodeBounded } from '../core/cbor.ts';
 import { CHALLENGE_BYTES } from './handshake.ts';
 
-/** Bumped whenever peers running different code could misread each other (2: the bounds of src/core/limits.ts). */
-export const PROTOCOL_VERSION = 2;
+/**
+ * The version of the tab-to-tab handshake and of everything the tabs exchange, bumped whenever
+ * tabs running different code could misread each other (2: the bounds of src/core/limits.ts).
+ * The core's own PROTOCOL_VERSION (messages.ts) is inside every signature.
+ */
+export const HANDSHAKE_VERSION = 2;
 /**
  * Largest frame on a data channel: below the message size every browser accepts. A protocol
  * message (up to MAX_WIRE_BYTES, src/core/limits.ts) travels as fragments of this size or less.
@@ -21,7 +25,7 @@ const HexKey = v.pipe(v.string(), v.regex(/^[0-9a-f]{64}$/));
 
 export const Hello = v.strictObject({
   t: v.literal('hello'),
-  proto: v.literal(PROTOCOL_VERSION),
+  proto: v.literal(HANDSHAKE_VERSION),
   room: v.string(),
   from: HexKey,
   to: HexKey,
@@ -68,7 +72,7 @@ export function decodeMessage(data: Uint8Array): Decoded {
     return { ok: false, reason: 'not-cbor', detail: e instanceof Error ? e.message : String(e) };
   }
   // A hello from a tab running other code is worth telling the user about, not just dropping.
-  if (isRecord(value) && value.t === 'hello' && value.proto !== PROTOCOL_VERSION) {
+  if (isRecord(value) && value.t === 'hello' && value.proto !== HANDSHAKE_VERSION) {
     return { ok: false, reason: 'other-version', detail: `protocol ${String(value.proto)}`, version: value.proto };
   }
   const parsed = v.safeParse(PeerMessage, value, { abortEarly: true });

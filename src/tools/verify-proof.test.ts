@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signBody, type PrepareBody } from '../core/messages.ts';
 import { ed25519Suite, generateKeyPair, toHex } from '../crypto/ed25519.ts';
-import { proofFile } from '../app/proof-file.ts';
+import { proofFile } from '../proof/proof-file.ts';
 import { rosterFingerprint } from '../app/roster.ts';
 import { USAGE, parseArgs, run } from './verify-proof.ts';
 

@@ -6,7 +6,7 @@
 // (bad arguments, or the file could not be read).
 import { readFileSync, statSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
-import { PROOF_FILE_MAX_LENGTH, normalizeRosterFingerprint, verifyProofFile } from '../app/proof-file.ts';
+import { PROOF_FILE_MAX_LENGTH, normalizeRosterFingerprint, verifyProofFile } from '../proof/proof-file.ts';
 
 export const USAGE = 'Usage: npm run verify-proof -- FILE [--roster "ab12 cd34 ef56 7890"]';
 

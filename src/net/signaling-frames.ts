@@ -1,10 +1,12 @@
-// The signaling wire format, shared by the server and the browser client. The server only
+// The signaling wire format, shared by the server and the browser client (it lives with the
+// browser code; the server imports it from here). The server only
 // introduces peers: it relays opaque `data` between two members of one room and never needs to
 // understand it. Every frame in either direction is checked against these schemas.
 import * as v from 'valibot';
 
 export const SIGNALING_PATH = '/signal';
-export const MAX_FRAME_BYTES = 64 * 1024;
+/** Largest signaling frame either side accepts (a WebSocket message, not a data-channel frame). */
+export const MAX_SIGNALING_FRAME_BYTES = 64 * 1024;
 export const ROOM_SIZES = [4, 7, 10] as const;
 export type RoomSize = (typeof ROOM_SIZES)[number];
 export const DEFAULT_ROOM_SIZE: RoomSize = 4;

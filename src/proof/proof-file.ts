@@ -12,7 +12,7 @@
 import * as v from 'valibot';
 import { fingerprint, fromHex, isAcceptablePublicKey, toHex, ed25519Suite } from '../crypto/ed25519.ts';
 import { SignedAny, checkProof, slotKey, verifySigned, type AnyBody, type Proof, type Roster } from '../core/messages.ts';
-import { rosterFingerprint } from './roster.ts';
+import { rosterFingerprint } from '../app/roster.ts';
 
 export const PROOF_FILE_FORMAT = 'byzantine-lunch-proof';
 export const PROOF_FILE_VERSION = 1;

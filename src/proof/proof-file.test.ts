@@ -4,7 +4,7 @@ import { Cluster } from '../core/harness.ts';
 import { signBody, type PrePrepareBody, type Proof, type StatusBody } from '../core/messages.ts';
 import { fingerprint, fromHex, generateKeyPair, toHex } from '../crypto/ed25519.ts';
 import { bytesFromJson, bytesToJson, normalizeRosterFingerprint, proofFile, verifyProofFile } from './proof-file.ts';
-import { rosterFingerprint } from './roster.ts';
+import { rosterFingerprint } from '../app/roster.ts';
 
 // A real proof: an equivocating primary with real Ed25519 keys, caught by an honest member.
 let c: Cluster;
