@@ -1,21 +1,24 @@
 // One tab's seat in a lunch room: fixes the roster, runs the replica, and carries out its effects
 // in order — write-ahead records are written to IndexedDB (strict durability) before any message
-// that follows them leaves — and turns what the replica decides into the RoomView the UI renders.
+// that follows them leaves. What the effects mean on screen is worked out by pure functions:
+// diagrams.ts (the message diagrams and counts), transcript.ts (the story) and present.ts (the
+// RoomView the UI renders).
 import { Adversary, type Strategy } from '../core/adversaries.ts';
 import type { Effect } from '../core/effects.ts';
-import { initialLunch, tally, type Choice, type LunchOp, type LunchState, type RequestRef } from '../core/lunch.ts';
-import { RECOVERY_NONCE_BYTES, checkProof, type Roster } from '../core/messages.ts';
-import { primaryOf } from '../core/quorum.ts';
+import { initialLunch, type Choice, type LunchOp, type LunchState, type RequestRef } from '../core/lunch.ts';
+import { RECOVERY_NONCE_BYTES, type Roster } from '../core/messages.ts';
 import { Replica } from '../core/replica.ts';
 import type { WalRecord } from '../core/wal.ts';
-import { ed25519Suite, fingerprint, fromHex, toHex } from '../crypto/ed25519.ts';
+import { ed25519Suite, fingerprint, fromHex } from '../crypto/ed25519.ts';
 import type { RoomRoster as StoredRoster, RoomStore } from '../storage/room-store.ts';
 import { Diagrams, diagramLabel } from './diagrams.ts';
-import type { MemberView, ProofView, RoomIntents, RoomView, TranscriptLine } from './room-view.ts';
+import type { ProofView, RoomIntents, RoomView, TranscriptLine } from './room-view.ts';
+import { presentProof, presentRoom } from './present.ts';
 import { narrate, narrateStep, type Narration } from './transcript.ts';
 import { proofFile } from '../proof/proof-file.ts';
 import { rosterFingerprint } from './roster.ts';
 
+/** The verified peers of this tab, as the mesh knows them. */
 export interface RoomPeers {
   /** Verified peers right now (hex keys). */
   verified(): string[];
@@ -23,6 +26,7 @@ export interface RoomPeers {
   send(id: string, bytes: Uint8Array): void;
 }
 
+/** What a room needs from the tab: who this member is, its peers and its storage. */
 export interface RoomOptions {
   room: string;
   size: 4 | 7 | 10;
@@ -41,7 +45,10 @@ export interface RoomOptions {
   now?: () => number;
 }
 
+/** How often the replica's clock input ticks. */
 const TICK_MS = 250;
+
+/** One tab's member of a room: the replica, wired to the mesh, the store and the UI. */
 export class LunchRoom implements RoomIntents {
   private roster: StoredRoster | null = null;
   private replica: Replica | null = null;
@@ -50,6 +57,7 @@ export class LunchRoom implements RoomIntents {
   private lunch: LunchState;
   private readonly claims = new Map<number, number>();
   private readonly diagrams = new Diagrams();
+  private readonly fingerprints = new Map<string, string>();
   private readonly transcript: TranscriptLine[] = [];
   private chain: Promise<void> = Promise.resolve();
   private timer: ReturnType<typeof setInterval> | undefined;
@@ -140,17 +148,7 @@ export class LunchRoom implements RoomIntents {
   proof(member: number): ProofView | null {
     const proof = this.replica?.proofOf(member);
     if (!proof || !this.roster) return null;
-    const verdict = checkProof(ed25519Suite, this.rosterForCore(), proof);
-    const show = (x: unknown) => JSON.stringify(x, (_k, val) => (val instanceof Uint8Array ? toHex(val) : val), 2);
-    return {
-      member,
-      slot: verdict.ok ? verdict.slot : '',
-      first: show(proof.a),
-      second: show(proof.b),
-      verdict: verdict.ok
-        ? { ok: true, reason: `Both signatures verify: ${this.nameAt(member)} signed two different messages for ${verdict.slot}.` }
-        : { ok: false, reason: verdict.reason },
-    };
+    return presentProof(member, proof, this.rosterForCore(), this.nameAt(member));
   }
 
   proofFile(member: number): { fileName: string; text: string } | null {
@@ -164,65 +162,23 @@ export class LunchRoom implements RoomIntents {
   // ---- view ----
 
   view(): RoomView {
-    const snap = this.replica?.snapshot();
-    const n = this.o.size;
-    const keys = this.roster?.keys ?? [this.o.me.id, ...this.o.peers.verified()].sort();
-    const verified = new Set(this.o.peers.verified());
-    const members: MemberView[] = keys.map((id, index) => ({
-      index,
-      id,
-      name: this.nameOf(id),
-      fingerprint: fingerprint(fromHex(id)),
-      isMe: id === this.o.me.id,
-      connected: id === this.o.me.id || verified.has(id),
-      primary: snap !== undefined && primaryOf(snap.view, n) === index,
-      provenFaulty: snap?.proven.includes(index) ?? false,
-      claims: this.claims.get(index) ?? 0,
-    }));
-    const names = (i: number) => members[i]?.name ?? `member ${i}`;
-    const decisions = this.lunch.decisions.map((d) => {
-      const p = this.lunch.proposals.find((x) => x.ref.member === d.proposal.member && x.ref.counter === d.proposal.counter)!;
-      return { ref: d.proposal, round: d.round, place: p.place, time: p.time, going: d.joined.map(names) };
-    });
-    const me = this.roster?.me ?? -1;
-    return {
-      phase: this.roster && this.replica ? 'running' : 'gathering',
-      size: n,
-      members,
-      rosterFingerprint: this.roster?.fingerprint ?? null,
-      view: snap?.view ?? 0,
-      viewChanging: snap?.changing != null,
-      executed: snap?.executedSeq ?? 0,
-      stable: snap?.stable ?? 0,
-      round: this.lunch.round,
-      proposals: this.lunch.proposals.map((p) => {
-        const t = tally(this.lunch, p.ref);
-        const decided = this.lunch.decisions.some((d) => d.round === p.round);
-        return {
-          ref: p.ref, round: p.round, place: p.place, time: p.time, proposer: names(p.proposer),
-          join: t.join, decline: t.decline, votes: p.votes, myVote: me >= 0 ? (p.votes[me] ?? null) : null,
-          open: p.round === this.lunch.round && !decided,
-        };
-      }),
-      decision: decisions.find((d) => d.round === this.lunch.round) ?? null,
-      decisions,
+    return presentRoom({
+      size: this.o.size,
+      keys: this.roster?.keys ?? [this.o.me.id, ...this.o.peers.verified()].sort(),
+      me: this.o.me.id,
+      roster: this.roster,
+      running: this.replica !== null,
+      snap: this.replica?.snapshot(),
+      verified: new Set(this.o.peers.verified()),
+      nameOf: (id) => this.nameOf(id),
+      fingerprintOf: (id) => this.fingerprintOf(id),
+      claims: this.claims,
+      lunch: this.lunch,
       transcript: this.transcript,
       malicious: this.malicious,
-      pendingOwn: snap?.pendingOwn ?? 0,
-      amnesia: snap?.amnesia ?? false,
       problem: this.problem,
-      diagrams: this.diagrams.views(snap?.proven ?? []),
-      panel: {
-        view: snap?.view ?? 0,
-        primary: snap ? this.nameAt(primaryOf(snap.view, n)) : '',
-        executed: snap?.executedSeq ?? 0,
-        stable: snap?.stable ?? 0,
-        lastCounts: this.diagrams.lastCounts(),
-        totalCounts: this.diagrams.totalCounts(),
-        drops: snap?.drops ?? {},
-        retransmissions: this.diagrams.retransmissions(),
-      },
-    };
+      diagrams: this.diagrams,
+    });
   }
 
   // ---- the replica ----
@@ -342,7 +298,18 @@ export class LunchRoom implements RoomIntents {
   }
 
   private nameOf(id: string): string {
-    return id === this.o.me.id ? this.o.me.name() : (this.o.peers.name(id) ?? `member ${fingerprint(fromHex(id)).slice(0, 4)}`);
+    return id === this.o.me.id ? this.o.me.name() : (this.o.peers.name(id) ?? `member ${this.fingerprintOf(id).slice(0, 4)}`);
+  }
+
+  /** A key's fingerprint, hashed once per key rather than once per member on every change. */
+  private fingerprintOf(id: string): string {
+    let f = this.fingerprints.get(id);
+    if (f === undefined) {
+      f = fingerprint(fromHex(id));
+      if (this.fingerprints.size > 64) this.fingerprints.clear();
+      this.fingerprints.set(id, f);
+    }
+    return f;
   }
 
   private nameAt(index: number): string {

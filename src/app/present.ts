@@ -1,0 +1,108 @@
+// What the UI shows of a room, computed from the replica's snapshot and what the tab keeps of
+// its effects. Pure: room.ts gathers the inputs, this turns them into the RoomView.
+import type { Strategy } from '../core/adversaries.ts';
+import { tally, type LunchState } from '../core/lunch.ts';
+import { checkProof, type Proof, type Roster } from '../core/messages.ts';
+import { primaryOf } from '../core/quorum.ts';
+import type { ReplicaSnapshot } from '../core/replica.ts';
+import type { RoomRoster } from '../storage/room-store.ts';
+import type { Diagrams } from './diagrams.ts';
+import { ed25519Suite, toHex } from '../crypto/ed25519.ts';
+import type { MemberView, ProofView, RoomView, TranscriptLine } from './room-view.ts';
+
+/** Everything the room view is made of. */
+export interface RoomFacts {
+  readonly size: number;
+  /** The roster's keys, or before it is fixed, the keys of this tab and its verified peers. */
+  readonly keys: readonly string[];
+  /** This tab's key. */
+  readonly me: string;
+  readonly roster: RoomRoster | null;
+  /** The replica has started. */
+  readonly running: boolean;
+  readonly snap: ReplicaSnapshot | undefined;
+  readonly verified: ReadonlySet<string>;
+  nameOf(id: string): string;
+  fingerprintOf(id: string): string;
+  readonly claims: ReadonlyMap<number, number>;
+  readonly lunch: LunchState;
+  readonly transcript: readonly TranscriptLine[];
+  readonly malicious: { enabled: boolean; strategy: Strategy };
+  readonly problem: string | null;
+  readonly diagrams: Diagrams;
+}
+
+/** The RoomView of these facts. */
+export function presentRoom(f: RoomFacts): RoomView {
+  const { snap, lunch, size: n } = f;
+  const members: MemberView[] = f.keys.map((id, index) => ({
+    index,
+    id,
+    name: f.nameOf(id),
+    fingerprint: f.fingerprintOf(id),
+    isMe: id === f.me,
+    connected: id === f.me || f.verified.has(id),
+    primary: snap !== undefined && primaryOf(snap.view, n) === index,
+    provenFaulty: snap?.proven.includes(index) ?? false,
+    claims: f.claims.get(index) ?? 0,
+  }));
+  const names = (i: number) => members[i]?.name ?? `member ${i}`;
+  const decisions = lunch.decisions.map((d) => {
+    const p = lunch.proposals.find((x) => x.ref.member === d.proposal.member && x.ref.counter === d.proposal.counter)!;
+    return { ref: d.proposal, round: d.round, place: p.place, time: p.time, going: d.joined.map(names) };
+  });
+  const me = f.roster?.me ?? -1;
+  return {
+    phase: f.roster && f.running ? 'running' : 'gathering',
+    size: n,
+    members,
+    rosterFingerprint: f.roster?.fingerprint ?? null,
+    view: snap?.view ?? 0,
+    viewChanging: snap?.changing != null,
+    executed: snap?.executedSeq ?? 0,
+    stable: snap?.stable ?? 0,
+    round: lunch.round,
+    proposals: lunch.proposals.map((p) => {
+      const t = tally(lunch, p.ref);
+      const decided = lunch.decisions.some((d) => d.round === p.round);
+      return {
+        ref: p.ref, round: p.round, place: p.place, time: p.time, proposer: names(p.proposer),
+        join: t.join, decline: t.decline, votes: p.votes, myVote: me >= 0 ? (p.votes[me] ?? null) : null,
+        open: p.round === lunch.round && !decided,
+      };
+    }),
+    decision: decisions.find((d) => d.round === lunch.round) ?? null,
+    decisions,
+    transcript: f.transcript,
+    malicious: f.malicious,
+    pendingOwn: snap?.pendingOwn ?? 0,
+    amnesia: snap?.amnesia ?? false,
+    problem: f.problem,
+    diagrams: f.diagrams.views(snap?.proven ?? []),
+    panel: {
+      view: snap?.view ?? 0,
+      primary: snap ? names(primaryOf(snap.view, n)) : '',
+      executed: snap?.executedSeq ?? 0,
+      stable: snap?.stable ?? 0,
+      lastCounts: f.diagrams.lastCounts(),
+      totalCounts: f.diagrams.totalCounts(),
+      drops: snap?.drops ?? {},
+      retransmissions: f.diagrams.retransmissions(),
+    },
+  };
+}
+
+/** A proof of equivocation as the proof dialog shows it, checked again in this tab. */
+export function presentProof(member: number, proof: Proof, roster: Roster, name: string): ProofView {
+  const verdict = checkProof(ed25519Suite, roster, proof);
+  const show = (x: unknown) => JSON.stringify(x, (_k, val) => (val instanceof Uint8Array ? toHex(val) : val), 2);
+  return {
+    member,
+    slot: verdict.ok ? verdict.slot : '',
+    first: show(proof.a),
+    second: show(proof.b),
+    verdict: verdict.ok
+      ? { ok: true, reason: `Both signatures verify: ${name} signed two different messages for ${verdict.slot}.` }
+      : { ok: false, reason: verdict.reason },
+  };
+}
