@@ -14,6 +14,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { chromium, type Browser } from '@playwright/test';
 import { CHROMIUM_ENV, CHROMIUM_FLAGS, DEBIAN_CHROMIUM } from '../browser.ts';
+import { loopbackNamespaceUnavailable, runInLoopbackNamespace } from '../loopback.ts';
 import { floorModel, type FloorModel } from './model.ts';
 import { newContext, planFor, RoomBench, type RoomResult } from './measure.ts';
 import { preparePages } from './pages.ts';
@@ -34,13 +35,6 @@ function log(line: string): void {
 function fail(message: string): never {
   console.error(`[bench] ${message}`);
   process.exit(1);
-}
-
-const isRoot = process.getuid?.() === 0;
-
-function quiet(cmd: string, args: string[]): boolean {
-  const r = spawnSync(cmd, args, { stdio: 'ignore' });
-  return !r.error && r.status === 0;
 }
 
 /** The same choice as `npm run test:e2e`: the environment variable, Debian's, Playwright's own. */
@@ -66,14 +60,6 @@ function findChromium(): { path: string | undefined; how: string } {
   );
 }
 
-function namespaceUnavailable(): string | null {
-  if (process.env.BYZANTINE_LUNCH_NO_NETNS === '1') return 'BYZANTINE_LUNCH_NO_NETNS=1';
-  if (!isRoot) return 'not running as root';
-  if (!quiet('unshare', ['-n', 'true'])) return 'unshare -n failed (no permission to create network namespaces)';
-  if (!quiet('unshare', ['-n', 'sh', '-c', 'ip link set lo up'])) return 'cannot bring up loopback (is iproute2 installed?)';
-  return null;
-}
-
 /** The outer run: pick the browser, then run the bench itself, in a namespace when we can. */
 function outer(args: string[]): never {
   const chosen = findChromium();
@@ -81,12 +67,12 @@ function outer(args: string[]): never {
   const env: NodeJS.ProcessEnv = { ...process.env, [INNER_ENV]: '1' };
   if (chosen.path) env[CHROMIUM_ENV] = chosen.path;
   const self = ['npx', 'tsx', join('e2e', 'bench', 'run.ts'), ...args];
-  const why = namespaceUnavailable();
+  const why = loopbackNamespaceUnavailable();
   let r;
   if (why === null) {
     log('running inside a new network namespace that has only loopback');
     env[NETNS_ENV] = 'loopback-only network namespace (unshare -n)';
-    r = spawnSync('unshare', ['-n', 'sh', '-c', 'ip link set lo up && exec "$@"', 'sh', ...self], { cwd: ROOT, env, stdio: 'inherit' });
+    r = runInLoopbackNamespace(self, { cwd: ROOT, env });
   } else {
     log(`running without a private network namespace: ${why}`);
     env[NETNS_ENV] = `no private network namespace (${why})`;
