@@ -23,3 +23,26 @@ export function loopbackNamespaceUnavailable(): string | null {
 export function runInLoopbackNamespace(cmd: string[], options: SpawnSyncOptions = {}): SpawnSyncReturns<Buffer | string> {
   return spawnSync('unshare', ['-n', 'sh', '-c', 'ip link set lo up && exec "$@"', 'sh', ...cmd], { stdio: 'inherit', ...options });
 }
+
+/**
+ * Runs `cmd` (with stdio inherited) in a loopback-only namespace when one can be made, else as
+ * it is, after saying which; the environment variable `describeIn` tells the command which it
+ * got. Returns its exit status (1 when it could not be started).
+ */
+export function runLoopbackOnlyIfPossible(
+  cmd: string[], options: { cwd: string; env: NodeJS.ProcessEnv; describeIn: string; log: (line: string) => void },
+): number {
+  const env = { ...options.env };
+  const why = loopbackNamespaceUnavailable();
+  let r: SpawnSyncReturns<Buffer | string>;
+  if (why === null) {
+    options.log('running inside a new network namespace that has only loopback');
+    env[options.describeIn] = 'loopback-only network namespace (unshare -n)';
+    r = runInLoopbackNamespace(cmd, { cwd: options.cwd, env });
+  } else {
+    options.log(`running without a private network namespace: ${why}`);
+    env[options.describeIn] = `no private network namespace (${why})`;
+    r = spawnSync(cmd[0]!, cmd.slice(1), { cwd: options.cwd, env, stdio: 'inherit' });
+  }
+  return r.error ? 1 : (r.status ?? 1);
+}

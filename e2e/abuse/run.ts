@@ -8,14 +8,13 @@
 //
 // As root it re-runs itself inside a fresh network namespace that has only loopback, so nothing
 // it sends can leave the machine; attackers bind 127.0.0.2 and up, bystanders 127.0.0.1.
-import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser } from '@playwright/test';
 import { CHROMIUM_FLAGS, chromiumForTests } from '../browser.ts';
-import { loopbackNamespaceUnavailable, runInLoopbackNamespace } from '../loopback.ts';
+import { runLoopbackOnlyIfPossible } from '../loopback.ts';
 import { build, serve, type Served } from '../bench/server.ts';
 import { SERVER_ATTACKS, type Attack, type AttackContext, type AttackResult } from './attacks.ts';
 import { summarizeWindow } from './bystander.ts';
@@ -43,18 +42,7 @@ const errorText = (e: unknown) => (e instanceof Error ? e.message : String(e)).s
 function outer(args: string[]): never {
   const env: NodeJS.ProcessEnv = { ...process.env, [INNER_ENV]: '1' };
   const self = ['npx', 'tsx', join('e2e', 'abuse', 'run.ts'), ...args];
-  const why = loopbackNamespaceUnavailable();
-  let r;
-  if (why === null) {
-    log('running inside a new network namespace that has only loopback');
-    env[NETNS_ENV] = 'loopback-only network namespace (unshare -n)';
-    r = runInLoopbackNamespace(self, { cwd: ROOT, env });
-  } else {
-    log(`running without a private network namespace (${why}); the attacks still go to loopback only`);
-    env[NETNS_ENV] = `no private network namespace (${why})`;
-    r = spawnSync(self[0]!, self.slice(1), { cwd: ROOT, env, stdio: 'inherit' });
-  }
-  process.exit(r.error ? 1 : (r.status ?? 1));
+  process.exit(runLoopbackOnlyIfPossible(self, { cwd: ROOT, env, describeIn: NETNS_ENV, log }));
 }
 
 /** What "recovered" is measured against: the server and the bystanders with no attack. */

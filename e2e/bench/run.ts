@@ -7,14 +7,13 @@
 // namespace that has only loopback, so no traffic can leave the machine. Inside, it builds and
 // serves the app exactly as `npm start` does. Results: a table on stdout, and a JSON file and an
 // SVG chart in e2e/bench/results/ (latest.json and latest.svg are the last full run).
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { chromium, type Browser } from '@playwright/test';
 import { CHROMIUM_ENV, CHROMIUM_FLAGS, DEBIAN_CHROMIUM } from '../browser.ts';
-import { loopbackNamespaceUnavailable, runInLoopbackNamespace } from '../loopback.ts';
+import { runLoopbackOnlyIfPossible } from '../loopback.ts';
 import { floorModel, type FloorModel } from './model.ts';
 import { newContext, planFor, RoomBench, type RoomResult } from './measure.ts';
 import { preparePages } from './pages.ts';
@@ -67,18 +66,7 @@ function outer(args: string[]): never {
   const env: NodeJS.ProcessEnv = { ...process.env, [INNER_ENV]: '1' };
   if (chosen.path) env[CHROMIUM_ENV] = chosen.path;
   const self = ['npx', 'tsx', join('e2e', 'bench', 'run.ts'), ...args];
-  const why = loopbackNamespaceUnavailable();
-  let r;
-  if (why === null) {
-    log('running inside a new network namespace that has only loopback');
-    env[NETNS_ENV] = 'loopback-only network namespace (unshare -n)';
-    r = runInLoopbackNamespace(self, { cwd: ROOT, env });
-  } else {
-    log(`running without a private network namespace: ${why}`);
-    env[NETNS_ENV] = `no private network namespace (${why})`;
-    r = spawnSync(self[0]!, self.slice(1), { cwd: ROOT, env, stdio: 'inherit' });
-  }
-  process.exit(r.error ? 1 : (r.status ?? 1));
+  process.exit(runLoopbackOnlyIfPossible(self, { cwd: ROOT, env, describeIn: NETNS_ENV, log }));
 }
 
 function cpuModel(): string {
