@@ -96,7 +96,9 @@ async function phase(
   const bystanders = await settled;
   const serverWithRecovery = watch.current();
   await bystander.mark();
-  const done: PhaseResult = { ...meta, summary: result.summary, bystanders, server, serverWithRecovery, recovery, checks: result.checks };
+  const done: PhaseResult = {
+    ...meta, summary: result.summary, bystanders, server, serverWithRecovery, recovery, checks: result.checks, loadAverage: os.loadavg()[0]!,
+  };
   console.log(renderPhase(done));
   return done;
 }
@@ -112,6 +114,7 @@ async function inner(args: string[]): Promise<void> {
   const withTabs = !args.includes('--no-tabs') && (only === undefined || only.includes('tabs'));
   const durationMs = quick ? 5_000 : 15_000;
   const started = Date.now();
+  const loadAtStart = os.loadavg()[0]!;
   const watchdog = setTimeout(() => {
     console.error('[abuse] the run took more than 20 minutes; giving up');
     process.exit(1);
@@ -131,10 +134,10 @@ async function inner(args: string[]): Promise<void> {
     const fdLimit = /^Max open files\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/limits`, 'utf8'))?.[1] ?? 'unknown';
     const watch = new ProcWatch(pid);
     const url = signalingUrl(served.baseUrl);
-    log(`server ready at ${served.baseUrl} (pid ${pid}, open-files limit ${fdLimit}); ${os.cpus().length} cores, load average ${os.loadavg()[0]!.toFixed(1)}`);
+    log(`server ready at ${served.baseUrl} (pid ${pid}, open-files limit ${fdLimit}); ${os.cpus().length} cores, load average ${loadAtStart.toFixed(1)}`);
     bystander = new RemoteBystander();
     await bystander.start({ url });
-    log('bystanders: a room of 4 on 127.0.0.1, each relaying to the next every 50 ms and echoing back; a newcomer joins a fresh room every 500 ms');
+    log('bystanders: a room of 4 on 127.0.0.1, each relaying to the next every 100 ms and echoing back; a newcomer joins a fresh room every 500 ms');
 
     const calmPhase = await phase(
       { id: 'baseline', item: '-', title: `no attack, ${durationMs / 1000} s` },
@@ -168,7 +171,7 @@ async function inner(args: string[]): Promise<void> {
     watch.stop();
     console.log('');
     console.log(renderSummary(phases));
-    log(`done in ${((Date.now() - started) / 1000).toFixed(0)} s`);
+    log(`done in ${((Date.now() - started) / 1000).toFixed(0)} s; load average (1 min) ${loadAtStart.toFixed(1)} at the start, ${os.loadavg()[0]!.toFixed(1)} at the end, on ${os.cpus().length} cores`);
   } finally {
     if (browser) await (browser as Browser).close().catch(() => undefined);
     await bystander?.stop();
