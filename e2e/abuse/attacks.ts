@@ -5,7 +5,7 @@
 import { connect as tcpConnect, type Socket } from 'node:net';
 import { generateKeyPair } from '../../src/crypto/ed25519.ts';
 import { MAX_FRAME_BYTES, SIGNALING_PATH } from '../../signaling-server/frames.ts';
-import { connectMany, SignalingClient } from './client.ts';
+import { connectMany, refusalOf, SignalingClient } from './client.ts';
 
 /** Where and how long an attack runs. */
 export interface AttackContext {
@@ -72,11 +72,6 @@ const counts = (m: Map<string, number>) => [...m].map(([k, n]) => `${k} ${n}`).j
 
 function bump(m: Map<string, number>, key: string, n = 1): void {
   m.set(key, (m.get(key) ?? 0) + n);
-}
-
-/** The error code in a failed connect's message, or the message itself. */
-function refusal(why: string): string {
-  return /\(\d+, ([\w-]+)\)/.exec(why)?.[1] ?? why;
 }
 
 // ---- item 4 -------------------------------------------------------------------------------------
@@ -150,7 +145,7 @@ export const squat: Attack = {
       localAddress: ctx.address, parallel: 100, keyOf: (i) => keys[Math.floor(i / rooms) % keys.length]!,
     });
     const refused = new Map<string, number>();
-    for (const [why, n] of failures) bump(refused, refusal(why), n);
+    for (const [why, n] of failures) bump(refused, refusalOf(why), n);
     let joined = 0;
     for (let i = 0; i < clients.length; i += 100) {
       const batch = clients.slice(i, i + 100);
@@ -177,7 +172,7 @@ export const squat: Attack = {
         c.close();
         return r.ok ? 'joined' : r.code;
       }),
-      (e: unknown) => refusal(e instanceof Error ? e.message : String(e)),
+      (e: unknown) => refusalOf(e),
     );
     await sleep(ctx.durationMs);
     squatting = false;

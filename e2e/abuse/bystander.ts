@@ -3,7 +3,7 @@
 // see is what an attack costs everyone else. Each member relays a small signal to the next one at
 // a steady rate and the next one echoes it back, so every relay gives one round-trip time.
 import { percentile } from '../bench/model.ts';
-import { SignalingClient } from './client.ts';
+import { refusalOf, SignalingClient } from './client.ts';
 
 /** Settings of a bystander room. */
 export interface BystanderOptions {
@@ -166,7 +166,8 @@ export class Bystander {
       const r = await c.join(`newcomer-${Math.random().toString(36).slice(2)}`, 4, this.opts.lostAfterMs);
       return r.ok ? performance.now() - started : r.code;
     } catch (e) {
-      return /closed before the challenge \(\d+, ([\w-]+)/.exec(String(e))?.[1] ?? 'no connection';
+      const why = refusalOf(e);
+      return why.startsWith('no challenge') ? 'no connection' : why;
     } finally {
       c?.close();
     }
@@ -183,11 +184,9 @@ export class Bystander {
 
   /** Waits until every relay sent so far is answered or lost, then ends the window. */
   async settle(): Promise<BystanderWindow> {
-    const last = this.current;
-    const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));
     const window = this.mark();
     const deadline = Date.now() + this.opts.lostAfterMs + 500;
-    while ([...this.pending.values()].some((p) => p.window === last) && Date.now() < deadline) await wait(50);
+    while ([...this.pending.values()].some((p) => p.window === window) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     return window;
   }
 

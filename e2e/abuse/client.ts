@@ -41,6 +41,12 @@ export function signalingUrl(base: string): string {
   return `${base.replace(/^http/, 'ws')}${SIGNALING_PATH}`;
 }
 
+/** Why a connect failed, in a word: the server's error code when it sent one before closing. */
+export function refusalOf(error: unknown): string {
+  const why = error instanceof Error ? error.message : String(error);
+  return /\(\d+, ([\w-]+)\)/.exec(why)?.[1] ?? why;
+}
+
 /** What to do with each signal relayed to a client. */
 export type SignalHandler = (from: string, data: unknown) => void;
 
