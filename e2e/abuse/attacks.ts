@@ -227,6 +227,8 @@ export const badSignatures: Attack = {
 interface RawResponse {
   /** The server closed the socket after its answer. */
   ended: boolean;
+  /** The server refused or reset the connection (a per-address cap may do that): not left open. */
+  refused: boolean;
   status: number;
   headers: string;
   body: Buffer;
@@ -237,19 +239,19 @@ function rawHttp(base: string, request: string, localAddress: string, timeoutMs:
   return new Promise((resolve) => {
     const chunks: Buffer[] = [];
     const socket = tcpConnect({ host: hostname, port: Number(port), localAddress });
-    const finish = (ended: boolean) => {
+    const finish = (ended: boolean, refused = false) => {
       clearTimeout(timer);
       socket.destroy();
       const all = Buffer.concat(chunks);
       const split = all.indexOf('\r\n\r\n');
       const head = split < 0 ? all.toString('latin1') : all.subarray(0, split).toString('latin1');
       const status = Number(/^HTTP\/1\.\d (\d{3})/.exec(head)?.[1] ?? 0);
-      resolve({ ended, status, headers: head, body: split < 0 ? Buffer.alloc(0) : all.subarray(split + 4) });
+      resolve({ ended, refused, status, headers: head, body: split < 0 ? Buffer.alloc(0) : all.subarray(split + 4) });
     };
     const timer = setTimeout(() => finish(false), timeoutMs);
     socket.on('data', (d) => chunks.push(d));
     socket.on('end', () => finish(true));
-    socket.on('error', () => finish(false));
+    socket.on('error', () => finish(false, true));
     socket.write(request);
   });
 }
@@ -261,7 +263,7 @@ const get = (range?: string) =>
 export const badRanges: Attack = {
   id: 'bad-ranges',
   item: '7',
-  title: `Range headers: bytes=0-0, bytes=-500, and ${BAD_RANGE_REQUESTS} requests with bytes=5-1 at once`,
+  title: `Range headers: bytes=0-0, bytes=-500, and waves of ${BAD_RANGE_REQUESTS} requests with bytes=5-1 at once`,
   async run(ctx) {
     const full = await rawHttp(ctx.base, get(), ctx.address, 5_000);
     if (!full.ended || full.status !== 200) throw new Error(`GET / did not answer 200 (status ${full.status})`);
@@ -280,19 +282,27 @@ export const badRanges: Attack = {
         wrong.push(`${c.range}: ${got} (want ${c.want})`);
       }
     }
+    // Waves of bad ranges for the whole attack, so the bystanders are measured under it throughout.
     const started = Date.now();
-    const flood = await Promise.all(Array.from({ length: BAD_RANGE_REQUESTS }, () =>
-      rawHttp(ctx.base, get('bytes=5-1'), ctx.address, ctx.durationMs)));
-    const open = flood.filter((r) => !r.ended).length;
+    let sent = 0;
+    let open = 0;
+    let refused = 0;
+    do {
+      const wave = await Promise.all(Array.from({ length: BAD_RANGE_REQUESTS }, () =>
+        rawHttp(ctx.base, get('bytes=5-1'), ctx.address, Math.max(1_000, ctx.durationMs - (Date.now() - started)))));
+      sent += wave.length;
+      open += wave.filter((r) => !r.ended && !r.refused).length;
+      refused += wave.filter((r) => r.refused).length;
+    } while (Date.now() - started < ctx.durationMs);
     const secs = ((Date.now() - started) / 1000).toFixed(0);
     return {
-      summary: `page of ${page.length} bytes; ${BAD_RANGE_REQUESTS - open} of ${BAD_RANGE_REQUESTS} bytes=5-1 requests answered and closed within ${secs} s`,
+      summary: `page of ${page.length} bytes; ${sent} bytes=5-1 requests in waves of ${BAD_RANGE_REQUESTS} over ${secs} s: ${sent - open - refused} answered and closed, ${refused} refused, ${open} left open`,
       checks: [
         { name: 'Range headers get correct answers', pass: wrong.length === 0, detail: wrong.length ? wrong.join('; ') : 'bytes=0-0, bytes=-500 and bytes=5-1 all answered correctly' },
         {
           name: 'a bad Range never leaves a response open',
           pass: open === 0,
-          detail: open ? `${open} of ${BAD_RANGE_REQUESTS} bytes=5-1 responses were still open after ${secs} s` : `all ${BAD_RANGE_REQUESTS} answered and closed`,
+          detail: open ? `${open} of ${sent} bytes=5-1 responses were left open (waited up to ${secs} s)` : `none of ${sent} left open`,
         },
       ],
     };
