@@ -9,7 +9,7 @@ export default defineConfig({
     target: 'es2022',
   },
   test: {
-    include: ['src/**/*.test.ts', 'signaling-server/**/*.test.ts'],
+    include: ['src/**/*.test.ts', 'signaling-server/**/*.test.ts', 'e2e/**/*.test.ts'],
     environment: 'node',
     testTimeout: 20_000,
   },

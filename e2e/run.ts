@@ -5,6 +5,7 @@ import { spawnSync, type SpawnSyncOptions } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { chromium } from '@playwright/test';
 import { CHROMIUM_ENV, DEBIAN_CHROMIUM } from './browser.ts';
+import { loopbackNamespaceUnavailable, runInLoopbackNamespace } from './loopback.ts';
 
 function log(line: string): void {
   console.log(`[e2e] ${line}`);
@@ -13,11 +14,6 @@ function log(line: string): void {
 function run(cmd: string, args: string[], options: SpawnSyncOptions = {}): number {
   const r = spawnSync(cmd, args, { stdio: 'inherit', ...options });
   return r.error ? 127 : (r.status ?? 1);
-}
-
-function quiet(cmd: string, args: string[]): boolean {
-  const r = spawnSync(cmd, args, { stdio: 'ignore' });
-  return !r.error && r.status === 0;
 }
 
 const isRoot = process.getuid?.() === 0;
@@ -59,26 +55,18 @@ function fail(message: string): never {
   process.exit(1);
 }
 
-/** Why the suite cannot run in its own loopback-only namespace here, or null when it can. */
-function namespaceUnavailable(): string | null {
-  if (process.env.BYZANTINE_LUNCH_NO_NETNS === '1') return 'BYZANTINE_LUNCH_NO_NETNS=1';
-  if (!isRoot) return 'not running as root';
-  if (!quiet('unshare', ['-n', 'true'])) return 'unshare -n failed (no permission to create network namespaces)';
-  if (!quiet('unshare', ['-n', 'sh', '-c', 'ip link set lo up'])) return 'cannot bring up loopback (is iproute2 installed?)';
-  return null;
-}
-
 const chosen = findChromium();
 const env = { ...process.env };
 if (chosen.path) env[CHROMIUM_ENV] = chosen.path;
 log(`browser: ${chosen.path ?? 'Playwright default'} (${chosen.how})`);
 
 const playwright = ['npx', 'playwright', 'test', ...process.argv.slice(2)];
-const why = namespaceUnavailable();
+const why = loopbackNamespaceUnavailable();
 let status: number;
 if (why === null) {
   log('running inside a new network namespace that has only loopback');
-  status = run('unshare', ['-n', 'sh', '-c', 'ip link set lo up && exec "$@"', 'sh', ...playwright], { env });
+  const r = runInLoopbackNamespace(playwright, { env });
+  status = r.error ? 127 : (r.status ?? 1);
 } else {
   log(`running without a private network namespace: ${why}`);
   status = run(playwright[0]!, playwright.slice(1), { env });

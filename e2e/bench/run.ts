@@ -7,13 +7,13 @@
 // namespace that has only loopback, so no traffic can leave the machine. Inside, it builds and
 // serves the app exactly as `npm start` does. Results: a table on stdout, and a JSON file and an
 // SVG chart in e2e/bench/results/ (latest.json and latest.svg are the last full run).
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { chromium, type Browser } from '@playwright/test';
 import { CHROMIUM_ENV, CHROMIUM_FLAGS, DEBIAN_CHROMIUM } from '../browser.ts';
+import { runLoopbackOnlyIfPossible } from '../loopback.ts';
 import { floorModel, type FloorModel } from './model.ts';
 import { newContext, planFor, RoomBench, type RoomResult } from './measure.ts';
 import { preparePages } from './pages.ts';
@@ -34,13 +34,6 @@ function log(line: string): void {
 function fail(message: string): never {
   console.error(`[bench] ${message}`);
   process.exit(1);
-}
-
-const isRoot = process.getuid?.() === 0;
-
-function quiet(cmd: string, args: string[]): boolean {
-  const r = spawnSync(cmd, args, { stdio: 'ignore' });
-  return !r.error && r.status === 0;
 }
 
 /** The same choice as `npm run test:e2e`: the environment variable, Debian's, Playwright's own. */
@@ -66,14 +59,6 @@ function findChromium(): { path: string | undefined; how: string } {
   );
 }
 
-function namespaceUnavailable(): string | null {
-  if (process.env.BYZANTINE_LUNCH_NO_NETNS === '1') return 'BYZANTINE_LUNCH_NO_NETNS=1';
-  if (!isRoot) return 'not running as root';
-  if (!quiet('unshare', ['-n', 'true'])) return 'unshare -n failed (no permission to create network namespaces)';
-  if (!quiet('unshare', ['-n', 'sh', '-c', 'ip link set lo up'])) return 'cannot bring up loopback (is iproute2 installed?)';
-  return null;
-}
-
 /** The outer run: pick the browser, then run the bench itself, in a namespace when we can. */
 function outer(args: string[]): never {
   const chosen = findChromium();
@@ -81,18 +66,7 @@ function outer(args: string[]): never {
   const env: NodeJS.ProcessEnv = { ...process.env, [INNER_ENV]: '1' };
   if (chosen.path) env[CHROMIUM_ENV] = chosen.path;
   const self = ['npx', 'tsx', join('e2e', 'bench', 'run.ts'), ...args];
-  const why = namespaceUnavailable();
-  let r;
-  if (why === null) {
-    log('running inside a new network namespace that has only loopback');
-    env[NETNS_ENV] = 'loopback-only network namespace (unshare -n)';
-    r = spawnSync('unshare', ['-n', 'sh', '-c', 'ip link set lo up && exec "$@"', 'sh', ...self], { cwd: ROOT, env, stdio: 'inherit' });
-  } else {
-    log(`running without a private network namespace: ${why}`);
-    env[NETNS_ENV] = `no private network namespace (${why})`;
-    r = spawnSync(self[0]!, self.slice(1), { cwd: ROOT, env, stdio: 'inherit' });
-  }
-  process.exit(r.error ? 1 : (r.status ?? 1));
+  process.exit(runLoopbackOnlyIfPossible(self, { cwd: ROOT, env, describeIn: NETNS_ENV, log }));
 }
 
 function cpuModel(): string {

@@ -5,9 +5,12 @@ import { spawn, spawnSync } from 'node:child_process';
 export interface Served {
   /** e.g. http://127.0.0.1:8798 */
   baseUrl: string;
+  /** The process group the server runs in (npx, tsx and the server itself), led by this pid. */
+  group: number;
   stop(): void;
 }
 
+/** `vite build` in `root`, as `npm start` does first; throws with its output when it fails. */
 export function build(root: string): void {
   const r = spawnSync('npx', ['vite', 'build'], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
   if (r.error || r.status !== 0) {
@@ -15,6 +18,7 @@ export function build(root: string): void {
   }
 }
 
+/** Starts `tsx signaling-server/main.ts` as `npm start` does, and resolves once it prints its link. */
 export function serve(root: string, port: number, host = '127.0.0.1', timeoutMs = 60_000): Promise<Served> {
   // Its own process group, so that stopping it also stops what npx started under it.
   const child = spawn('npx', ['tsx', 'signaling-server/main.ts'], {
@@ -44,7 +48,7 @@ export function serve(root: string, port: number, host = '127.0.0.1', timeoutMs 
       const m = /Open this link[^\n]*?(https?:\/\/[^/\s]+)\//.exec(output);
       if (m) {
         clearTimeout(timer);
-        resolve({ baseUrl: m[1]!, stop });
+        resolve({ baseUrl: m[1]!, group: child.pid!, stop });
       }
     };
     child.stdout.on('data', onData);
