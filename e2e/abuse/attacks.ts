@@ -4,7 +4,7 @@
 // `npm run abuse` runs them against the real server; abuse.test.ts runs short ones in `npm test`.
 import { connect as tcpConnect, type Socket } from 'node:net';
 import { generateKeyPair } from '../../src/crypto/ed25519.ts';
-import { MAX_FRAME_BYTES, SIGNALING_PATH } from '../../signaling-server/frames.ts';
+import { MAX_SIGNALING_FRAME_BYTES, SIGNALING_PATH } from '../../src/net/signaling-frames.ts';
 import { connectMany, refusalOf, SignalingClient } from './client.ts';
 
 /** Where and how long an attack runs. */
@@ -88,7 +88,7 @@ export const relayFlood: Attack = {
     await victim.join(room);
     await attacker.join(room);
     victim.readAtMost(SLOW_READER_BYTES_PER_SECOND);
-    const payload = 'x'.repeat(MAX_FRAME_BYTES - 256);
+    const payload = 'x'.repeat(MAX_SIGNALING_FRAME_BYTES - 256);
     const started = Date.now();
     // A dropped victim that is not reading never sees its socket close; the server's answer to
     // the attacker (the victim is no longer in the room) tells when it was dropped.
@@ -99,7 +99,7 @@ export const relayFlood: Attack = {
     let sent = 0;
     const timer = setInterval(() => {
       // Only what the attacker's own line can carry: a relay queued locally is not an attack.
-      if (attacker.buffered > 4 * MAX_FRAME_BYTES) return;
+      if (attacker.buffered > 4 * MAX_SIGNALING_FRAME_BYTES) return;
       attacker.signal(victim.peer, payload);
       sent++;
     }, 1000 / FLOOD_RELAYS_PER_SECOND);

@@ -5,7 +5,7 @@
 import { createServer } from 'node:net';
 import { WebSocket } from 'ws';
 import { generateKeyPair, sign, signedBytes, toHex, type KeyPair } from '../../src/crypto/ed25519.ts';
-import { JOIN_DOMAIN, joinPayload, SIGNALING_PATH, type RoomSize, type ServerFrame } from '../../signaling-server/frames.ts';
+import { JOIN_DOMAIN, joinPayload, SIGNALING_PATH, type RoomSize, type ServerFrame } from '../../src/net/signaling-frames.ts';
 
 /** An error frame as the server sends it. */
 export type ErrorFrame = Extract<ServerFrame, { type: 'error' }>;
