@@ -806,10 +806,10 @@ async function tryConnect(url: string, options: ClientOptions = {}): Promise<Tes
 }
 
 /** Raw HTTP over a socket, so that the response's status, body and end can all be seen. */
-async function rawHttp(port: number, request: string, timeoutMs = 3000): Promise<{ head: string; body: string; ended: boolean }> {
+async function rawHttp(port: number, request: string, timeoutMs = 3000, localAddress?: string): Promise<{ head: string; body: string; ended: boolean }> {
   const { connect: netConnect } = await import('node:net');
   return new Promise((resolve) => {
-    const socket = netConnect(port, '127.0.0.1');
+    const socket = netConnect({ port, host: '127.0.0.1', localAddress });
     let text = '';
     const done = (ended: boolean) => {
       clearTimeout(timer);
@@ -975,6 +975,20 @@ describe('issue 13: HTTP', () => {
       expect(r.head).not.toMatch(/Content-Range/i);
     }
     expect(internal).toBe(0);
+  });
+
+  test('one address sending requests past its budget gets no answers; another address still does', async () => {
+    const dir = mkdtempSync(joinPath(tmpdir(), 'lunch-rate-'));
+    tempDirs.push(dir);
+    writeFileSync(joinPath(dir, 'index.html'), '<!doctype html><title>x</title>');
+    const { port, server } = await startServer({ staticDir: dir, httpRequestsPerSecond: 1, httpRequestBurst: 5 });
+    const get = (from: string) => rawHttp(port, 'GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n', 3000, from);
+    const answers = await Promise.all(Array.from({ length: 20 }, () => get('127.0.0.2')));
+    const ok = answers.filter((a) => a.head.startsWith('HTTP/1.1 200')).length;
+    expect(ok).toBeGreaterThanOrEqual(5);
+    expect(ok).toBeLessThanOrEqual(6);
+    expect(server.stats().requestsRefused).toBeGreaterThanOrEqual(14);
+    expect((await get('127.0.0.1')).head.startsWith('HTTP/1.1 200')).toBe(true);
   });
 
   test('a request whose headers never finish is cut off after the header timeout', async () => {

@@ -109,6 +109,13 @@ export interface SignalingServerOptions {
   /** Burst of join attempts from one address: ten tabs opened at once, twice. Default 20. */
   joinAttemptBurst?: number;
   /**
+   * HTTP requests answered per second from one address; beyond it the socket is closed without
+   * an answer, which costs the server next to nothing. A tab loads a handful of files. Default 50.
+   */
+  httpRequestsPerSecond?: number;
+  /** Burst of HTTP requests from one address: several tabs loading at once. Default 200. */
+  httpRequestBurst?: number;
+  /**
    * Join signatures checked per second in all (an Ed25519 check of a fresh key costs about
    * 1-3 ms). Checks run one per event-loop turn, so relays are served between them; a returning
    * member of a room is checked before strangers. Default 100.
@@ -158,6 +165,8 @@ export interface SignalingStats {
   evicted: number;
   /** TCP connections closed on arrival because their address or the server had too many. */
   socketsRefused: number;
+  /** HTTP requests left unanswered (their socket closed) because their address sent too many. */
+  requestsRefused: number;
 }
 
 /** A running (or ready to run) signaling server: call listen, and close when done. */
@@ -188,6 +197,7 @@ interface Address {
   /** Rooms opened from this address that still exist. */
   rooms: number;
   readonly joins: TokenBucket;
+  readonly requests: TokenBucket;
 }
 
 interface Connection {
@@ -288,6 +298,8 @@ export function createSignalingServer(options: SignalingServerOptions = {}): Sig
   const joinTimeoutMs = options.joinTimeoutMs ?? 20_000;
   const joinAttemptsPerSecond = options.joinAttemptsPerSecond ?? 5;
   const joinAttemptBurst = options.joinAttemptBurst ?? 20;
+  const httpRequestsPerSecond = options.httpRequestsPerSecond ?? 50;
+  const httpRequestBurst = options.httpRequestBurst ?? 200;
   const joinChecksPerSecond = options.joinChecksPerSecond ?? 100;
   const joinCheckBurst = options.joinCheckBurst ?? 10;
   const maxQueuedJoins = options.maxQueuedJoins ?? 256;
@@ -304,7 +316,7 @@ export function createSignalingServer(options: SignalingServerOptions = {}): Sig
   /** Sockets in no room, in the order they came to be there. */
   const pending = new Set<Connection>();
   let seatsUsed = 0;
-  const counters = { framesReceived: 0, signalsRelayed: 0, internalErrors: 0, relaysRefused: 0, joinChecks: 0, evicted: 0, socketsRefused: 0 };
+  const counters = { framesReceived: 0, signalsRelayed: 0, internalErrors: 0, relaysRefused: 0, joinChecks: 0, evicted: 0, socketsRefused: 0, requestsRefused: 0 };
   const errorsSent: Partial<Record<ErrorCode, number>> = {};
   const joinCheckBudget = new TokenBucket(joinChecksPerSecond, joinCheckBurst, now());
   // Returning members first: a stranger cannot name a member's key without having been told it.
@@ -332,7 +344,11 @@ export function createSignalingServer(options: SignalingServerOptions = {}): Sig
     const key = addressKey(remote);
     let address = addresses.get(key);
     if (address === undefined) {
-      address = { sockets: 0, connections: new Set(), pending: new Set(), rooms: 0, joins: new TokenBucket(joinAttemptsPerSecond, joinAttemptBurst, now()) };
+      address = {
+        sockets: 0, connections: new Set(), pending: new Set(), rooms: 0,
+        joins: new TokenBucket(joinAttemptsPerSecond, joinAttemptBurst, now()),
+        requests: new TokenBucket(httpRequestsPerSecond, httpRequestBurst, now()),
+      };
       addresses.set(key, address);
     }
     return address;
@@ -341,7 +357,7 @@ export function createSignalingServer(options: SignalingServerOptions = {}): Sig
   function forgetIdleAddresses(): void {
     const at = now();
     for (const [key, a] of addresses) {
-      if (a.sockets === 0 && a.connections.size === 0 && a.rooms === 0 && a.joins.full(at)) addresses.delete(key);
+      if (a.sockets === 0 && a.connections.size === 0 && a.rooms === 0 && a.joins.full(at) && a.requests.full(at)) addresses.delete(key);
     }
   }
 
@@ -357,6 +373,13 @@ export function createSignalingServer(options: SignalingServerOptions = {}): Sig
     ? undefined
     : sirv(options.staticDir, { single: true, etag: true, onNoMatch: notFound });
   const onRequest = (req: IncomingMessage, res: ServerResponse) => {
+    // One address sending requests as fast as it can would keep the event loop busy for every
+    // room: past its budget, the cheapest answer is none.
+    if (!addressOf(req.socket.remoteAddress).requests.take(now())) {
+      counters.requestsRefused++;
+      req.socket.destroy();
+      return;
+    }
     // The app is a few small files: whole responses only. sirv's Range parsing mishandles
     // reversed, one-byte and suffix ranges (and a reversed one left the response open).
     delete req.headers.range;
