@@ -8,6 +8,8 @@ const baseURL = `http://127.0.0.1:${port}`;
 
 export default defineConfig({
   testDir: 'e2e',
+  // Only the browser specs: e2e/**/*.test.ts files are vitest's (e2e/abuse's fast subset).
+  testMatch: '**/*.spec.ts',
   // Four to ten tabs per test on a two-core machine: one test at a time.
   workers: 1,
   fullyParallel: false,
