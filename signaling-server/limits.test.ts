@@ -1,5 +1,6 @@
 import { describe, expect, test } from 'vitest';
-import { addressKey, TokenBucket } from './limits.ts';
+import { TokenBucket } from '../src/net/budget.ts';
+import { addressKey } from './limits.ts';
 
 describe('addressKey', () => {
   test('IPv4 as itself, also IPv4-mapped; IPv6 by its /64; anything else as unknown', () => {

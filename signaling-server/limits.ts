@@ -1,48 +1,8 @@
-// Small building blocks for the signaling server's budgets: a token bucket driven by an injected
-// clock, and the key under which a remote address is accounted. Node only (the browser bundle
+// Small building blocks for the signaling server's budgets: the token bucket (shared with the
+// tabs' per-link budget, src/net/budget.ts), and the key under which a remote address is accounted. Node only (the browser bundle
 // shares src/net/signaling-frames.ts, never this file).
 import { isIPv4, isIPv6 } from 'node:net';
 
-/**
- * A token bucket: `rate` tokens per second up to `burst`. Time comes from the caller, so the
- * server's injected clock drives it and a test can freeze or jump it.
- */
-export class TokenBucket {
-  private tokens: number;
-  private last: number;
-
-  constructor(private readonly rate: number, private readonly burst: number, at: number) {
-    this.tokens = burst;
-    this.last = at;
-  }
-
-  private refill(at: number): void {
-    // A clock that steps backwards must not mint tokens (or take them away).
-    const elapsed = Math.max(0, at - this.last);
-    this.last = Math.max(this.last, at);
-    this.tokens = Math.min(this.burst, this.tokens + (elapsed / 1000) * this.rate);
-  }
-
-  /** Takes `n` tokens if there are that many; a cost above the burst can never be paid. */
-  take(at: number, n = 1): boolean {
-    this.refill(at);
-    if (this.tokens < n) return false;
-    this.tokens -= n;
-    return true;
-  }
-
-  /** True when the bucket is full: everything taken earlier has been earned back. */
-  full(at: number): boolean {
-    this.refill(at);
-    return this.tokens >= this.burst;
-  }
-
-  /** Milliseconds until one token is available (0 when one is). */
-  msUntilToken(at: number): number {
-    this.refill(at);
-    return this.tokens >= 1 ? 0 : Math.ceil(((1 - this.tokens) / this.rate) * 1000);
-  }
-}
 
 /**
  * The key under which a remote address is counted against per-address limits: an IPv4 address

@@ -29,7 +29,8 @@ import {
   type ServerFrame,
 } from '../src/net/signaling-frames.ts';
 import { iceFrameFor, type IceSettings } from './ice.ts';
-import { addressKey, TokenBucket } from './limits.ts';
+import { TokenBucket } from '../src/net/budget.ts';
+import { addressKey } from './limits.ts';
 
 /**
  * Every limit below has a default meant for a public server of this small app; tests shrink them.

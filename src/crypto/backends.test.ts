@@ -4,6 +4,7 @@ import * as nodeCrypto from 'node:crypto';
 import * as ed from '@noble/ed25519';
 import { sha512 } from '@noble/hashes/sha2.js';
 import { describe, expect, it } from 'vitest';
+import { concat } from '../core/bytes.ts';
 import {
   detectWebCryptoEd25519, isAcceptablePublicKeyCached, isCanonicalPointEncoding, isCanonicalScalar, passesStrictPrechecks,
   SPKI_ED25519_PREFIX, webCryptoVerifier, withPrefix,
@@ -29,21 +30,12 @@ const toLE32 = (x: bigint): Uint8Array => {
   if (x !== 0n) throw new Error('does not fit in 32 bytes');
   return out;
 };
-const cat = (...parts: Uint8Array[]): Uint8Array => {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-};
 const utf8 = (s: string): Uint8Array => new TextEncoder().encode(s);
-const challenge = (R: Uint8Array, A: Uint8Array, M: Uint8Array): bigint => le(sha512(cat(R, A, M))) % L;
+const challenge = (R: Uint8Array, A: Uint8Array, M: Uint8Array): bigint => le(sha512(concat(R, A, M))) % L;
 /** R || S with S = r + k·a (mod L), k = H(R || A || M): a signature made with the scalar a directly. */
 const forge = (a: bigint, A: Uint8Array, R: Uint8Array, r: bigint, M: Uint8Array): Uint8Array =>
-  cat(R, toLE32((r + challenge(R, A, M) * a) % L));
-const withS = (sig: Uint8Array, s: bigint): Uint8Array => cat(sig.subarray(0, 32), toLE32(s));
+  concat(R, toLE32((r + challenge(R, A, M) * a) % L));
+const withS = (sig: Uint8Array, s: bigint): Uint8Array => concat(sig.subarray(0, 32), toLE32(s));
 const flipBit = (bytes: Uint8Array, bit: number): Uint8Array => {
   const out = bytes.slice();
   out[bit >> 3]! ^= 1 << (bit & 7);
@@ -136,7 +128,7 @@ function edgeVectors(): Vector[] {
     add(`RFC 8032 ${t.name}`, pk, msg, sig, true);
     const s = le(sig.subarray(32));
     add(`RFC 8032 ${t.name}, S + L (malleable)`, pk, msg, withS(sig, s + L), false);
-    add(`RFC 8032 ${t.name}, wrong message`, pk, cat(msg, Uint8Array.of(0)), sig, false);
+    add(`RFC 8032 ${t.name}, wrong message`, pk, concat(msg, Uint8Array.of(0)), sig, false);
   }
 
   // A torsion-free key whose scalar we know, to build signatures by hand.
@@ -156,12 +148,12 @@ function edgeVectors(): Vector[] {
   add('S + 2L', Ab, msg, withS(good, le(good.subarray(32)) + 2n * L), false);
   add('S with the top bit set', Ab, msg, withS(good, le(good.subarray(32)) | (1n << 255n)), false);
   add('signature 63 bytes', Ab, msg, good.subarray(0, 63), false);
-  add('signature 65 bytes', Ab, msg, cat(good, Uint8Array.of(0)), false);
+  add('signature 65 bytes', Ab, msg, concat(good, Uint8Array.of(0)), false);
   add('public key 31 bytes', Ab.subarray(0, 31), msg, good, false);
   add('empty signature', Ab, msg, new Uint8Array(0), false);
 
   // S = 0 with the identity as R: SB - kA = identity only if kA = 0 (never for this key).
-  add('R = identity, S = 0, proper key', Ab, msg, cat(IDENTITY, new Uint8Array(32)), false);
+  add('R = identity, S = 0, proper key', Ab, msg, concat(IDENTITY, new Uint8Array(32)), false);
   // R = identity and S = k·a: SB - kA = identity; both equations hold.
   add('R = identity, S = k·a', Ab, msg, forge(a, Ab, IDENTITY, 0n, msg), true);
 
@@ -172,7 +164,7 @@ function edgeVectors(): Vector[] {
     const RT = B.multiply(r).add(Tp).toBytes();
     add(`R = rB + T${i}`, Ab, msg, forge(a, Ab, RT, r, msg), true);
     add(`R = T${i}, S = k·a`, Ab, msg, forge(a, Ab, T, 0n, msg), true);
-    add(`R = T${i}, S = 0`, Ab, msg, cat(T, new Uint8Array(32)), false);
+    add(`R = T${i}, S = 0`, Ab, msg, concat(T, new Uint8Array(32)), false);
   }
 
   // Small-order public keys: "anyone can sign". With A = T and R = identity, S = 0: SB - kA = -kT,
@@ -180,26 +172,26 @@ function edgeVectors(): Vector[] {
   // all of them regardless of the signature.
   for (const [i, T] of SMALL_ORDER.entries()) {
     for (const [j, R] of SMALL_ORDER.entries()) {
-      add(`small-order key T${i}, R = T${j}, S = 0`, T, msg, cat(R, new Uint8Array(32)), false);
+      add(`small-order key T${i}, R = T${j}, S = 0`, T, msg, concat(R, new Uint8Array(32)), false);
     }
     add(`small-order key T${i}, honest-looking signature`, T, msg, good, false);
     // A signature "by" the small-order key that satisfies the cofactored equation for every message.
     const Tp = ed.Point.fromBytes(T, false);
     const Rforged = B.multiply(r).add(Tp).toBytes();
-    add(`small-order key T${i}, R = rB + T, S = r`, T, msg, cat(Rforged, toLE32(r)), false);
-    add(`small-order key T${i}, R = rB, S = r`, T, msg, cat(Rb, toLE32(r)), false);
+    add(`small-order key T${i}, R = rB + T, S = r`, T, msg, concat(Rforged, toLE32(r)), false);
+    add(`small-order key T${i}, R = rB, S = r`, T, msg, concat(Rb, toLE32(r)), false);
   }
 
   // Non-canonical encodings, as public keys and as R.
   for (const nc of nonCanonicalEncodings()) {
-    add(`non-canonical key ${nc.name}, R = identity, S = 0`, nc.bytes, msg, cat(IDENTITY, new Uint8Array(32)), false);
+    add(`non-canonical key ${nc.name}, R = identity, S = 0`, nc.bytes, msg, concat(IDENTITY, new Uint8Array(32)), false);
     add(`non-canonical key ${nc.name}, honest-looking signature`, nc.bytes, msg, good, false);
     // A non-canonical R that decodes (leniently) to a point: S made for those very R bytes.
     // When it is small order, S = k·a makes [8](SB - kA - R) = 0, which ZIP-215 would accept.
     add(`non-canonical R ${nc.name}, S = k·a`, Ab, msg, forge(a, Ab, nc.bytes, 0n, msg), false);
     if (!nc.smallOrder) {
       // A large-order R whose discrete log nobody knows: only garbage can be made with it.
-      add(`non-canonical R ${nc.name}, S = 1`, Ab, msg, cat(nc.bytes, toLE32(1n)), false);
+      add(`non-canonical R ${nc.name}, S = 1`, Ab, msg, concat(nc.bytes, toLE32(1n)), false);
     }
   }
 
@@ -409,7 +401,7 @@ describe('webCryptoVerifier', () => {
     const sig = await web.signAsync(kp.secretKey, msg);
     expect(toHex(sig)).toBe(toHex(sign(msg, kp.secretKey)));
     expect(await web.verifyAsync(kp.publicKey, msg, sig)).toBe(true);
-    expect(await web.verifyAsync(SMALL_ORDER[0]!, msg, cat(IDENTITY, new Uint8Array(32)))).toBe(false);
+    expect(await web.verifyAsync(SMALL_ORDER[0]!, msg, concat(IDENTITY, new Uint8Array(32)))).toBe(false);
   });
 });
 

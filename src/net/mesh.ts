@@ -9,7 +9,7 @@ import * as v from 'valibot';
 import { fingerprint, fromHex, randomBytes, toHex } from '../crypto/ed25519.ts';
 import { CHALLENGE_BYTES, dtlsFingerprint, signHandshake, verifyHandshake } from './handshake.ts';
 import { HANDSHAKE_VERSION, decodeMessage, encodeMessage, type PeerMessage } from './wire.ts';
-import { ByteBudget } from './budget.ts';
+import { LINK_BURST_BYTES, LINK_BYTES_PER_SECOND, TokenBucket } from './budget.ts';
 import { Reassembler, split } from './fragments.ts';
 import { failureCause, isRelayCandidate, newAttempt, type IceAttempt } from './ice-status.ts';
 
@@ -80,7 +80,7 @@ interface Link {
   timer: ReturnType<typeof setTimeout> | undefined;
   reassembler: Reassembler;
   /** What this peer may still deliver; the rest is dropped before decoding. */
-  budget: ByteBudget;
+  budget: TokenBucket;
   /** What ICE showed of the current attempt, to explain a failure. */
   ice: IceAttempt;
   /** Why the last attempt failed, kept on screen while the next one runs. */
@@ -242,7 +242,7 @@ export class Mesh {
       link = {
         id, initiator: this.options.me.id < id, present: false, session: null, peer: null,
         localDtls: null, remoteDtls: null, challenge: null, name: null,
-        state: 'connecting', detail: null, retries: 0, timer: undefined, reassembler: new Reassembler(), budget: new ByteBudget(performance.now()),
+        state: 'connecting', detail: null, retries: 0, timer: undefined, reassembler: new Reassembler(), budget: new TokenBucket(LINK_BYTES_PER_SECOND, LINK_BURST_BYTES, performance.now()),
         ice: newAttempt(), cause: null,
       };
       this.links.set(id, link);
@@ -330,7 +330,7 @@ export class Mesh {
   }
 
   private receive(link: Link, data: Uint8Array): void {
-    if (!link.budget.take(data.length, performance.now())) return this.count('over-budget');
+    if (!link.budget.take(performance.now(), data.length)) return this.count('over-budget');
     const decoded = decodeMessage(data);
     if (!decoded.ok) {
       if (decoded.reason === 'other-version') {
