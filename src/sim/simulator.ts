@@ -289,8 +289,13 @@ export class Simulation {
   private readonly honestMaxSeq: number[] = [];
   /** Honest nodes that restarted wiped and have not signed again yet. */
   private readonly amnesic: boolean[] = [];
-  /** Whether each node was still amnesic when it last crashed. */
+  /** Whether each node was still amnesic, as its durable records tell, when it last crashed. */
   private readonly amnesicAtCrash: boolean[] = [];
+  /**
+   * The write that made each node's end of amnesia durable (0: nothing was pending). Until it
+   * completes, a crash brings the node back amnesic, which is the safe side, not a fault.
+   */
+  private readonly amnesiaEndWrite: number[] = [];
   /** When each amnesic node came back (its recovery must end within the liveness bound after that and `stableAt`). */
   private readonly amnesicSince: number[] = [];
   /** Episode whose crash is armed, by member. */
@@ -383,6 +388,7 @@ export class Simulation {
       this.honestMaxSeq.push(0);
       this.amnesic.push(false);
       this.amnesicAtCrash.push(false);
+      this.amnesiaEndWrite.push(0);
       this.amnesicSince.push(0);
       this.incarnation.push(0);
       this.disks.push({ durable: [], pending: [], waiting: [], nextId: 0, lastAt: 0 });
@@ -739,9 +745,11 @@ export class Simulation {
       writes += disk.pending.reduce((sum, w) => sum + w.records.length, 0);
       sends += disk.waiting.length;
       if (disk.waiting.length > 0) this.stats.crashesBetweenPersistAndSend++;
+      const endLost = disk.pending.some((w) => w.id <= this.amnesiaEndWrite[x]!);
+      this.amnesicAtCrash[x] = this.amnesic[x]! || endLost;
+      this.amnesiaEndWrite[x] = 0;
       disk.pending = [];
       disk.waiting = [];
-      this.amnesicAtCrash[x] = this.amnesic[x]!;
       this.amnesic[x] = false;
       this.invariants.setCorrect(x, false, this.now);
     }
@@ -1055,6 +1063,8 @@ export class Simulation {
       }
       if (!still) {
         this.amnesic[node] = false;
+        // The records that ended it are durable once every write started so far completes.
+        this.amnesiaEndWrite[node] = disk.pending[disk.pending.length - 1]?.id ?? 0;
         this.stats.amnesiaEnded++;
         this.invariants.setCorrect(node, true, this.now);
         this.dirty = true;
