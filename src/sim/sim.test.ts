@@ -528,7 +528,7 @@ describe('durability: crashes, restarts and wiped records', () => {
   });
 
   it('still catches a restore that forgets an end of amnesia that was durable', () => {
-    const restore: NodeRestorer = (config, records, options) => restoreReplica(config, records, { lost: options.lost || records.some((rec) => rec.kind === 'lost'), nonce: options.nonce });
+    const restore: NodeRestorer = (config, records, options) => restoreReplica(config, records, { lost: options.lost || (records as readonly WalRecord[]).some((rec) => rec.kind === 'lost'), nonce: options.nonce });
     const failures = range(1, 8).map((seed) => runSeed({ seed, faults: 'wipe', crypto: 'insecure', restore })).filter((r) => !r.ok);
     expect(failures.map((r) => r.failure!.details)).toContainEqual(expect.stringContaining('considers itself amnesic'));
   });
