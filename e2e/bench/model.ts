@@ -1,6 +1,8 @@
 // The numbers side of `npm run bench`: percentiles, the modelled floor of one agreed request, the
 // protocol's message count, and the targets. Pure functions, no I/O.
 
+import { NORMAL_CASE_KINDS, type NormalCaseKind } from '../../src/core/messages.ts';
+
 export interface Summary {
   count: number;
   p50: number;
@@ -110,8 +112,10 @@ export function viewChangeModel(n: number, parts: FloorParts, requestTimeoutMs: 
   return { timeoutMs: requestTimeoutMs, floorMs, totalMs: requestTimeoutMs + floorMs, formula };
 }
 
-export const PHASES = ['request', 'pre-prepare', 'prepare', 'commit'] as const;
-export type PhaseName = (typeof PHASES)[number];
+/** The normal case's message kinds, in order: one column each in the report. */
+export const PHASES = NORMAL_CASE_KINDS;
+/** One of the normal case's message kinds. */
+export type PhaseName = NormalCaseKind;
 
 /** Messages one unbatched request costs in the normal case, by type. */
 export function expectedMessages(n: number): Record<PhaseName, number> {

@@ -2,6 +2,7 @@
 // replica's state; Svelte components render it and call the intents. No protocol logic here.
 import type { Strategy } from '../core/adversaries.ts';
 import type { Choice, RequestRef } from '../core/lunch.ts';
+import type { NormalCaseKind } from '../core/messages.ts';
 
 export interface MemberView {
   readonly index: number;
@@ -100,7 +101,7 @@ export interface RoomIntents {
 }
 
 /** Which phase a protocol message belongs to, for colouring the diagram. */
-export type Phase = 'request' | 'pre-prepare' | 'prepare' | 'commit' | 'view-change' | 'other';
+export type Phase = NormalCaseKind | 'view-change' | 'other';
 
 /** One protocol message this tab sent or received. */
 export interface MessageEventView {

@@ -26,7 +26,7 @@ import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
 import type { Effect } from '../core/effects.ts';
 import type { LunchOp, RequestRef } from '../core/lunch.ts';
-import { bodyBytes, decodeWire, encodeWire, type Roster, type Signed, type Wire, type WireKind } from '../core/messages.ts';
+import { bodyBytes, decodeWire, encodeWire, signedParts, type Roster, type Signed, type Wire, type WireKind } from '../core/messages.ts';
 import { DEFAULT_TIMING, Replica, type Timing } from '../core/replica.ts';
 import type { CryptoSuite } from '../core/suite.ts';
 import { detectWebCryptoEd25519, webCryptoVerifier } from '../crypto/backends.ts';
@@ -190,38 +190,6 @@ function makeSuite(name: SuiteName): { suite: CryptoSuite; fallbacks: () => numb
   return { suite: s, fallbacks: () => s.stats.fallbacks };
 }
 
-// ---- the signed parts a receiver checks ----
-
-function signedParts(m: Wire): Signed[] {
-  switch (m.k) {
-    case 'request':
-      return [m.req];
-    case 'pre-prepare':
-      return [m.pp, ...m.batch];
-    case 'prepare':
-      return [m.prepare, m.pp];
-    case 'commit':
-      return [m.commit];
-    case 'status':
-      return [m.status];
-    case 'checkpoint':
-      return [m.checkpoint];
-    case 'view-change':
-      return [m.vc];
-    case 'new-view':
-      return [m.nv];
-    case 'committed':
-      return [m.cert.pp, ...m.cert.batch, ...m.cert.commits];
-    case 'evidence':
-      return [m.proof.a, m.proof.b];
-    case 'accuse':
-      return [m.accuse];
-    case 'state':
-      return m.proof;
-    default:
-      return [];
-  }
-}
 
 // ---- one run ----
 

@@ -33,6 +33,9 @@ class Twins implements Node {
   request(op: LunchOp): Effect[] {
     return this.a.request(op);
   }
+  snapshot() {
+    return this.a.snapshot();
+  }
 }
 
 function withTwins(n: number, twin: number): Cluster {

@@ -5,7 +5,7 @@
 // Everything is deterministic: choices follow counters, not randomness, so a seeded simulation
 // that uses an adversary replays exactly.
 import { encode } from 'cborg';
-import type { Effect } from './effects.ts';
+import type { Effect, ReplicaLike } from './effects.ts';
 import { MAX_BATCH, MAX_BATCH_BYTES, MAX_PLACE_UNITS, MAX_WIRE_BYTES } from './limits.ts';
 import type { LunchOp } from './lunch.ts';
 import {
@@ -28,7 +28,7 @@ export interface AdversaryContext {
 
 type Send = Extract<Effect, { kind: 'send' }>;
 
-export class Adversary {
+export class Adversary implements ReplicaLike {
   readonly me: number;
   private readonly n: number;
   private counter = 0;

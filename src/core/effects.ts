@@ -1,9 +1,26 @@
 // What a replica asks its caller to do. The caller carries effects out in order: a `persist`
 // precedes the `send` that carries what it records, and the send must wait until the write is
 // durable (see protocol.md, Durability).
-import type { LunchEvent, LunchState } from './lunch.ts';
+import type { LunchEvent, LunchOp, LunchState } from './lunch.ts';
 import type { Coordinates, Proof, RequestOp, Wire, WireKind } from './messages.ts';
+import type { ReplicaSnapshot } from './replica.ts';
 import type { WalRecord } from './wal.ts';
+
+/**
+ * What drives a replica from outside: messages in, ticks, the member's own requests, and a
+ * snapshot; effects out. The Replica is one, an adversary wrapping one is another, and so are
+ * the simulator's rewriting nodes; no driver looks further in.
+ */
+export interface ReplicaLike<Snapshot = ReplicaSnapshot> {
+  /** A message from member `from` (the authenticated link's peer), as raw bytes. */
+  step(from: number, bytes: Uint8Array): Effect[];
+  /** The clock moved on to `now` (ms): timers may fire. */
+  tick(now: number): Effect[];
+  /** The local member's own request. */
+  request(op: LunchOp): Effect[];
+  /** What the replica holds now, for display and checks. */
+  snapshot(): Snapshot;
+}
 
 /** A request as it executed: a lunch intent, or one of the protocol's own requests after a loss. */
 export interface ExecutedRequest {

@@ -1,18 +1,16 @@
 // A tiny deterministic cluster for scripted tests, in the spirit of etcd raft's interaction tests:
 // messages wait in one FIFO queue until the script delivers them, optionally filtered.
 import { generateKeyPair, ed25519Suite } from '../crypto/ed25519.ts';
-import type { Effect } from './effects.ts';
+import type { Effect, ReplicaLike } from './effects.ts';
 import type { LunchOp } from './lunch.ts';
 import { RECOVERY_NONCE_BYTES, bodyBytes, decodeWire, slotKey, type Roster, type Signed, type Wire, type WireKind } from './messages.ts';
 import { Replica, type Timing } from './replica.ts';
 import { InsecureSimulationSuite, type CryptoSuite } from './suite.ts';
 
 /** What a member of a test cluster must offer: a Replica, or an adversary wrapping one. */
-export interface Node {
+/** A member's node in the cluster: the replica, or an adversary wrapping it. */
+export interface Node extends ReplicaLike {
   readonly me: number;
-  step(from: number, bytes: Uint8Array): Effect[];
-  tick(now: number): Effect[];
-  request(op: LunchOp): Effect[];
 }
 
 export interface InFlight {

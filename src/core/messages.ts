@@ -136,6 +136,53 @@ export type CommitCert = v.InferOutput<typeof CommitCert>;
 export type Proof = v.InferOutput<typeof Proof>;
 export type Wire = v.InferOutput<typeof Wire>;
 export type WireKind = Wire['k'];
+
+/** The normal case in order: what a request goes through before it executes. */
+export const NORMAL_CASE_KINDS = ['request', 'pre-prepare', 'prepare', 'commit'] as const;
+/** A kind of the normal case. */
+export type NormalCaseKind = (typeof NORMAL_CASE_KINDS)[number];
+
+/**
+ * The kinds that vote within a view (the three phases, and a view change and its NEW-VIEW):
+ * what a member that lost its records must not sign, and what a round of network faults holds.
+ */
+export const VOTING_KINDS = ['pre-prepare', 'prepare', 'commit', 'view-change', 'new-view'] as const;
+/** A kind that votes within a view. */
+export type VotingKind = (typeof VOTING_KINDS)[number];
+
+/** Every signed part of a message, each checked on its own by a receiver. */
+export function signedParts(m: Wire): Signed[] {
+  switch (m.k) {
+    case 'request':
+      return [m.req];
+    case 'pre-prepare':
+      return [m.pp, ...m.batch];
+    case 'prepare':
+      return [m.prepare, m.pp];
+    case 'commit':
+      return [m.commit];
+    case 'status':
+      return [m.status];
+    case 'checkpoint':
+      return [m.checkpoint];
+    case 'view-change':
+      return [m.vc];
+    case 'new-view':
+      return [m.nv];
+    case 'committed':
+      return [m.cert.pp, ...m.cert.batch, ...m.cert.commits];
+    case 'evidence':
+      return [m.proof.a, m.proof.b];
+    case 'accuse':
+      return [m.accuse];
+    case 'state':
+      return m.proof;
+    case 'fetch':
+    case 'get-new-view':
+    case 'get-state':
+      return [];
+  }
+}
 export type { LunchOp };
 /** Where a message belongs: its view and sequence number, or the request (`member:counter`) it carries. */
 export interface Coordinates {

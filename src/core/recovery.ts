@@ -13,14 +13,14 @@
 // Until the request executes the member signs nothing that could contradict what it forgot; then
 // it waits for that stable checkpoint; after it, it never prepares, commits, pre-prepares or
 // builds a NEW-VIEW below the view floor, and its votes carry a new epoch.
-import type { AnyBody } from './messages.ts';
+import { VOTING_KINDS, type AnyBody } from './messages.ts';
 import { WAL_VERSION, type WalRecord } from './wal.ts';
 
 /** Why a body may not be signed now; each is counted as a drop reason when it happens. */
 export type Refusal = 'refused-while-amnesic' | 'refused-view-before-loss' | 'refused-looking-back';
 
 /** The kinds a member that lost its records must not sign: they vouch for what it may have forgotten. */
-export const FORGETFUL_KINDS: ReadonlySet<AnyBody['t']> = new Set(['pre-prepare', 'prepare', 'commit', 'view-change', 'new-view']);
+export const FORGETFUL_KINDS: ReadonlySet<AnyBody['t']> = new Set(VOTING_KINDS);
 /** The kinds that take part in agreement within one view. */
 const IN_VIEW_KINDS: ReadonlySet<AnyBody['t']> = new Set(['pre-prepare', 'prepare', 'commit', 'new-view']);
 

@@ -25,7 +25,7 @@ import {
   type AnyBody, type CheckpointBody, type CommitBody, type CommitCert, type NewViewBody, type PreparedCert, type PrePrepareBody,
   type PrepareBody, type Proof, type RequestBody, type RequestOp, type Roster, type Signed, type ViewChangeBody, type Wire,
 } from './messages.ts';
-import type { Effect, ExecutedRequest } from './effects.ts';
+import type { Effect, ExecutedRequest, ReplicaLike } from './effects.ts';
 import { primaryOf, quorumFor } from './quorum.ts';
 import { Recovery } from './recovery.ts';
 import { digest as sha256, type CryptoSuite } from './suite.ts';
@@ -153,7 +153,7 @@ interface Transfer {
 
 type PlanEntry = { seq: number; digest: Uint8Array; batch: Signed<RequestBody>[] };
 
-export class Replica {
+export class Replica implements ReplicaLike {
   readonly me: number;
   readonly n: number;
   readonly f: number;

@@ -153,7 +153,7 @@ describe('the view floor (no simulator scenario needs it)', () => {
     // 4. Member 1 turns liar: its VIEW-CHANGE(1) omits what it prepared; it builds NEW-VIEW(1) from it, 2's and M's pre-loss vote.
     const l = inner(c, liar);
     const vc1 = sign(liar)<ViewChangeBody>({ t: 'view-change', room, from: liar, view: 1, epoch: 0, stable: l.stable, proof: l.stableProof, prepared: [] });
-    c.nodes[liar] = { me: liar, step: () => [], tick: () => [], request: () => [] };
+    c.nodes[liar] = { me: liar, step: () => [], tick: () => [], request: () => [], snapshot: () => l.snapshot() };
     c.held.length = 0;
     c.queue.length = 0;
     const vcs = [vc1, vc2!, oldVc!];

@@ -1,8 +1,7 @@
 // What the simulator drives: anything that behaves like a replica from the outside. The real
 // Replica is one; an adversary wrapper around a Replica is another; Twins are two of them with
 // one key. The simulator never looks inside a node — it only feeds inputs and reads effects.
-import type { Effect } from '../core/effects.ts';
-import type { LunchOp } from '../core/lunch.ts';
+import type { Effect, ReplicaLike } from '../core/effects.ts';
 import type { ReplicaConfig } from '../core/replica.ts';
 
 export interface NodeSnapshot {
@@ -21,14 +20,8 @@ export interface NodeSnapshot {
   sizes?: Record<string, number>;
 }
 
-export interface SimNode {
-  /** A message from member `from` (the authenticated channel's peer), as raw bytes. */
-  step(from: number, bytes: Uint8Array): Effect[];
-  tick(now: number): Effect[];
-  /** The local member's own request. */
-  request(op: LunchOp): Effect[];
-  snapshot(): NodeSnapshot;
-}
+/** A node as the simulator drives it; its snapshot may be a stand-in's, with less in it. */
+export type SimNode = ReplicaLike<NodeSnapshot>;
 
 /** What a replica for one member is built from: the core's own config. */
 export type NodeConfig = ReplicaConfig;

@@ -5,7 +5,7 @@
 // scenarios, how many requests the members make. The rest of the run — delays, write delays,
 // the workload's timing — is the simulator's. At most f members are ever faulty, counting a
 // member that is down or has forgotten what it signed (amnesia) as faulty.
-import type { WireKind } from '../core/messages.ts';
+import { VOTING_KINDS, type WireKind } from '../core/messages.ts';
 import type { Timing } from '../core/replica.ts';
 import type { LinkModel } from './network.ts';
 import type { Prng } from './prng.ts';
@@ -351,7 +351,6 @@ const builtIn: Scenario[] = [
   },
 ];
 
-const ROUND_KINDS = ['pre-prepare', 'prepare', 'commit', 'view-change', 'new-view'] as const;
 /** Held messages arrive this late (ms): later than the request and view-change timeouts (4 s). */
 const HOLD_MS: readonly [number, number] = [4500, 10_000];
 
@@ -386,7 +385,7 @@ function targetedHolds(rng: Prng, layout: Layout, count: number, window: readonl
   const out: RoundFault[] = [];
   for (let k = 0; k < count; k++) {
     const from = rng.int(window[0], window[1]);
-    const kind = rng.pick(ROUND_KINDS);
+    const kind = rng.pick(VOTING_KINDS);
     const view = rng.chance(0.5) ? rng.int(0, 3) : undefined;
     out.push({
       ...(view === undefined ? {} : { view }), kinds: [kind], to: someNodes(rng, layout, layout.f + 1),

@@ -13,7 +13,8 @@ import { sha256 } from '@noble/hashes/sha2.js';
 import type { Effect } from '../core/effects.ts';
 import { toHex } from '../core/bytes.ts';
 import { encodeLunchState, type RequestRef } from '../core/lunch.ts';
-import { RECOVERY_NONCE_BYTES, decodeWire, isLunchOp, type Roster, type Signed, type Wire } from '../core/messages.ts';
+import { RECOVERY_NONCE_BYTES, VOTING_KINDS, coordinatesOf, decodeWire, isLunchOp, type Roster, type Signed, type VotingKind, type Wire } from '../core/messages.ts';
+import { FORGETFUL_KINDS } from '../core/recovery.ts';
 import { quorumFor } from '../core/quorum.ts';
 import { DEFAULT_TIMING, Replica } from '../core/replica.ts';
 import type { WalRecord } from '../core/wal.ts';
@@ -180,9 +181,6 @@ interface Disk {
   /** When the last write issued completes: writes complete in the order they were issued. */
   lastAt: number;
 }
-
-/** What an amnesic replica must not sign (protocol.md, Durability). */
-const AMNESIA_FORBIDDEN = new Set(['pre-prepare', 'prepare', 'commit', 'view-change', 'new-view']);
 
 export function emptyStats(): RunStats {
   return {
@@ -891,7 +889,7 @@ export class Simulation {
         // new-view it is handed back), but must sign no new pre-prepare, prepare, commit,
         // view-change or new-view.
         if (this.amnesic[node]) {
-          const fresh = parts.find((p) => AMNESIA_FORBIDDEN.has(p.body.t) && !this.invariants.hasSigned(member, p));
+          const fresh = parts.find((p) => FORGETFUL_KINDS.has(p.body.t) && !this.invariants.hasSigned(member, p));
           if (fresh) throw new InvariantViolation('amnesia', `${this.nodeName(node)} sent a ${fresh.body.t} it signed while amnesic (its records were wiped)`);
         }
         for (const part of parts) this.invariants.signed(member, part, 'sent');
@@ -969,7 +967,7 @@ export class Simulation {
         if (record.kind === 'signed') {
           const body = record.signed.body;
           if (honest && body.t === 'request' && body.from === member && isLunchOp(body.op)) this.invariants.signedRequest(member, body.counter);
-          if (watchAmnesia && forbiddenAt < 0 && AMNESIA_FORBIDDEN.has(body.t)) forbiddenAt = i;
+          if (watchAmnesia && forbiddenAt < 0 && FORGETFUL_KINDS.has(body.t)) forbiddenAt = i;
         } else if (record.kind === 'stable') {
           if (stableAt < 0) stableAt = i;
           if (origin !== 'restore') this.invariants.stable(node, record.seq, record.bytes, record.proof);
@@ -1084,24 +1082,12 @@ export class Simulation {
   }
 }
 
-type RoundKind = 'pre-prepare' | 'prepare' | 'commit' | 'view-change' | 'new-view';
+const VOTING: ReadonlySet<string> = new Set(VOTING_KINDS);
 
 /** The protocol round a message belongs to: the view it is in (or for), and its kind; null for the rest. */
-export function roundOf(m: Wire): { view: number; kind: RoundKind } | null {
-  switch (m.k) {
-    case 'pre-prepare':
-      return { view: m.pp.body.view, kind: 'pre-prepare' };
-    case 'prepare':
-      return { view: m.prepare.body.view, kind: 'prepare' };
-    case 'commit':
-      return { view: m.commit.body.view, kind: 'commit' };
-    case 'view-change':
-      return { view: m.vc.body.view, kind: 'view-change' };
-    case 'new-view':
-      return { view: m.nv.body.view, kind: 'new-view' };
-    default:
-      return null;
-  }
+export function roundOf(m: Wire): { view: number; kind: VotingKind } | null {
+  const { view } = coordinatesOf(m);
+  return VOTING.has(m.k) && view !== null ? { view, kind: m.k as VotingKind } : null;
 }
 
 /** The group a node is in; nodes named in no group share one more. */
