@@ -52,3 +52,37 @@ export type Effect =
    * message at all; `at` says which view, sequence number or request it concerns.
    */
   | { kind: 'received'; from: number; type: WireKind | 'garbage'; at: Coordinates; dropped: string | null };
+
+/** One write of write-ahead records, and the effects that wait for it. */
+export interface WriteThen {
+  /** Written together; empty when nothing needs writing first. */
+  readonly records: WalRecord[];
+  /** Carried out in order once this write, and every write before it, is durable. */
+  readonly then: Exclude<Effect, { kind: 'persist' }>[];
+}
+
+/**
+ * Effects grouped for "durable before send", the one rule every driver with real storage
+ * follows: a run of persists becomes one write, and a send leaves only after every record
+ * before it is durable. Only a send ends a run; other effects in between wait with the send.
+ */
+export function writeThenSend(effects: readonly Effect[]): WriteThen[] {
+  const groups: WriteThen[] = [];
+  let current: WriteThen = { records: [], then: [] };
+  let sent = false;
+  for (const e of effects) {
+    if (e.kind === 'persist') {
+      if (sent) {
+        groups.push(current);
+        current = { records: [], then: [] };
+        sent = false;
+      }
+      current.records.push(e.record);
+      continue;
+    }
+    current.then.push(e);
+    if (e.kind === 'send') sent = true;
+  }
+  if (current.records.length > 0 || current.then.length > 0) groups.push(current);
+  return groups;
+}
