@@ -10,7 +10,7 @@
 // write issued before it has completed (so a record whose write never completed was never sent,
 // and a crash drops both); everything else goes to the invariants.
 import { sha256 } from '@noble/hashes/sha2.js';
-import type { Effect } from '../core/effects.ts';
+import { writeThenSend, type Effect } from '../core/effects.ts';
 import { toHex } from '../core/bytes.ts';
 import { encodeLunchState, type RequestRef } from '../core/lunch.ts';
 import { RECOVERY_NONCE_BYTES, VOTING_KINDS, coordinatesOf, decodeWire, isLunchOp, type Roster, type Signed, type VotingKind, type Wire } from '../core/messages.ts';
@@ -828,6 +828,66 @@ export class Simulation {
     this.carryOut(x, effects, 'restore');
   }
 
+  /** What the checks and the trace make of one effect other than a record or a send (`list[at]`, among the step's others). */
+  private observe(node: number, e: Exclude<Effect, { kind: 'persist' | 'send' }>, origin: 'step' | 'tick' | 'restore', list: readonly Effect[], at: number): void {
+    const honest = this.invariants.honestNode[node]!;
+    const member = this.memberOf[node]!;
+    switch (e.kind) {
+      case 'executed': {
+        this.invariants.executed(node, e);
+        if (!honest) break;
+        this.dirty = true;
+        this.honestMaxSeq[node] = e.seq;
+        for (const r of e.requests) this.requestsSeen.add(`${r.member}/${r.counter}`);
+        const known = this.known[node]!;
+        for (const ev of e.events) {
+          if (ev.kind === 'proposed') known.push(ev.ref);
+          else if (ev.kind === 'round-started') known.length = 0;
+          else if (ev.kind === 'decided') this.roundsDecided.add(ev.round);
+        }
+        this.trace.note(this.now, node, member, `${origin === 'restore' ? 're-executes from its records' : 'EXECUTES'} s${e.seq} (v${e.view}) ` +
+          `[${e.requests.map((r) => `${r.member}#${r.counter}`).join(' ')}]` + (e.events.length ? ` -> ${e.events.map((ev) => ev.kind).join(', ')}` : ''));
+        break;
+      }
+      case 'evidence':
+        this.trace.note(this.now, node, member, `EVIDENCE against member ${e.member} (${e.slot})`);
+        this.invariants.evidence(node, e);
+        if (honest) {
+          this.stats.evidence++;
+          this.dirty = true;
+        }
+        break;
+      case 'claim':
+        this.stats.claims++;
+        this.trace.add(this.now, node, member, `claim: ${e.accuser} accuses ${e.accused} (${e.reason})`);
+        break;
+      case 'view':
+        this.trace.note(this.now, node, member, e.changing ? `view change from v${e.view}` : `ENTERS view ${e.view}`);
+        if (!e.changing && this.invariants.isCorrect(node)) this.stats.viewChanges = Math.max(this.stats.viewChanges, e.view);
+        break;
+      case 'state':
+        if (honest) {
+          // The snapshot is taken after the whole step, so its counters include what the node
+          // executed after adopting the state in this same step: leave those members' counters
+          // to the executions that follow.
+          const later = new Set(list.slice(at + 1).flatMap((x) => (x.kind === 'executed' ? x.requests.map((r) => r.member) : [])));
+          const counters = this.nodes[node]!.snapshot().lastCounter.map((c, m) => (later.has(m) ? 0 : c));
+          this.invariants.transferred(node, e.seq, encodeLunchState(e.lunch), counters);
+          this.honestMaxSeq[node] = Math.max(this.honestMaxSeq[node]!, e.seq);
+          this.known[node] = e.lunch.proposals.filter((p) => p.round === e.lunch.round).map((p) => ({ ...p.ref }));
+          this.dirty = true;
+          if (origin !== 'restore') this.stats.stateTransfers++;
+        }
+        this.trace.note(this.now, node, member, origin === 'restore' ? `restores its stable state at s${e.seq}` : `ADOPTS a certified state at s${e.seq} (state transfer)`);
+        break;
+      case 'received':
+        if (e.dropped === null) break;
+        if (honest) this.stats.drops[e.dropped] = (this.stats.drops[e.dropped] ?? 0) + 1;
+        this.trace.add(this.now, node, member, `drops a message from m${e.from}: ${e.dropped}`);
+        break;
+    }
+  }
+
   private nodeName(x: number): string {
     const m = this.memberOf[x]!;
     return x === m ? `m${m}` : `m${m}/node${x}`;
@@ -949,101 +1009,60 @@ export class Simulation {
     const member = this.memberOf[node]!;
     const disk = this.disks[node]!;
     const watchAmnesia = this.amnesic[node]!;
+    // Positions among this list's records: a forbidden signature is excused only by a stable
+    // checkpoint recorded before it.
     let forbiddenAt = -1;
+    let forbidden: WalRecord | null = null;
     let stableAt = -1;
+    let recordAt = 0;
     let executed = false;
-    /** The write the current run of consecutive persists goes into. */
-    let write: { id: number; records: WalRecord[] } | null = null;
     /** The last write started by this effect list (for the 'same-list' gate). */
     let lastWriteHere: { id: number; records: WalRecord[] } | null = null;
-    for (const [i, e] of effects.entries()) {
-      if (e.kind === 'persist') {
-        write ??= this.startWrite(node);
+    const groups = writeThenSend(effects);
+    // The effects other than records, in their order: what comes after a state transfer.
+    const rest = groups.flatMap((g) => g.then);
+    let restAt = -1;
+    for (const group of groups) {
+      if (group.records.length > 0) {
+        const write = this.startWrite(node);
         lastWriteHere = write;
-        // What reaches the disk is a copy, as a real store (structured clone) keeps it; only
-        // worth the time when something will read it back.
-        write.records.push(this.restarts.length > 0 ? structuredClone(e.record) : e.record);
-        const record = e.record;
-        if (record.kind === 'signed') {
-          const body = record.signed.body;
-          if (honest && body.t === 'request' && body.from === member && isLunchOp(body.op)) this.invariants.signedRequest(member, body.counter);
-          if (watchAmnesia && forbiddenAt < 0 && FORGETFUL_KINDS.has(body.t)) forbiddenAt = i;
-        } else if (record.kind === 'stable') {
-          if (stableAt < 0) stableAt = i;
-          if (origin !== 'restore') this.invariants.stable(node, record.seq, record.bytes, record.proof);
-          const a = this.away;
-          if (honest && a !== null && a.active && member !== a.member && record.seq > a.othersStable) {
-            a.othersStable = record.seq;
-            if (!a.healing && a.othersStable - this.honestMaxSeq[a.member]! > this.logWindow) {
-              a.healing = true;
-              this.queue.push(this.now + this.diskRng.int(0, 300), { k: 'back' });
+        for (const record of group.records) {
+          const at = recordAt++;
+          // What reaches the disk is a copy, as a real store (structured clone) keeps it; only
+          // worth the time when something will read it back.
+          write.records.push(this.restarts.length > 0 ? structuredClone(record) : record);
+          if (record.kind === 'signed') {
+            const body = record.signed.body;
+            if (honest && body.t === 'request' && body.from === member && isLunchOp(body.op)) this.invariants.signedRequest(member, body.counter);
+            if (watchAmnesia && forbiddenAt < 0 && FORGETFUL_KINDS.has(body.t)) {
+              forbiddenAt = at;
+              forbidden = record;
+            }
+          } else if (record.kind === 'stable') {
+            if (stableAt < 0) stableAt = at;
+            if (origin !== 'restore') this.invariants.stable(node, record.seq, record.bytes, record.proof);
+            const a = this.away;
+            if (honest && a !== null && a.active && member !== a.member && record.seq > a.othersStable) {
+              a.othersStable = record.seq;
+              if (!a.healing && a.othersStable - this.honestMaxSeq[a.member]! > this.logWindow) {
+                a.healing = true;
+                this.queue.push(this.now + this.diskRng.int(0, 300), { k: 'back' });
+              }
             }
           }
         }
-        continue;
       }
-      if (e.kind === 'send') {
-        const last = disk.pending[disk.pending.length - 1];
-        if (last !== undefined && (this.sendGate === 'earlier-writes' || lastWriteHere !== null)) {
-          disk.waiting.push({ after: this.sendGate === 'earlier-writes' ? last.id : lastWriteHere!.id, effect: e });
-        } else this.transmit(node, e);
-        write = null;
-        continue;
-      }
-      switch (e.kind) {
-        case 'executed': {
-          this.invariants.executed(node, e);
-          if (!honest) break;
-          executed = true;
-          this.dirty = true;
-          this.honestMaxSeq[node] = e.seq;
-          for (const r of e.requests) this.requestsSeen.add(`${r.member}/${r.counter}`);
-          const known = this.known[node]!;
-          for (const ev of e.events) {
-            if (ev.kind === 'proposed') known.push(ev.ref);
-            else if (ev.kind === 'round-started') known.length = 0;
-            else if (ev.kind === 'decided') this.roundsDecided.add(ev.round);
-          }
-          this.trace.note(this.now, node, member, `${origin === 'restore' ? 're-executes from its records' : 'EXECUTES'} s${e.seq} (v${e.view}) ` +
-            `[${e.requests.map((r) => `${r.member}#${r.counter}`).join(' ')}]` + (e.events.length ? ` -> ${e.events.map((ev) => ev.kind).join(', ')}` : ''));
-          break;
+      for (const e of group.then) {
+        restAt++;
+        if (e.kind === 'send') {
+          const last = disk.pending[disk.pending.length - 1];
+          if (last !== undefined && (this.sendGate === 'earlier-writes' || lastWriteHere !== null)) {
+            disk.waiting.push({ after: this.sendGate === 'earlier-writes' ? last.id : lastWriteHere!.id, effect: e });
+          } else this.transmit(node, e);
+          continue;
         }
-        case 'evidence':
-          this.trace.note(this.now, node, member, `EVIDENCE against member ${e.member} (${e.slot})`);
-          this.invariants.evidence(node, e);
-          if (honest) {
-            this.stats.evidence++;
-            this.dirty = true;
-          }
-          break;
-        case 'claim':
-          this.stats.claims++;
-          this.trace.add(this.now, node, member, `claim: ${e.accuser} accuses ${e.accused} (${e.reason})`);
-          break;
-        case 'view':
-          this.trace.note(this.now, node, member, e.changing ? `view change from v${e.view}` : `ENTERS view ${e.view}`);
-          if (!e.changing && this.invariants.isCorrect(node)) this.stats.viewChanges = Math.max(this.stats.viewChanges, e.view);
-          break;
-        case 'state':
-          if (honest) {
-            // The snapshot is taken after the whole step, so its counters include what the node
-            // executed after adopting the state in this same step: leave those members' counters
-            // to the executions that follow.
-            const later = new Set(effects.slice(i + 1).flatMap((x) => (x.kind === 'executed' ? x.requests.map((r) => r.member) : [])));
-            const counters = this.nodes[node]!.snapshot().lastCounter.map((c, m) => (later.has(m) ? 0 : c));
-            this.invariants.transferred(node, e.seq, encodeLunchState(e.lunch), counters);
-            this.honestMaxSeq[node] = Math.max(this.honestMaxSeq[node]!, e.seq);
-            this.known[node] = e.lunch.proposals.filter((p) => p.round === e.lunch.round).map((p) => ({ ...p.ref }));
-            this.dirty = true;
-            if (origin !== 'restore') this.stats.stateTransfers++;
-          }
-          this.trace.note(this.now, node, member, origin === 'restore' ? `restores its stable state at s${e.seq}` : `ADOPTS a certified state at s${e.seq} (state transfer)`);
-          break;
-        case 'received':
-          if (e.dropped === null) break;
-          if (honest) this.stats.drops[e.dropped] = (this.stats.drops[e.dropped] ?? 0) + 1;
-          this.trace.add(this.now, node, member, `drops a message from m${e.from}: ${e.dropped}`);
-          break;
+        this.observe(node, e, origin, rest, restAt);
+        if (e.kind === 'executed' && honest) executed = true;
       }
     }
     if (executed) {
@@ -1056,8 +1075,7 @@ export class Simulation {
     if (watchAmnesia && (forbiddenAt >= 0 || stableAt >= 0 || origin === 'tick')) {
       const still = this.nodes[node]!.snapshot().amnesia !== false;
       if (forbiddenAt >= 0 && (still || stableAt < 0 || stableAt > forbiddenAt)) {
-        const body = (effects[forbiddenAt] as Extract<Effect, { kind: 'persist' }>).record;
-        throw new InvariantViolation('amnesia', `${this.nodeName(node)} signed a ${record(body)} while amnesic (its records were wiped)`);
+        throw new InvariantViolation('amnesia', `${this.nodeName(node)} signed a ${record(forbidden!)} while amnesic (its records were wiped)`);
       }
       if (!still) {
         this.amnesic[node] = false;
