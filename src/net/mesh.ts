@@ -145,7 +145,7 @@ export class Mesh {
     if (!link) return;
     link.present = false;
     // A verified channel may outlive the peer's signaling socket; its own close event decides.
-    if (link.state !== 'verified') this.drop(link, 'disconnected', 'left the room');
+    if (link.state !== 'verified') this.abandon(link, 'disconnected', 'left the room');
   }
 
   signal(from: string, data: unknown): void {
@@ -304,7 +304,7 @@ export class Mesh {
       if (current()) this.receive(link, new Uint8Array(data));
     });
     peer.on('close', () => {
-      if (current()) this.drop(link, 'disconnected', 'connection closed');
+      if (current()) this.abandon(link, 'disconnected', 'connection closed');
     });
     peer.on('error', (e) => {
       if (!current()) return;
@@ -312,9 +312,9 @@ export class Mesh {
       const ice = code === 'ERR_ICE_CONNECTION_FAILURE' || code === 'ERR_CONNECTION_FAILURE';
       if (ice && !channelOpen) {
         link.cause = failureCause(config, link.ice);
-        this.drop(link, 'disconnected', link.cause);
+        this.abandon(link, 'disconnected', link.cause);
       } else {
-        this.drop(link, 'disconnected', link.state === 'verified' && ice ? 'connection lost (no network path any more)' : describeError(e));
+        this.abandon(link, 'disconnected', link.state === 'verified' && ice ? 'connection lost (no network path any more)' : describeError(e));
       }
     });
     link.timer = setTimeout(() => {
@@ -322,9 +322,9 @@ export class Mesh {
       // Not even a data channel: ICE found no working path. Say why, as far as we can tell.
       if (!channelOpen) {
         link.cause = failureCause(config, link.ice);
-        this.drop(link, 'disconnected', link.cause);
+        this.abandon(link, 'disconnected', link.cause);
       } else {
-        this.drop(link, 'disconnected', 'connected, but the key check did not finish; retrying');
+        this.abandon(link, 'disconnected', 'connected, but the key check did not finish; retrying');
       }
     }, this.options.attemptTimeoutMs ?? 15_000);
   }
@@ -334,7 +334,7 @@ export class Mesh {
     const decoded = decodeMessage(data);
     if (!decoded.ok) {
       if (decoded.reason === 'other-version') {
-        this.drop(link, 'incompatible',
+        this.abandon(link, 'incompatible',
           `runs protocol version ${String(decoded.version)}; this tab runs version ${HANDSHAKE_VERSION} — reload both tabs from the same link`);
       } else {
         this.count(decoded.reason);
@@ -346,12 +346,12 @@ export class Mesh {
     switch (msg.t) {
       case 'hello': {
         if (msg.from !== link.id || msg.to !== me.id || msg.room !== room) {
-          return this.drop(link, 'failed', 'its hello names another member or room');
+          return this.abandon(link, 'failed', 'its hello names another member or room');
         }
         if (msg.size !== this.options.size) {
-          return this.drop(link, 'incompatible', `its link says the room has ${msg.size} members; this tab's says ${this.options.size} — use the same link`);
+          return this.abandon(link, 'incompatible', `its link says the room has ${msg.size} members; this tab's says ${this.options.size} — use the same link`);
         }
-        if (!link.localDtls || !link.remoteDtls) return this.drop(link, 'failed', 'no DTLS fingerprint in the SDP');
+        if (!link.localDtls || !link.remoteDtls) return this.abandon(link, 'failed', 'no DTLS fingerprint in the SDP');
         link.name = msg.name;
         const sig = signHandshake(
           { room, signer: me.id, verifier: link.id, challenge: msg.challenge, signerDtls: link.localDtls, verifierDtls: link.remoteDtls },
@@ -367,7 +367,7 @@ export class Mesh {
           { room, signer: link.id, verifier: me.id, challenge: link.challenge, signerDtls: link.remoteDtls, verifierDtls: link.localDtls },
           msg.sig,
         );
-        if (!ok) return this.drop(link, 'failed', 'could not prove it holds the key it claims');
+        if (!ok) return this.abandon(link, 'failed', 'could not prove it holds the key it claims');
         clearTimeout(link.timer);
         link.retries = 0;
         link.cause = null;
@@ -402,12 +402,12 @@ export class Mesh {
     try {
       link.peer?.send(encodeMessage(message));
     } catch (e) {
-      this.drop(link, 'disconnected', describeError(e));
+      this.abandon(link, 'disconnected', describeError(e));
     }
   }
 
   /** Abandon the current attempt; the initiator tries again while the peer is in the room. */
-  private drop(link: Link, state: LinkState, detail: string): void {
+  private abandon(link: Link, state: LinkState, detail: string): void {
     this.close(link);
     this.setState(link, state, detail);
     if (this.stopped || state === 'incompatible' || !link.initiator || !link.present) return;
