@@ -4,6 +4,7 @@
 import { spawnSync, type SpawnSyncOptions } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { chromium } from '@playwright/test';
+import { canInstallWithApt, installWithApt } from './apt.ts';
 import { CHROMIUM_ENV, DEBIAN_CHROMIUM } from './browser.ts';
 import { loopbackNamespaceUnavailable, runInLoopbackNamespace } from './loopback.ts';
 
@@ -16,7 +17,6 @@ function run(cmd: string, args: string[], options: SpawnSyncOptions = {}): numbe
   return r.error ? 127 : (r.status ?? 1);
 }
 
-const isRoot = process.getuid?.() === 0;
 
 function findChromium(): { path: string | undefined; how: string } {
   const fromEnv = process.env[CHROMIUM_ENV];
@@ -27,9 +27,9 @@ function findChromium(): { path: string | undefined; how: string } {
   if (existsSync(DEBIAN_CHROMIUM)) return { path: DEBIAN_CHROMIUM, how: "Debian's package" };
   const own = safeExecutablePath();
   if (own && existsSync(own)) return { path: undefined, how: `Playwright's own browser (${own})` };
-  if (isRoot && existsSync('/usr/bin/apt-get')) {
-    log(`no Chromium found; installing Debian's: apt-get install -y chromium`);
-    if (run('apt-get', ['update', '-q']) !== 0 || run('apt-get', ['install', '-y', '-q', 'chromium']) !== 0 || !existsSync(DEBIAN_CHROMIUM)) {
+  if (canInstallWithApt()) {
+    log('no Chromium found');
+    if (!installWithApt(['chromium'], log) || !existsSync(DEBIAN_CHROMIUM)) {
       fail('installing Chromium with apt-get failed (see above).');
     }
     return { path: DEBIAN_CHROMIUM, how: "Debian's package, just installed" };

@@ -10,6 +10,7 @@ import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { canInstallWithApt, installWithApt } from '../apt.ts';
 import { CHROMIUM_ENV, DEBIAN_CHROMIUM } from '../browser.ts';
 import { APP_IP, MEMBERS, TURN_IP, buildTopology, destroyTopology, ns, sh } from './topology.ts';
 import { LAB_INFO_ENV, type LabInfo } from './info.ts';
@@ -37,15 +38,27 @@ function chromiumPath(): string | undefined {
   return existsSync(DEBIAN_CHROMIUM) ? DEBIAN_CHROMIUM : undefined;
 }
 
+/** The lab's own tools, by command, with the Debian package that has each. */
+const TOOLS: readonly (readonly [command: string, args: string[], pkg: string])[] = [
+  ['nft', ['--version'], 'nftables'],
+  ['turnserver', ['--version'], 'coturn'],
+  ['openssl', ['version'], 'openssl'],
+];
+
+/** As e2e/run.ts does for Chromium: as root, install what is missing rather than skip the lab. */
+function installMissingTools(): void {
+  if (process.env.BYZANTINE_LUNCH_NO_NETNS === '1' || !canInstallWithApt()) return;
+  const missing = TOOLS.filter(([cmd, args]) => !have(cmd, args)).map(([, , pkg]) => pkg);
+  if (missing.length > 0 && !installWithApt(missing, log)) log('apt-get failed (see above)');
+}
+
 /** Why the lab cannot run here, or null. */
 function unavailable(): string | null {
   if (process.env.BYZANTINE_LUNCH_NO_NETNS === '1') return 'BYZANTINE_LUNCH_NO_NETNS=1';
   if (process.getuid?.() !== 0) return 'not running as root (network namespaces, NAT routers and coturn need root)';
   if (!have('ip', ['-V'])) return 'iproute2 (ip) is not installed';
   if (!have('unshare', ['-n', '-m', 'true'])) return 'unshare -n -m failed (no permission to create network namespaces here)';
-  if (!have('nft', ['--version'])) return "nftables is not installed (apt-get install -y nftables)";
-  if (!have('turnserver', ['--version'])) return "coturn is not installed (apt-get install -y coturn)";
-  if (!have('openssl', ['version'])) return 'openssl is not installed (apt-get install -y openssl)';
+  for (const [cmd, args, pkg] of TOOLS) if (!have(cmd, args)) return `${pkg} is not installed (apt-get install -y ${pkg})`;
   if (!chromiumPath()) return `no Chromium at ${process.env[CHROMIUM_ENV] ?? DEBIAN_CHROMIUM} (apt-get install -y chromium)`;
   return null;
 }
@@ -54,6 +67,7 @@ function unavailable(): string | null {
 // Outside: check, build, then run this same file again inside a private network namespace.
 // ---------------------------------------------------------------------------------------------
 if (process.env.LAB_INSIDE !== '1') {
+  installMissingTools();
   const why = unavailable();
   if (why) skip(why);
   log('building the app (npm run build)');
