@@ -7,9 +7,12 @@ import type { IdentityEnv, LockLike, LockManagerLike, StorageLike } from './iden
 import {
   IDENTITY_FILE_FORMAT,
   IdentityFileError,
+  SEALED_ITERATIONS_RANGE,
   exportIdentity,
+  exportSealedIdentity,
   identityFileName,
   importIdentity,
+  openIdentityFile,
   parseIdentityFile,
 } from './identity-file.ts';
 
@@ -132,7 +135,7 @@ describe('exportIdentity / parseIdentityFile', () => {
     ['a JSON list', () => '[1, 2]', 'wrong-format', /not a Byzantine Lunch identity file/],
     ['another JSON file', () => '{"name": "package", "version": "1.0.0"}', 'wrong-format', /not a Byzantine Lunch identity file/],
     ['another format', () => fileWith({ format: 'something-else' }), 'wrong-format', /not a Byzantine Lunch identity file/],
-    ['a newer version', () => fileWith({ version: 2 }), 'wrong-version', /format version 2.*reads version 1 only/],
+    ['a newer version', () => fileWith({ version: 3 }), 'wrong-version', /format version 3.*reads versions 1 and 2 only/],
     ['no version', () => fileWith({ version: undefined }), 'wrong-version', /does not say which format version/],
     ['no name', () => fileWith({ name: undefined }), 'bad-field', /The name is missing from this identity file/],
     ['an empty name', () => fileWith({ name: '  ' }), 'bad-name', /name in this identity file cannot be used: A name cannot be empty/],
@@ -230,5 +233,83 @@ describe('importIdentity', () => {
     await expect(importIdentity(tab, fileWith({ version: 3 }))).rejects.toBeInstanceOf(IdentityFileError);
     expect(tab.session.getItem(SESSION_KEY)).toBeNull();
     expect((await factory.databases()).map((d) => d.name)).toEqual([]);
+  });
+});
+
+describe('sealed identity files (a passphrase)', () => {
+  // The fewest rounds an import accepts, so the tests stay quick; the app writes 600,000.
+  const iterations = SEALED_ITERATIONS_RANGE[0];
+  const PASS = 'correct horse battery';
+
+  async function sealed(base = identity('Rich'), passphrase = PASS): Promise<string> {
+    return exportSealedIdentity(base, NOW, passphrase, { iterations });
+  }
+
+  async function openError(text: string, passphrase?: string): Promise<IdentityFileError> {
+    const error = await openIdentityFile(text, passphrase).then(() => null, (e: unknown) => e);
+    expect(error).toBeInstanceOf(IdentityFileError);
+    return error as IdentityFileError;
+  }
+
+  it('round-trips with the passphrase, and keeps no secret key in the clear', async () => {
+    const me = identity('Rich');
+    const text = await sealed(me);
+    expect(text).not.toContain(toHex(me.secretKey));
+    const json = JSON.parse(text) as { version: number; sealed: { iterations: number } };
+    expect(json.version).toBe(2);
+    expect(json.sealed.iterations).toBe(iterations);
+    const opened = await openIdentityFile(text, PASS);
+    expect(opened).toEqual({ id: me.id, name: 'Rich', publicKey: me.publicKey, secretKey: me.secretKey });
+  });
+
+  it('asks for the passphrase, and says so when it is wrong', async () => {
+    const text = await sealed();
+    expect(parseError(text).code).toBe('needs-passphrase');
+    expect((await openError(text)).code).toBe('needs-passphrase');
+    const wrong = await openError(text, 'not the passphrase');
+    expect(wrong.code).toBe('wrong-passphrase');
+    expect(wrong.message).toMatch(/does not open the identity file/);
+  });
+
+  it('does not open when the sealed key is moved into another identity\'s file', async () => {
+    const other = identity('Chris');
+    const mine = JSON.parse(await sealed()) as Record<string, unknown>;
+    const theirs = JSON.parse(await sealed(other)) as Record<string, unknown>;
+    const swapped = JSON.stringify({ ...theirs, sealed: mine['sealed'] });
+    expect((await openError(swapped, PASS)).code).toBe('wrong-passphrase');
+  });
+
+  it('bounds what a file may ask of the import, and checks every field', async () => {
+    const json = JSON.parse(await sealed()) as { sealed: Record<string, unknown> };
+    const withSealed = (changes: Record<string, unknown>) => JSON.stringify({ ...json, sealed: { ...json.sealed, ...changes } });
+    const cases: [string, string, RegExp][] = [
+      ['too many rounds', withSealed({ iterations: 1e9 }), /far above/],
+      ['too few rounds', withSealed({ iterations: 1000 }), /too weak/],
+      ['an unknown method', withSealed({ kdf: 'md5' }), /does not know/],
+      ['a short salt', withSealed({ salt: 'ab' }), /salt .* not 16 bytes/],
+      ['a cut sealed key', withSealed({ secretKey: 'ab'.repeat(10) }), /sealed secret key .* not 48 bytes/],
+      ['no sealed key', JSON.stringify({ ...json, sealed: undefined }), /sealed secret key is missing/],
+    ];
+    for (const [what, text, message] of cases) {
+      const error = await openError(text, PASS);
+      expect(error.code, what).toBe('bad-field');
+      expect(error.message, what).toMatch(message);
+    }
+  });
+
+  it('refuses a short passphrase on export', async () => {
+    await expect(exportSealedIdentity(identity(), NOW, 'short', { iterations })).rejects.toThrow(/at least 8 characters/);
+  });
+
+  it('imports a sealed file with its passphrase, and stores nothing without it', async () => {
+    const factory = new IDBFactory();
+    const tab = env(factory);
+    const me = identity('Bryan');
+    const text = await sealed(me);
+    await expect(importIdentity(tab, text)).rejects.toMatchObject({ code: 'needs-passphrase' });
+    expect((await factory.databases()).map((d) => d.name)).toEqual([]);
+    const result = await importIdentity(tab, text, PASS);
+    expect(result).toMatchObject({ id: me.id, name: 'Bryan', alreadyStored: false });
+    expect(tab.session.getItem(SESSION_KEY)).toBe(me.id);
   });
 });

@@ -1,8 +1,10 @@
 // Exporting and importing an identity as a small JSON file.
 //
 // A member whose secret key is gone counts as faulty for good, so a person can save their
-// identity and bring it back (after clearing site data, or into another browser). The file holds
-// the secret key in plain hex: whoever has the file can act as that member.
+// identity and bring it back (after clearing site data, or into another browser). A plain file
+// (version 1) holds the secret key in hex: whoever has the file can act as that member. A sealed
+// file (version 2) holds it encrypted under a passphrase: AES-GCM with a key derived by PBKDF2,
+// bound to the file's public key, so the file is safe to keep where others may read it.
 //
 // An imported file is a trust boundary like storage: it is validated in full, including that the
 // secret key really belongs to the public key and that the public key is an acceptable Ed25519
@@ -13,7 +15,16 @@ import { IdentityError, SESSION_KEY, normalizeName, storeIdentityRecord } from '
 import type { IdentityEnv } from './identity.ts';
 
 export const IDENTITY_FILE_FORMAT = 'byzantine-lunch-identity';
+/** The version of a plain file, which holds the secret key in hex. */
 export const IDENTITY_FILE_VERSION = 1;
+/** The version of a sealed file, which holds the secret key encrypted under a passphrase. */
+export const SEALED_FILE_VERSION = 2;
+/** PBKDF2-SHA256 rounds for a new sealed file (a fraction of a second in a browser). */
+export const SEALED_ITERATIONS = 600_000;
+/** What a sealed file may ask of an import: fewer rounds would be weak, more a way to stall a tab. */
+export const SEALED_ITERATIONS_RANGE: readonly [number, number] = [100_000, 2_000_000];
+/** The shortest passphrase a sealed export accepts. */
+export const MIN_PASSPHRASE_LENGTH = 8;
 /** Far above any real identity file (about 300 bytes); anything larger is not one. */
 export const IDENTITY_FILE_MAX_LENGTH = 16 * 1024;
 
@@ -24,7 +35,9 @@ export type IdentityFileErrorCode =
   | 'bad-field'
   | 'bad-name'
   | 'bad-key'
-  | 'key-mismatch';
+  | 'key-mismatch'
+  | 'needs-passphrase'
+  | 'wrong-passphrase';
 
 export class IdentityFileError extends Error {
   override readonly name = 'IdentityFileError';
@@ -58,7 +71,55 @@ export interface IdentityFileContents {
  * Throws when the identity is inconsistent, so a broken file is never produced.
  */
 export function exportIdentity(identity: ExportableIdentity, now: number | Date): string {
-  const { id, secretKey, publicKey, name } = identity;
+  const date = checkExportable(identity, now);
+  const file = {
+    format: IDENTITY_FILE_FORMAT,
+    version: IDENTITY_FILE_VERSION,
+    name: identity.name,
+    publicKey: toHex(identity.publicKey),
+    secretKey: toHex(identity.secretKey),
+    exportedAt: date.toISOString(),
+  };
+  return `${JSON.stringify(file, null, 2)}\n`;
+}
+
+/**
+ * The identity as JSON text with its secret key sealed under `passphrase` (at least
+ * MIN_PASSPHRASE_LENGTH characters). `random` supplies the salt and nonce (tests pass their own).
+ * Throws a TypeError for an inconsistent identity and a RangeError for a short passphrase.
+ */
+export async function exportSealedIdentity(
+  identity: ExportableIdentity,
+  now: number | Date,
+  passphrase: string,
+  options: { iterations?: number; random?: (bytes: number) => Uint8Array } = {},
+): Promise<string> {
+  const date = checkExportable(identity, now);
+  if (typeof passphrase !== 'string' || [...passphrase].length < MIN_PASSPHRASE_LENGTH) {
+    throw new RangeError(`A passphrase needs at least ${MIN_PASSPHRASE_LENGTH} characters.`);
+  }
+  const iterations = options.iterations ?? SEALED_ITERATIONS;
+  const random = options.random ?? ((n: number) => crypto.getRandomValues(new Uint8Array(n)));
+  const salt = random(SALT_BYTES);
+  const iv = random(IV_BYTES);
+  const key = await sealingKey(passphrase, salt, iterations);
+  const sealed = new Uint8Array(
+    await crypto.subtle.encrypt({ name: 'AES-GCM', iv: iv as BufferSource, additionalData: sealedContext(identity.publicKey) }, key, identity.secretKey as BufferSource),
+  );
+  const file = {
+    format: IDENTITY_FILE_FORMAT,
+    version: SEALED_FILE_VERSION,
+    name: identity.name,
+    publicKey: toHex(identity.publicKey),
+    sealed: { kdf: SEALED_KDF, iterations, salt: toHex(salt), iv: toHex(iv), secretKey: toHex(sealed) },
+    exportedAt: date.toISOString(),
+  };
+  return `${JSON.stringify(file, null, 2)}\n`;
+}
+
+/** Throws unless the identity's keys and id agree; returns the export time as a Date. */
+function checkExportable(identity: ExportableIdentity, now: number | Date): Date {
+  const { id, secretKey, publicKey } = identity;
   if (!(publicKey instanceof Uint8Array) || publicKey.length !== KEY_BYTES || !(secretKey instanceof Uint8Array) || secretKey.length !== KEY_BYTES) {
     throw new TypeError(`An identity's keys must be ${KEY_BYTES} bytes each.`);
   }
@@ -66,15 +127,29 @@ export function exportIdentity(identity: ExportableIdentity, now: number | Date)
   if (!equalBytes(publicKeyOf(secretKey), publicKey)) throw new TypeError('The identity secret key does not match its public key.');
   const date = now instanceof Date ? now : new Date(now);
   if (Number.isNaN(date.getTime())) throw new TypeError('The export time is not a valid date.');
-  const file = {
-    format: IDENTITY_FILE_FORMAT,
-    version: IDENTITY_FILE_VERSION,
-    name,
-    publicKey: toHex(publicKey),
-    secretKey: toHex(secretKey),
-    exportedAt: date.toISOString(),
-  };
-  return `${JSON.stringify(file, null, 2)}\n`;
+  return date;
+}
+
+const SEALED_KDF = 'PBKDF2-SHA256';
+const SALT_BYTES = 16;
+const IV_BYTES = 12;
+/** AES-GCM's tag follows the 32 encrypted bytes. */
+const SEALED_BYTES = KEY_BYTES + 16;
+
+async function sealingKey(passphrase: string, salt: Uint8Array, iterations: number): Promise<CryptoKey> {
+  const material = await crypto.subtle.importKey('raw', new TextEncoder().encode(passphrase.normalize('NFC')), 'PBKDF2', false, ['deriveKey']);
+  return crypto.subtle.deriveKey(
+    { name: 'PBKDF2', hash: 'SHA-256', salt: salt as BufferSource, iterations },
+    material,
+    { name: 'AES-GCM', length: 256 },
+    false,
+    ['encrypt', 'decrypt'],
+  );
+}
+
+/** What the ciphertext is bound to: a sealed key moved into another identity's file does not open. */
+function sealedContext(publicKey: Uint8Array): BufferSource {
+  return new TextEncoder().encode(`${IDENTITY_FILE_FORMAT}/${SEALED_FILE_VERSION}/${toHex(publicKey)}`);
 }
 
 /** A file name for the download, e.g. `byzantine-lunch-James-3fa2-91c0.json`. */
@@ -128,10 +203,10 @@ function missingField(labels: Record<string, string>) {
 }
 
 const VersionSchema = v.object({
-  version: v.literal(IDENTITY_FILE_VERSION, (issue) =>
+  version: v.picklist([IDENTITY_FILE_VERSION, SEALED_FILE_VERSION], (issue) =>
     typeof issue.input === 'number'
-      ? `This identity file has format version ${issue.input}, but this version of Byzantine Lunch reads version ` +
-        `${IDENTITY_FILE_VERSION} only. Open it with the version of the app that exported it, or reload to update this one.`
+      ? `This identity file has format version ${issue.input}, but this version of Byzantine Lunch reads versions ` +
+        `${IDENTITY_FILE_VERSION} and ${SEALED_FILE_VERSION} only. Open it with the version of the app that exported it, or reload to update this one.`
       : `This identity file does not say which format version it has; ${DAMAGED}.`,
   ),
 }, (issue) => (issue.input === undefined ? `This identity file does not say which format version it has; ${DAMAGED}.` : 'This identity file could not be read.'));
@@ -142,6 +217,30 @@ const FieldsSchema = v.object({
   secretKey: hexKey('secret key'),
   exportedAt: v.optional(v.string(`The export date in this identity file is not text; ${DAMAGED}.`)),
 }, missingField({ name: 'name', publicKey: 'public key', secretKey: 'secret key' }));
+
+const hex = (what: string, bytes: number) =>
+  v.pipe(
+    v.string(`The ${what} in this identity file is missing or is not text; ${DAMAGED}.`),
+    v.regex(new RegExp(`^[0-9a-fA-F]{${bytes * 2}}$`), `The ${what} in this identity file is not ${bytes} bytes of hexadecimal; ${DAMAGED}.`),
+  );
+
+const SealedSchema = v.object({
+  name: v.string(`The name in this identity file is missing or is not text; ${DAMAGED}.`),
+  publicKey: hexKey('public key'),
+  sealed: v.object({
+    kdf: v.literal(SEALED_KDF, `This identity file is sealed in a way this version of Byzantine Lunch does not know; ${DAMAGED}.`),
+    iterations: v.pipe(
+      v.number(`The sealing strength in this identity file is missing; ${DAMAGED}.`),
+      v.integer(`The sealing strength in this identity file is not a whole number; ${DAMAGED}.`),
+      v.minValue(SEALED_ITERATIONS_RANGE[0], `The sealing strength in this identity file is too weak to trust; ${DAMAGED}.`),
+      v.maxValue(SEALED_ITERATIONS_RANGE[1], `The sealing strength in this identity file is far above what Byzantine Lunch writes; ${DAMAGED}.`),
+    ),
+    salt: hex('salt', SALT_BYTES),
+    iv: hex('nonce', IV_BYTES),
+    secretKey: hex('sealed secret key', SEALED_BYTES),
+  }, `The sealed secret key in this identity file is missing; ${DAMAGED}.`),
+  exportedAt: v.optional(v.string(`The export date in this identity file is not text; ${DAMAGED}.`)),
+}, missingField({ name: 'name', publicKey: 'public key', sealed: 'sealed secret key' }));
 
 function firstIssue(schema: v.GenericSchema, value: unknown): string | null {
   const result = v.safeParse(schema, value, { abortEarly: true });
@@ -154,6 +253,54 @@ function firstIssue(schema: v.GenericSchema, value: unknown): string | null {
  * name, a public key that is not an acceptable Ed25519 key, or a secret key of another identity.
  */
 export function parseIdentityFile(text: string): IdentityFileContents {
+  const json = readIdentityJson(text);
+  if (isSealed(json)) {
+    throw new IdentityFileError('needs-passphrase', 'This identity file is sealed with a passphrase. Enter the passphrase it was saved with.');
+  }
+  const fields = v.safeParse(FieldsSchema, json, { abortEarly: true });
+  if (!fields.success) {
+    throw new IdentityFileError('bad-field', fields.issues[0]?.message ?? 'This identity file could not be read.');
+  }
+  return checkedContents(fields.output.name, fields.output.publicKey, fields.output.secretKey);
+}
+
+/**
+ * Reads a plain or a sealed identity file; a sealed one opens with its `passphrase`. Throws an
+ * `IdentityFileError`: as `parseIdentityFile` does, and `needs-passphrase` (none given for a
+ * sealed file) or `wrong-passphrase` (it does not open the file, or the file was altered).
+ */
+export async function openIdentityFile(text: string, passphrase?: string): Promise<IdentityFileContents> {
+  const json = readIdentityJson(text);
+  if (!isSealed(json)) return parseIdentityFile(text);
+  if (typeof passphrase !== 'string' || passphrase === '') {
+    throw new IdentityFileError('needs-passphrase', 'This identity file is sealed with a passphrase. Enter the passphrase it was saved with.');
+  }
+  const fields = v.safeParse(SealedSchema, json, { abortEarly: true });
+  if (!fields.success) {
+    throw new IdentityFileError('bad-field', fields.issues[0]?.message ?? 'This identity file could not be read.');
+  }
+  const { name, publicKey, sealed } = fields.output;
+  const publicBytes = fromHex(publicKey.toLowerCase());
+  let secretKey: Uint8Array;
+  try {
+    const key = await sealingKey(passphrase, fromHex(sealed.salt.toLowerCase()), sealed.iterations);
+    secretKey = new Uint8Array(await crypto.subtle.decrypt(
+      { name: 'AES-GCM', iv: fromHex(sealed.iv.toLowerCase()) as BufferSource, additionalData: sealedContext(publicBytes) },
+      key,
+      fromHex(sealed.secretKey.toLowerCase()) as BufferSource,
+    ));
+  } catch (error) {
+    throw new IdentityFileError(
+      'wrong-passphrase',
+      'This passphrase does not open the identity file. Check it and try again (the file may also have been altered).',
+      { cause: error },
+    );
+  }
+  return checkedContents(name, publicKey, toHex(secretKey));
+}
+
+/** The file's JSON, once its size, its syntax, its format and its version are right. */
+function readIdentityJson(text: string): unknown {
   if (typeof text !== 'string') throw new IdentityFileError('not-json', 'An identity file must be read as text.');
   if (text.length > IDENTITY_FILE_MAX_LENGTH) {
     throw new IdentityFileError(
@@ -176,21 +323,25 @@ export function parseIdentityFile(text: string): IdentityFileContents {
   if (formatProblem) throw new IdentityFileError('wrong-format', formatProblem);
   const versionProblem = firstIssue(VersionSchema, json);
   if (versionProblem) throw new IdentityFileError('wrong-version', versionProblem);
-  const fields = v.safeParse(FieldsSchema, json, { abortEarly: true });
-  if (!fields.success) {
-    throw new IdentityFileError('bad-field', fields.issues[0]?.message ?? 'This identity file could not be read.');
-  }
+  return json;
+}
 
+function isSealed(json: unknown): boolean {
+  return (json as { version?: unknown }).version === SEALED_FILE_VERSION;
+}
+
+/** The name and keys checked as one identity: a usable name, an acceptable key, a matching secret. */
+function checkedContents(rawName: string, publicHex: string, secretHex: string): IdentityFileContents {
   let name: string;
   try {
-    name = normalizeName(fields.output.name);
+    name = normalizeName(rawName);
   } catch (error) {
     const why = error instanceof IdentityError ? error.message : String(error);
     throw new IdentityFileError('bad-name', `The name in this identity file cannot be used: ${why}`, { cause: error });
   }
 
-  const publicKey = fromHex(fields.output.publicKey.toLowerCase());
-  const secretKey = fromHex(fields.output.secretKey.toLowerCase());
+  const publicKey = fromHex(publicHex.toLowerCase());
+  const secretKey = fromHex(secretHex.toLowerCase());
   if (!isAcceptablePublicKey(publicKey)) {
     throw new IdentityFileError(
       'bad-key',
@@ -227,14 +378,15 @@ export interface ImportedIdentity {
 
 /**
  * Reads an identity file, stores the identity (unless it is already stored) and remembers it in
- * sessionStorage, so that this tab claims it after the caller reloads the page. Throws an
- * `IdentityFileError` for a bad file and an `IdentityError` when storage fails.
+ * sessionStorage, so that this tab claims it after the caller reloads the page. A sealed file
+ * needs its `passphrase`. Throws an `IdentityFileError` for a bad file (or a missing or wrong
+ * passphrase) and an `IdentityError` when storage fails.
  *
  * If another tab of this browser is using the identity right now, the reload cannot claim it and
  * takes another one, exactly as a duplicated tab would.
  */
-export async function importIdentity(env: IdentityEnv, text: string): Promise<ImportedIdentity> {
-  const file = parseIdentityFile(text);
+export async function importIdentity(env: IdentityEnv, text: string, passphrase?: string): Promise<ImportedIdentity> {
+  const file = await openIdentityFile(text, passphrase);
   const { outcome, record } = await storeIdentityRecord(env, {
     v: 1,
     id: file.id,
