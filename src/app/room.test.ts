@@ -48,6 +48,7 @@ class Net {
   readonly queue: Packet[] = [];
   readonly held: Packet[] = [];
   readonly rooms = new Map<string, LunchRoom>();
+  readonly stores = new Map<string, RoomStore>();
   readonly changes = new Map<string, number>();
   readonly ids: string[];
   readonly clock = { now: 1_000 };
@@ -60,6 +61,8 @@ class Net {
       const id = this.ids[i]!;
       const others = this.ids.filter((x) => x !== id);
       this.changes.set(id, 0);
+      const store = memoryStore();
+      this.stores.set(id, store);
       const room = new LunchRoom({
         room: 'late-room',
         size: 4,
@@ -69,7 +72,7 @@ class Net {
           name: (x) => names[this.ids.indexOf(x)] ?? null,
           send: (to, bytes) => void this.queue.push({ from: id, to, bytes }),
         },
-        store: memoryStore(),
+        store,
         onChange: () => void this.changes.set(id, (this.changes.get(id) ?? 0) + 1),
         now: () => this.clock.now,
       });
@@ -132,6 +135,52 @@ let net: Net | null = null;
 afterEach(() => {
   net?.stop();
   net = null;
+});
+
+describe('LunchRoom durability', () => {
+  /** Holds member `index`'s next writes until `open()`; `batches` lists the size of each write. */
+  function gate(index: number) {
+    const store = net!.stores.get(net!.idOf(index))!;
+    const append = store.appendRecords.bind(store);
+    const batches: number[] = [];
+    let open!: () => void;
+    const opened = new Promise<void>((r) => (open = r));
+    store.appendRecords = async (room, member, records) => {
+      batches.push(records.length);
+      await opened;
+      return append(room, member, records);
+    };
+    return { batches, open };
+  }
+
+  it('writes a run of records in one call, and sends what follows only once it is durable', async () => {
+    net = new Net(4);
+    await net.start();
+    const issuer = net.idOf(1);
+    const { batches, open } = gate(1);
+    net.member(1).propose('Ramen Spot', '12:20');
+    await new Promise((r) => setTimeout(r, 10));
+    expect(batches).toHaveLength(1);
+    expect(net.queue.filter((p) => p.from === issuer)).toEqual([]);
+    open();
+    await net.settle();
+    expect(net.member(1).view().executed).toBe(1);
+  });
+
+  it('sends nothing once stopped, even what a write already under way was for', async () => {
+    net = new Net(4);
+    await net.start();
+    const issuer = net.idOf(1);
+    const { batches, open } = gate(1);
+    net.member(1).propose('Ramen Spot', '12:20');
+    await new Promise((r) => setTimeout(r, 10));
+    net.member(1).stop();
+    open();
+    await net.settle();
+    expect(batches).toHaveLength(1);
+    expect(net.queue.filter((p) => p.from === issuer)).toEqual([]);
+    expect(net.member(0).view().executed).toBe(0);
+  });
 });
 
 describe('LunchRoom diagrams', () => {

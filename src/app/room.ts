@@ -4,11 +4,10 @@
 // diagrams.ts (the message diagrams and counts), transcript.ts (the story) and present.ts (the
 // RoomView the UI renders).
 import { Adversary, type Strategy } from '../core/adversaries.ts';
-import type { Effect } from '../core/effects.ts';
+import { writeThenSend, type Effect } from '../core/effects.ts';
 import { initialLunch, type Choice, type LunchOp, type LunchState, type RequestRef } from '../core/lunch.ts';
 import { RECOVERY_NONCE_BYTES, type Roster } from '../core/messages.ts';
 import { Replica } from '../core/replica.ts';
-import type { WalRecord } from '../core/wal.ts';
 import { ed25519Suite, fingerprint, fromHex } from '../crypto/ed25519.ts';
 import type { RoomRoster as StoredRoster, RoomStore } from '../storage/room-store.ts';
 import { Diagrams, diagramLabel } from './diagrams.ts';
@@ -237,36 +236,29 @@ export class LunchRoom implements RoomIntents {
   }
 
   /**
-   * Carry out effects in order on one chain: a run of records is written in one transaction and
-   * the messages after it leave only once it is durable.
+   * Carry out effects in order on one chain, so that a later step's writes never overtake an
+   * earlier one's sends: each run of records is one write, and what follows it waits until it is
+   * durable (writeThenSend). Once stopped, nothing more leaves.
    */
   private apply(effects: Effect[]): void {
     if (effects.length === 0) return;
     this.chain = this.chain.then(async () => {
-      let records: WalRecord[] = [];
-      const flush = async () => {
-        if (records.length === 0) return;
-        const batch = records;
-        records = [];
-        await this.o.store.appendRecords(this.o.room, this.o.me.id, batch);
-      };
       let changed = false;
-      for (const e of effects) {
-        if (e.kind === 'persist') {
-          records.push(e.record);
-          continue;
+      for (const { records, then } of writeThenSend(effects)) {
+        if (records.length > 0) await this.o.store.appendRecords(this.o.room, this.o.me.id, records);
+        if (this.stopped) return;
+        for (const e of then) {
+          if (e.kind === 'send') this.deliver(e.to, e.bytes);
+          changed = this.observe(e) || changed;
         }
-        if (e.kind === 'send') {
-          await flush();
-          if (this.stopped) return;
-          const targets = e.to === 'all' ? this.roster!.keys.filter((k) => k !== this.o.me.id) : [this.roster!.keys[e.to]];
-          for (const id of targets) if (id) this.o.peers.send(id, e.bytes);
-        }
-        changed = this.observe(e) || changed;
       }
-      await flush();
       if (changed) this.o.onChange();
     }).catch((e: unknown) => this.fail(e));
+  }
+
+  private deliver(to: number | 'all', bytes: Uint8Array): void {
+    const keys = this.roster!.keys;
+    for (const id of to === 'all' ? keys.filter((k) => k !== this.o.me.id) : [keys[to]]) if (id) this.o.peers.send(id, bytes);
   }
 
   /** What an effect changes on screen: the diagrams, the lunch, the claims, the transcript. */
