@@ -118,7 +118,7 @@ export interface MessageEventView {
   readonly malicious: boolean;
 }
 
-/** The messages behind one agreed sequence number, as this tab saw them. */
+/** The messages behind one agreed sequence number, as this tab saw them; each message once, however often it was sent. */
 export interface DiagramView {
   readonly seq: number;
   /** What was agreed, in words: "Bryan joins Thai Palace". */
@@ -131,9 +131,13 @@ export interface ProtocolPanelView {
   readonly primary: string;
   readonly executed: number;
   readonly stable: number;
-  /** Messages by kind for the last agreed sequence number (the same ones the diagram draws). */
+  /**
+   * Messages by kind for the last agreed sequence number, each once: the arrows its diagram
+   * draws. Copies sent again are left out (they are in the totals and the retransmissions), so
+   * summed over the members and halved these are the protocol's own count.
+   */
   readonly lastCounts: Readonly<Record<string, number>>;
-  /** Messages by kind since this tab joined, sent and received, heartbeats and checkpoints included. */
+  /** Messages by kind since this tab joined, sent and received, heartbeats, checkpoints and copies included. */
   readonly totalCounts: Readonly<Record<string, number>>;
   /** Dropped incoming messages by reason. */
   readonly drops: Readonly<Record<string, number>>;
