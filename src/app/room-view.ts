@@ -90,11 +90,17 @@ export interface RoomView {
   readonly panel: ProtocolPanelView;
 }
 
+/** What the UI may ask of a room. A request is signed and sent for agreement; nothing changes until it executes. */
 export interface RoomIntents {
+  /** Propose a place and time for lunch in the current round. */
   propose(place: string, time: string): void;
+  /** Join or decline a proposal. */
   vote(proposal: RequestRef, choice: Choice): void;
+  /** Start a new round of proposals. */
   newRound(): void;
+  /** Turn this tab's malicious mode on or off, with the strategy it lies by. */
   setMalicious(enabled: boolean, strategy: Strategy): void;
+  /** The proof that `member` equivocated, checked again in this tab, or null when there is none. */
   proof(member: number): ProofView | null;
   /** A proof as a self-describing file to download, or null when there is none. */
   proofFile(member: number): { fileName: string; text: string } | null;
