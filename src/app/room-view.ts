@@ -4,6 +4,7 @@ import type { Strategy } from '../core/adversaries.ts';
 import type { Choice, RequestRef } from '../core/lunch.ts';
 import type { NormalCaseKind } from '../core/messages.ts';
 
+/** One member as the member list shows it. */
 export interface MemberView {
   readonly index: number;
   /** Hex public key. */
@@ -19,6 +20,7 @@ export interface MemberView {
   readonly claims: number;
 }
 
+/** A proposal with its votes so far. */
 export interface ProposalView {
   readonly ref: RequestRef;
   readonly round: number;
@@ -34,6 +36,7 @@ export interface ProposalView {
   readonly open: boolean;
 }
 
+/** A round's decision: where, when and who is going. */
 export interface DecisionView {
   readonly ref: RequestRef;
   readonly round: number;
@@ -43,6 +46,7 @@ export interface DecisionView {
   readonly going: readonly string[];
 }
 
+/** One line of the transcript, the story of the room in the members' voices. */
 export interface TranscriptLine {
   /** Milliseconds since the page loaded. */
   readonly at: number;
@@ -51,6 +55,7 @@ export interface TranscriptLine {
   readonly kind: 'request' | 'decision' | 'view' | 'evidence' | 'claim' | 'roster' | 'info';
 }
 
+/** A proof of equivocation, as the proof dialog shows it. */
 export interface ProofView {
   readonly member: number;
   readonly slot: string;
@@ -61,6 +66,7 @@ export interface ProofView {
   readonly verdict: { ok: boolean; reason: string };
 }
 
+/** Everything the UI renders of a room; a new one after every change. */
 export interface RoomView {
   /** gathering: waiting for n members to announce themselves; running: the roster is fixed. */
   readonly phase: 'gathering' | 'running';
@@ -132,6 +138,7 @@ export interface DiagramView {
   readonly events: readonly MessageEventView[];
 }
 
+/** The protocol panel: where the protocol stands in this tab, and the messages it counted. */
 export interface ProtocolPanelView {
   readonly view: number;
   readonly primary: string;
