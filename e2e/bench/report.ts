@@ -203,7 +203,7 @@ export function renderText(r: BenchResult): string {
   );
   out.push('');
   out.push('Messages per agreed request (unbatched; panel lastCounts summed over tabs ÷ 2 | change in totalCounts ÷ 2 | protocol;');
-  out.push('medians over the requests during which nothing was retransmitted; per request: copies sent again, and first sendings = sent − copies)');
+  out.push('panel: medians over every request; totals: over the requests during which nothing was retransmitted; per request: copies sent again, and first sendings = sent − copies)');
   const rows: string[][] = [['n (clean/all)', ...PHASES, 'all', 'retransmitted', 'first sendings']];
   for (const x of r.rooms) {
     const mm = x.messages;

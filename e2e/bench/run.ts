@@ -14,7 +14,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { chromium, type Browser } from '@playwright/test';
 import { CHROMIUM_ENV, CHROMIUM_FLAGS, DEBIAN_CHROMIUM } from '../browser.ts';
 import { runLoopbackOnlyIfPossible } from '../loopback.ts';
-import { floorModel, type FloorModel } from './model.ts';
+import { floorModel, PHASES, type FloorModel } from './model.ts';
 import { newContext, planFor, RoomBench, type RoomResult } from './measure.ts';
 import { preparePages } from './pages.ts';
 import { renderSvg, renderText, targetsOf, type BenchResult, type CoreSection, type Machine } from './report.ts';
@@ -147,7 +147,72 @@ function findRate(value: unknown, depth = 0): number | null {
   return null;
 }
 
+const HELP = `npx tsx e2e/bench/run.ts [--quick] [--messages N[,N…] [--samples K]]
+
+  (no option)    the full bench: floor parts, latency at 4, 7 and 10 tabs, the user-level time,
+                 throughput, a view change, messages per request, and the core alone
+  --quick        the same with fewer samples
+  --messages 4,7 only the messages per request, in a fresh room of each size: K counted requests
+                 (default 4) after two warm-up requests; prints each request's panel counts
+                 (lastCounts summed over tabs ÷ 2) against the protocol's, and writes
+                 e2e/bench/results/messages-<date>.json
+  --help         this text
+`;
+
+/** The value after `--name` (or in `--name=value`), or null. */
+function option(args: string[], name: string): string | null {
+  const i = args.findIndex((a) => a === `--${name}` || a.startsWith(`--${name}=`));
+  if (i < 0) return null;
+  const a = args[i]!;
+  return a.includes('=') ? a.slice(a.indexOf('=') + 1) : (args[i + 1] ?? '');
+}
+
+/** `--messages`: only the message counts, so that they can be checked without a 3-minute run. */
+async function messagesOnly(sizes: number[], samples: number): Promise<void> {
+  log(`messages only, n = ${sizes.join(', ')}, ${samples} counted requests each; ${process.env[NETNS_ENV] ?? 'network namespace unknown'}`);
+  build(ROOT);
+  let served: Served | null = null;
+  let browser: Browser | null = null;
+  try {
+    served = await serve(ROOT, PORT);
+    browser = await chromium.launch({ executablePath: process.env[CHROMIUM_ENV] || undefined, args: CHROMIUM_FLAGS });
+    const context = await newContext(browser, served.baseUrl);
+    await preparePages(context);
+    const results = [];
+    for (const n of sizes) {
+      const room = new RoomBench(context, served.baseUrl, n, log);
+      await room.open();
+      for (let i = 0; i < 2; i++) await room.proposeAndWait(`Warm-up ${n}-${i + 1}`);
+      const m = await room.messages(samples);
+      const expected = PHASES.reduce((a, p) => a + m.expected[p], 0);
+      for (const [i, s] of m.samples.entries()) {
+        const shown = PHASES.reduce((a, p) => a + (s.lastCounts[p] ?? 0), 0);
+        log(`n=${n} request ${i + 1}: panel ${shown} (${PHASES.map((p) => `${p} ${s.lastCounts[p] ?? 0}`).join(', ')}), first sendings ${s.firstTime}, protocol ${expected}, copies sent again ${s.retransmissions}`);
+      }
+      log(`n=${n}: panel exact in every request: ${m.exact ? 'yes' : 'no'}`);
+      results.push({ n, openMs: room.openMs, messages: m });
+      await room.close();
+    }
+    await context.close();
+    mkdirSync(RESULTS, { recursive: true });
+    const file = `messages-${new Date().toISOString().replace(/[:.]/g, '-')}.json`;
+    writeFileSync(join(RESULTS, file), `${JSON.stringify({ loadAverage: os.loadavg(), results }, null, 2)}\n`);
+    log(`wrote e2e/bench/results/${file}`);
+  } finally {
+    if (browser) await browser.close().catch(() => undefined);
+    served?.stop();
+  }
+}
+
 async function inner(args: string[]): Promise<void> {
+  const sizes = option(args, 'messages');
+  if (sizes !== null) {
+    const ns = sizes.split(',').map(Number);
+    if (ns.length === 0 || ns.some((n) => n !== 4 && n !== 7 && n !== 10)) fail(`--messages takes sizes among 4, 7 and 10, not "${sizes}"`);
+    const samples = Number(option(args, 'samples') ?? 4);
+    if (!Number.isInteger(samples) || samples < 1) fail('--samples takes a positive whole number');
+    return messagesOnly(ns, samples);
+  }
   const quick = args.includes('--quick');
   const plan = planFor(quick);
   const started = Date.now();
@@ -263,6 +328,10 @@ async function inner(args: string[]): Promise<void> {
 }
 
 const args = process.argv.slice(2);
+if (args.includes('--help')) {
+  console.log(HELP);
+  process.exit(0);
+}
 if (process.env[INNER_ENV] === '1') {
   inner(args).then(
     () => process.exit(0),

@@ -8,12 +8,14 @@ import type { RoomStore } from '../storage/room-store.ts';
 import type { ProtocolPanelView } from './room-view.ts';
 import type { LunchRoom } from './room.ts';
 
+/** When a sequence number executed in this tab, on the machine-wide clock, and which requests it carried. */
 export interface ExecutedMark {
   seq: number;
   at: number;
   requests: string[];
 }
 
+/** What the bench may ask of a tab (`window.__lunchBench`); e2e/bench/pages.ts calls these. */
 export interface BenchHooks {
   ready(): boolean;
   n(): number;
@@ -31,8 +33,10 @@ export interface BenchHooks {
   ping(peer: number, count: number): Promise<number[]>;
 }
 
+/** Epoch milliseconds with sub-millisecond precision, comparable across the tabs of one machine. */
 export const clock = (): number => performance.timeOrigin + performance.now();
 
+/** Installs the hooks on `window.__lunchBench`; `marks` is filled by the room's onExecuted. */
 export function installBenchHooks(room: LunchRoom, store: RoomStore, ping: (id: string) => Promise<number>, marks: ExecutedMark[]): void {
   const msg = new TextEncoder().encode('byzantine-lunch bench message of a typical size '.repeat(4));
   const hooks: BenchHooks = {

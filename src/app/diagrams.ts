@@ -3,6 +3,10 @@
 // effect, with the coordinates the replica read from it) is filed under the sequence number it
 // belongs to; an `executed` effect closes that sequence number's diagram. Nothing is decoded or
 // guessed here: the replica says what each message is.
+//
+// A diagram draws each message once. Copies (what the replica marks as sent again, and at the
+// receiving end a second arrival of an arrow already drawn) count only towards the totals and the
+// retransmissions, so the last decision's counts are the protocol's own: first sendings.
 import type { Effect } from '../core/effects.ts';
 import type { LunchEvent } from '../core/lunch.ts';
 import { coordinatesOf, type Coordinates } from '../core/messages.ts';
@@ -21,6 +25,7 @@ const PENDING_KEPT = 2000;
 
 interface Recorded extends MessageEventView {
   readonly request: string | null;
+  readonly arrow: string;
 }
 
 interface Diagram {
@@ -29,6 +34,16 @@ interface Diagram {
   /** Ids (`member:counter`) of the requests it executed, to place their late copies. */
   readonly requests: ReadonlySet<string>;
   readonly events: Recorded[];
+  /** The arrows drawn, to know a copy when it arrives. */
+  readonly arrows: Set<string>;
+}
+
+/**
+ * What makes two arrows the same message: sender, receiver, kind and coordinates. A request is
+ * its author's signed request whoever passes it on, so it is one per receiver.
+ */
+function arrowOf(from: number, to: number, type: string, c: Coordinates): string {
+  return type === 'request' ? `${to}<request ${c.request}` : `${from}>${to} ${type} ${c.view}:${c.seq}:${c.request}`;
 }
 
 /** The phase a message kind is drawn in. */
@@ -50,6 +65,7 @@ export function phaseOf(type: string): Phase {
 /** Files one tab's protocol messages under the decisions they belong to. */
 export class Diagrams {
   private pending: Recorded[] = [];
+  private pendingArrows = new Set<string>();
   private readonly kept: Diagram[] = [];
   /** The highest sequence number whose diagram was closed; later messages for it go to its diagram. */
   private closedThrough = 0;
@@ -66,11 +82,11 @@ export class Diagrams {
         if (e.retransmit) this.copies += e.to === 'all' ? n - 1 : 1;
         const targets = e.to === 'all' ? [...Array(n).keys()].filter((m) => m !== me) : [e.to];
         let grew = false;
-        for (const to of targets) grew = this.record(me, to, e.type, coordinatesOf(e.message), at, liar) || grew;
+        for (const to of targets) grew = this.record(me, to, e.type, coordinatesOf(e.message), at, liar, e.retransmit === true) || grew;
         return grew;
       }
       case 'received':
-        return this.record(e.from, me, e.type, e.at, at, false);
+        return this.record(e.from, me, e.type, e.at, at, false, false);
       default:
         return false;
     }
@@ -85,8 +101,8 @@ export class Diagrams {
     const wanted = new Set(requests);
     const mine = this.pending.filter((e) => e.seq === seq || (e.request !== null && wanted.has(e.request)) || e.phase === 'view-change');
     const taken = new Set(mine);
-    this.pending = this.pending.filter((e) => !taken.has(e) && (e.seq === null || e.seq > seq));
-    this.kept.push({ seq, label, requests: wanted, events: mine });
+    this.keepPending(this.pending.filter((e) => !taken.has(e) && (e.seq === null || e.seq > seq)));
+    this.kept.push({ seq, label, requests: wanted, events: mine, arrows: new Set(mine.map((e) => e.arrow)) });
     this.closedThrough = Math.max(this.closedThrough, seq);
     if (this.kept.length > DIAGRAMS_KEPT) this.kept.shift();
     const who = (type: string) => [...new Set(mine.filter((e) => e.type === type && e.seq === seq).map((e) => e.from))].sort((a, b) => a - b);
@@ -98,11 +114,11 @@ export class Diagrams {
     return this.kept.map((d) => ({
       seq: d.seq,
       label: d.label,
-      events: d.events.map(({ request: _r, ...e }) => ({ ...e, malicious: e.malicious || proven.includes(e.from) })),
+      events: d.events.map(({ request: _r, arrow: _a, ...e }) => ({ ...e, malicious: e.malicious || proven.includes(e.from) })),
     }));
   }
 
-  /** Messages of the last decision by kind: the same events its diagram draws. */
+  /** Messages of the last decision by kind: the arrows its diagram draws, copies left out. */
   lastCounts(): Record<string, number> {
     const out: Record<string, number> = {};
     for (const e of this.kept.at(-1)?.events ?? []) out[e.type] = (out[e.type] ?? 0) + 1;
@@ -119,23 +135,32 @@ export class Diagrams {
     return this.copies;
   }
 
-  private record(from: number, to: number, type: string, c: Coordinates, at: number, malicious: boolean): boolean {
+  private record(from: number, to: number, type: string, c: Coordinates, at: number, malicious: boolean, copy: boolean): boolean {
     this.totals.set(type, (this.totals.get(type) ?? 0) + 1);
     const phase = phaseOf(type);
-    if (phase === 'other') return false;
-    const event: Recorded = { at, from, to, type, phase, view: c.view, seq: c.seq, malicious, request: c.request };
+    if (phase === 'other' || copy) return false;
+    const arrow = arrowOf(from, to, type, c);
+    const event: Recorded = { at, from, to, type, phase, view: c.view, seq: c.seq, malicious, request: c.request, arrow };
     const closed = this.closedDiagramOf(event);
     if (closed) {
-      if (closed.events.length >= EVENTS_PER_DIAGRAM) return false;
+      if (closed.arrows.has(arrow) || closed.events.length >= EVENTS_PER_DIAGRAM) return false;
       closed.events.push(event);
+      closed.arrows.add(arrow);
       return true;
     }
     // A sequence number at or below the last closed one without a diagram of its own (aged out,
     // or never executed here) will not get one.
     if (event.seq !== null && event.seq <= this.closedThrough) return false;
+    if (this.pendingArrows.has(arrow)) return false;
     this.pending.push(event);
-    if (this.pending.length > PENDING_KEPT) this.pending.splice(0, this.pending.length - PENDING_KEPT);
+    this.pendingArrows.add(arrow);
+    if (this.pending.length > PENDING_KEPT) this.keepPending(this.pending.slice(-PENDING_KEPT));
     return false;
+  }
+
+  private keepPending(events: Recorded[]): void {
+    this.pending = events;
+    this.pendingArrows = new Set(events.map((e) => e.arrow));
   }
 
   private closedDiagramOf(e: Recorded): Diagram | undefined {

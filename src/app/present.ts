@@ -22,29 +22,33 @@ export interface RoomFacts {
   readonly running: boolean;
   readonly snap: ReplicaSnapshot | undefined;
   readonly verified: ReadonlySet<string>;
-  nameOf(id: string): string;
-  fingerprintOf(id: string): string;
-  readonly claims: ReadonlyMap<number, number>;
-  readonly lunch: LunchState;
-  readonly transcript: readonly TranscriptLine[];
+  /** Members' names and fingerprints, by key. */
+  readonly names: { of(id: string): string; fingerprintOf(id: string): string };
+  /** What the tab kept of its replica's effects (chronicle.ts). */
+  readonly kept: {
+    readonly claims: ReadonlyMap<number, number>;
+    readonly lunch: LunchState;
+    readonly transcript: readonly TranscriptLine[];
+    readonly diagrams: Diagrams;
+  };
   readonly malicious: { enabled: boolean; strategy: Strategy };
   readonly problem: string | null;
-  readonly diagrams: Diagrams;
 }
 
 /** The RoomView of these facts. */
 export function presentRoom(f: RoomFacts): RoomView {
-  const { snap, lunch, size: n } = f;
+  const { snap, size: n } = f;
+  const { claims, lunch, transcript, diagrams } = f.kept;
   const members: MemberView[] = f.keys.map((id, index) => ({
     index,
     id,
-    name: f.nameOf(id),
-    fingerprint: f.fingerprintOf(id),
+    name: f.names.of(id),
+    fingerprint: f.names.fingerprintOf(id),
     isMe: id === f.me,
     connected: id === f.me || f.verified.has(id),
     primary: snap !== undefined && primaryOf(snap.view, n) === index,
     provenFaulty: snap?.proven.includes(index) ?? false,
-    claims: f.claims.get(index) ?? 0,
+    claims: claims.get(index) ?? 0,
   }));
   const names = (i: number) => members[i]?.name ?? `member ${i}`;
   const decisions = lunch.decisions.map((d) => {
@@ -73,21 +77,21 @@ export function presentRoom(f: RoomFacts): RoomView {
     }),
     decision: decisions.find((d) => d.round === lunch.round) ?? null,
     decisions,
-    transcript: f.transcript,
+    transcript,
     malicious: f.malicious,
     pendingOwn: snap?.pendingOwn ?? 0,
     amnesia: snap?.amnesia ?? false,
     problem: f.problem,
-    diagrams: f.diagrams.views(snap?.proven ?? []),
+    diagrams: diagrams.views(snap?.proven ?? []),
     panel: {
       view: snap?.view ?? 0,
       primary: snap ? names(primaryOf(snap.view, n)) : '',
       executed: snap?.executedSeq ?? 0,
       stable: snap?.stable ?? 0,
-      lastCounts: f.diagrams.lastCounts(),
-      totalCounts: f.diagrams.totalCounts(),
+      lastCounts: diagrams.lastCounts(),
+      totalCounts: diagrams.totalCounts(),
       drops: snap?.drops ?? {},
-      retransmissions: f.diagrams.retransmissions(),
+      retransmissions: diagrams.retransmissions(),
     },
   };
 }

@@ -4,6 +4,7 @@ import type { Strategy } from '../core/adversaries.ts';
 import type { Choice, RequestRef } from '../core/lunch.ts';
 import type { NormalCaseKind } from '../core/messages.ts';
 
+/** One member as the member list shows it. */
 export interface MemberView {
   readonly index: number;
   /** Hex public key. */
@@ -19,6 +20,7 @@ export interface MemberView {
   readonly claims: number;
 }
 
+/** A proposal with its votes so far. */
 export interface ProposalView {
   readonly ref: RequestRef;
   readonly round: number;
@@ -34,6 +36,7 @@ export interface ProposalView {
   readonly open: boolean;
 }
 
+/** A round's decision: where, when and who is going. */
 export interface DecisionView {
   readonly ref: RequestRef;
   readonly round: number;
@@ -43,6 +46,7 @@ export interface DecisionView {
   readonly going: readonly string[];
 }
 
+/** One line of the transcript, the story of the room in the members' voices. */
 export interface TranscriptLine {
   /** Milliseconds since the page loaded. */
   readonly at: number;
@@ -51,6 +55,7 @@ export interface TranscriptLine {
   readonly kind: 'request' | 'decision' | 'view' | 'evidence' | 'claim' | 'roster' | 'info';
 }
 
+/** A proof of equivocation, as the proof dialog shows it. */
 export interface ProofView {
   readonly member: number;
   readonly slot: string;
@@ -61,6 +66,7 @@ export interface ProofView {
   readonly verdict: { ok: boolean; reason: string };
 }
 
+/** Everything the UI renders of a room; a new one after every change. */
 export interface RoomView {
   /** gathering: waiting for n members to announce themselves; running: the roster is fixed. */
   readonly phase: 'gathering' | 'running';
@@ -90,11 +96,17 @@ export interface RoomView {
   readonly panel: ProtocolPanelView;
 }
 
+/** What the UI may ask of a room. A request is signed and sent for agreement; nothing changes until it executes. */
 export interface RoomIntents {
+  /** Propose a place and time for lunch in the current round. */
   propose(place: string, time: string): void;
+  /** Join or decline a proposal. */
   vote(proposal: RequestRef, choice: Choice): void;
+  /** Start a new round of proposals. */
   newRound(): void;
+  /** Turn this tab's malicious mode on or off, with the strategy it lies by. */
   setMalicious(enabled: boolean, strategy: Strategy): void;
+  /** The proof that `member` equivocated, checked again in this tab, or null when there is none. */
   proof(member: number): ProofView | null;
   /** A proof as a self-describing file to download, or null when there is none. */
   proofFile(member: number): { fileName: string; text: string } | null;
@@ -118,7 +130,7 @@ export interface MessageEventView {
   readonly malicious: boolean;
 }
 
-/** The messages behind one agreed sequence number, as this tab saw them. */
+/** The messages behind one agreed sequence number, as this tab saw them; each message once, however often it was sent. */
 export interface DiagramView {
   readonly seq: number;
   /** What was agreed, in words: "Bryan joins Thai Palace". */
@@ -126,14 +138,19 @@ export interface DiagramView {
   readonly events: readonly MessageEventView[];
 }
 
+/** The protocol panel: where the protocol stands in this tab, and the messages it counted. */
 export interface ProtocolPanelView {
   readonly view: number;
   readonly primary: string;
   readonly executed: number;
   readonly stable: number;
-  /** Messages by kind for the last agreed sequence number (the same ones the diagram draws). */
+  /**
+   * Messages by kind for the last agreed sequence number, each once: the arrows its diagram
+   * draws. Copies sent again are left out (they are in the totals and the retransmissions), so
+   * summed over the members and halved these are the protocol's own count.
+   */
   readonly lastCounts: Readonly<Record<string, number>>;
-  /** Messages by kind since this tab joined, sent and received, heartbeats and checkpoints included. */
+  /** Messages by kind since this tab joined, sent and received, heartbeats, checkpoints and copies included. */
   readonly totalCounts: Readonly<Record<string, number>>;
   /** Dropped incoming messages by reason. */
   readonly drops: Readonly<Record<string, number>>;

@@ -48,28 +48,31 @@ class Net {
   readonly queue: Packet[] = [];
   readonly held: Packet[] = [];
   readonly rooms = new Map<string, LunchRoom>();
+  readonly stores = new Map<string, RoomStore>();
   readonly changes = new Map<string, number>();
   readonly ids: string[];
   readonly clock = { now: 1_000 };
 
-  constructor(n: number) {
+  constructor(n: 4 | 7 | 10) {
     const pairs = Array.from({ length: n }, () => generateKeyPair());
     this.ids = pairs.map((p) => toHex(p.publicKey));
-    const names = ['James', 'Bryan', 'Rich', 'Chris'];
+    const names = ['James', 'Bryan', 'Rich', 'Chris', 'Ada', 'Ben', 'Cleo', 'Dev', 'Eve', 'Finn'];
     pairs.forEach((p, i) => {
       const id = this.ids[i]!;
       const others = this.ids.filter((x) => x !== id);
       this.changes.set(id, 0);
+      const store = memoryStore();
+      this.stores.set(id, store);
       const room = new LunchRoom({
         room: 'late-room',
-        size: 4,
+        size: n,
         me: { id, secretKey: p.secretKey, name: () => names[i]! },
         peers: {
           verified: () => others,
           name: (x) => names[this.ids.indexOf(x)] ?? null,
           send: (to, bytes) => void this.queue.push({ from: id, to, bytes }),
         },
-        store: memoryStore(),
+        store,
         onChange: () => void this.changes.set(id, (this.changes.get(id) ?? 0) + 1),
         now: () => this.clock.now,
       });
@@ -132,6 +135,52 @@ let net: Net | null = null;
 afterEach(() => {
   net?.stop();
   net = null;
+});
+
+describe('LunchRoom durability', () => {
+  /** Holds member `index`'s next writes until `open()`; `batches` lists the size of each write. */
+  function gate(index: number) {
+    const store = net!.stores.get(net!.idOf(index))!;
+    const append = store.appendRecords.bind(store);
+    const batches: number[] = [];
+    let open!: () => void;
+    const opened = new Promise<void>((r) => (open = r));
+    store.appendRecords = async (room, member, records) => {
+      batches.push(records.length);
+      await opened;
+      return append(room, member, records);
+    };
+    return { batches, open };
+  }
+
+  it('writes a run of records in one call, and sends what follows only once it is durable', async () => {
+    net = new Net(4);
+    await net.start();
+    const issuer = net.idOf(1);
+    const { batches, open } = gate(1);
+    net.member(1).propose('Ramen Spot', '12:20');
+    await new Promise((r) => setTimeout(r, 10));
+    expect(batches).toHaveLength(1);
+    expect(net.queue.filter((p) => p.from === issuer)).toEqual([]);
+    open();
+    await net.settle();
+    expect(net.member(1).view().executed).toBe(1);
+  });
+
+  it('sends nothing once stopped, even what a write already under way was for', async () => {
+    net = new Net(4);
+    await net.start();
+    const issuer = net.idOf(1);
+    const { batches, open } = gate(1);
+    net.member(1).propose('Ramen Spot', '12:20');
+    await new Promise((r) => setTimeout(r, 10));
+    net.member(1).stop();
+    open();
+    await net.settle();
+    expect(batches).toHaveLength(1);
+    expect(net.queue.filter((p) => p.from === issuer)).toEqual([]);
+    expect(net.member(0).view().executed).toBe(0);
+  });
 });
 
 describe('LunchRoom diagrams', () => {
@@ -221,7 +270,7 @@ describe('LunchRoom diagrams', () => {
     expect(after.diagrams[0]!.events).toHaveLength(sum(after.panel.lastCounts));
   });
 
-  it('keeps a decision’s diagram bounded however often a late message is repeated', async () => {
+  it('draws a late message once however often it is repeated, and counts every copy in the totals', async () => {
     net = new Net(4);
     await net.start();
     const target = 1;
@@ -233,12 +282,32 @@ describe('LunchRoom diagrams', () => {
     await net.settle(isLate);
     const [held] = net.held.splice(0);
     const room = net.member(target);
+    const before = room.view();
     for (let i = 0; i < 600; i++) room.receive(held!.from, held!.bytes);
     await net.settle();
     const view = room.view();
-    expect(view.diagrams[0]!.events.length).toBe(500);
+    expect(view.diagrams[0]!.events).toHaveLength(before.diagrams[0]!.events.length + 1);
     expect(view.diagrams[0]!.events).toHaveLength(sum(view.panel.lastCounts));
-    // Every copy still counts towards the totals.
+    expect(view.panel.lastCounts.commit).toBe(6);
     expect(view.panel.totalCounts.commit).toBeGreaterThanOrEqual(600);
   });
+
+  for (const n of [4, 7] as const) {
+    it(`shows the protocol's count in the last decision at n = ${n}, however many copies the retransmission beat adds`, async () => {
+      net = new Net(n);
+      await net.start();
+      // Commits held back leave every slot unfinished when the beat comes, so everyone resends.
+      net.member(1).propose('Ramen Spot', '12:20');
+      await net.settle((p) => about(p.bytes).k === 'commit');
+      net.clock.now += 1_500;
+      await new Promise((r) => setTimeout(r, 600));
+      await net.release();
+      const views = [...net.rooms.values()].map((r) => r.view());
+      expect(views.every((v) => v.executed === 1)).toBe(true);
+      expect(views.reduce((a, v) => a + v.panel.retransmissions, 0)).toBeGreaterThan(0);
+      // Each message is counted by its sender and its receiver.
+      const shown = (kind: string) => views.reduce((a, v) => a + (v.panel.lastCounts[kind] ?? 0), 0) / 2;
+      expect(['request', 'pre-prepare', 'prepare', 'commit'].map(shown)).toEqual([n - 1, n - 1, (n - 1) ** 2, n * (n - 1)]);
+    });
+  }
 });

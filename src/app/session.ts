@@ -27,7 +27,9 @@ import { LunchRoom } from './room.ts';
 import { clock, installBenchHooks, type ExecutedMark } from './bench-hooks.ts';
 import type { RoomView } from './room-view.ts';
 
+/** What the UI shows of the tab around the room: its identity, its storage and its connections. */
 export interface SessionView {
+  /** starting: claiming an identity; running: in the room; failed: see `failure`. */
   readonly phase: 'starting' | 'running' | 'failed';
   /** A problem that stops this tab from taking part, with what to do about it. */
   readonly failure: { title: string; message: string } | null;
@@ -51,6 +53,7 @@ const ROOM_REFUSALS: Partial<Record<ErrorCode, string>> = {
   'bad-signature': 'The server did not accept this tab’s key',
 };
 
+/** One tab's session: its identity, the signaling connection, the mesh and the lunch room. */
 export class Session {
   private identity: ClaimedIdentity | null = null;
   private signaling: SignalingClient | null = null;
@@ -69,11 +72,13 @@ export class Session {
 
   constructor(readonly link: RoomLink) {}
 
+  /** Be told of every change; returns the way to stop being told. */
   subscribe(listener: () => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
   }
 
+  /** What the UI shows now. */
   view(): SessionView {
     const id = this.identity;
     return {
@@ -91,6 +96,7 @@ export class Session {
     return this.lunchRoom;
   }
 
+  /** Claim an identity, join the room through the signaling server and start the lunch room. */
   async start(): Promise<void> {
     try {
       this.env = browserIdentityEnv();
@@ -165,6 +171,7 @@ export class Session {
     addEventListener('pagehide', () => this.stop());
   }
 
+  /** Change this member's name, stored and announced to the peers. */
   async rename(name: string): Promise<void> {
     if (!this.identity) return;
     await this.identity.rename(name);
@@ -192,12 +199,14 @@ export class Session {
     return imported;
   }
 
+  /** Delete a stored identity record that could not be read. */
   async forgetCorrupt(key: string): Promise<void> {
     if (!this.env) return;
     await deleteIdentityRecord(this.env, key);
     this.update({ corrupt: this.state.corrupt.filter((c) => c.key !== key) });
   }
 
+  /** Leave: stop the lunch room, the signaling connection and the mesh. */
   stop(): void {
     this.lunchRoom?.stop();
     this.signaling?.stop();

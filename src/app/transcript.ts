@@ -75,3 +75,15 @@ export function narrateStep(seq: number, vouched: readonly number[], confirmed: 
     text: `Step ${seq}: ${vouched.length ? `${list(vouched)} vouched for it` : 'nobody vouched here'}; ${confirmed.length ? `${list(confirmed)} confirmed it` : 'no confirmations heard'}.`,
   };
 }
+
+/** The line for switching malicious mode, or null when nothing a reader would notice changed. */
+export function narrateMalice(
+  before: { enabled: boolean; strategy: string },
+  after: { enabled: boolean; strategy: string },
+): Narration | null {
+  if (after.enabled && (!before.enabled || before.strategy !== after.strategy)) {
+    return { kind: 'info', text: `This tab now acts maliciously: ${after.strategy}.` };
+  }
+  if (!after.enabled && before.enabled) return { kind: 'info', text: 'This tab is honest again.' };
+  return null;
+}

@@ -1,0 +1,61 @@
+// The screen's record of a member's effects: what each effect adds to the transcript, the claims,
+// the lunch and the diagrams, and whether the screen changed.
+import { describe, expect, it } from 'vitest';
+import type { Effect } from '../core/effects.ts';
+import { applyLunch, initialLunch, type LunchState } from '../core/lunch.ts';
+import { WAL_VERSION } from '../core/wal.ts';
+import { Chronicle, requestIds, TRANSCRIPT_KEPT, type Moment } from './chronicle.ts';
+
+const names = ['Ann', 'Bo', 'Cy', 'Di'];
+const name = (m: number) => names[m]!;
+const proposed = applyLunch(initialLunch(4), 2, { member: 2, counter: 1 }, { kind: 'propose', place: 'Thai Palace', time: '12:30' });
+
+function moment(lunch: LunchState = initialLunch(4), at = 7): Moment {
+  return { me: 1, at, liar: false, lunchNow: () => lunch };
+}
+
+describe('Chronicle', () => {
+  it('closes the diagram of an execution, tells what it did and who vouched, and takes the lunch from the replica', () => {
+    const c = new Chronicle(4, name);
+    c.observe({ kind: 'received', from: 3, type: 'prepare', at: { view: 0, seq: 1, request: null }, dropped: null }, moment());
+    const executed: Effect = {
+      kind: 'executed', seq: 1, view: 0, requests: [{ member: 2, counter: 1, op: { kind: 'propose', place: 'Thai Palace', time: '12:30' } }],
+      events: proposed.events,
+    };
+    expect(c.observe(executed, moment(proposed.state, 9))).toBe(true);
+    expect(c.lunch).toBe(proposed.state);
+    expect(c.transcript).toEqual([
+      { at: 9, kind: 'request', text: 'Cy: “How about Thai Palace at 12:30?”' },
+      { at: 9, kind: 'info', text: 'Step 1: Di vouched for it; no confirmations heard.' },
+    ]);
+    expect(c.diagrams.views([]).map((d) => [d.seq, d.label])).toEqual([[1, 'Cy proposes Thai Palace']]);
+  });
+
+  it('counts every claim but tells only the first against a member', () => {
+    const c = new Chronicle(4, name);
+    const claim: Effect = { kind: 'claim', accuser: 0, accused: 3, reason: 'made up' };
+    expect(c.observe(claim, moment())).toBe(true);
+    expect(c.observe(claim, moment())).toBe(true);
+    expect(c.claims.get(3)).toBe(2);
+    expect(c.transcript.map((l) => l.kind)).toEqual(['claim']);
+  });
+
+  it('adopts a transferred state, and reports no change for a write or a message of no diagram', () => {
+    const c = new Chronicle(4, name);
+    expect(c.observe({ kind: 'state', seq: 20, lunch: proposed.state }, moment())).toBe(true);
+    expect(c.lunch).toBe(proposed.state);
+    expect(c.observe({ kind: 'persist', record: { v: WAL_VERSION, kind: 'start' } }, moment())).toBe(false);
+    expect(c.observe({ kind: 'received', from: 0, type: 'checkpoint', at: { view: null, seq: 20, request: null }, dropped: null }, moment())).toBe(false);
+  });
+
+  it('keeps the last TRANSCRIPT_KEPT lines', () => {
+    const c = new Chronicle(4, name);
+    for (let i = 0; i < TRANSCRIPT_KEPT + 3; i++) c.say(i, { kind: 'info', text: `line ${i}` });
+    expect(c.transcript).toHaveLength(TRANSCRIPT_KEPT);
+    expect(c.transcript[0]!.text).toBe('line 3');
+  });
+
+  it('names requests as member:counter', () => {
+    expect(requestIds([{ member: 2, counter: 5, op: { kind: 'new-round' } }])).toEqual(['2:5']);
+  });
+});

@@ -1,0 +1,73 @@
+// What a tab keeps of its replica's effects for the screen: the message diagrams and the panel's
+// counts, the accusations without proof, the lunch as executed here, and the transcript. Pure: the
+// same effects at the same moments make the same record.
+import type { Effect, ExecutedRequest } from '../core/effects.ts';
+import { initialLunch, type LunchState } from '../core/lunch.ts';
+import { Diagrams, diagramLabel } from './diagrams.ts';
+import type { TranscriptLine } from './room-view.ts';
+import { narrate, narrateStep, type Narration } from './transcript.ts';
+
+/** Transcript lines kept; older ones fall off the top, so a long session stays light to render. */
+export const TRANSCRIPT_KEPT = 500;
+
+/** Effects that change what the screen shows even when they add no transcript line. */
+const SHOWN: ReadonlySet<Effect['kind']> = new Set(['executed', 'state', 'view', 'evidence', 'claim']);
+
+/** `member:counter`: how the diagrams, the coordinates of a request and the bench name a request. */
+export function requestIds(requests: readonly ExecutedRequest[]): string[] {
+  return requests.map((r) => `${r.member}:${r.counter}`);
+}
+
+/** When and where an effect is taken in. */
+export interface Moment {
+  /** This tab's member index. */
+  readonly me: number;
+  /** Milliseconds since the page loaded. */
+  readonly at: number;
+  /** This tab acts maliciously: its own arrows are drawn as a liar's. */
+  readonly liar: boolean;
+  /** The replica's lunch state, read when an execution is taken in. */
+  lunchNow(): LunchState;
+}
+
+/** The screen's record of one member's effects. */
+export class Chronicle {
+  /** The message diagrams and the protocol panel's counts. */
+  readonly diagrams = new Diagrams();
+  /** Accusations without proof, by accused member. */
+  readonly claims = new Map<number, number>();
+  /** The transcript, oldest first, at most TRANSCRIPT_KEPT lines. */
+  readonly transcript: TranscriptLine[] = [];
+  /** The lunch as last executed here (or adopted by state transfer). */
+  lunch: LunchState;
+
+  /** For a room of `n` members, `name` giving a member's name by index. */
+  constructor(private readonly n: number, private readonly name: (member: number) => string) {
+    this.lunch = initialLunch(n);
+  }
+
+  /** Take one effect in. True when what the screen shows changed. */
+  observe(e: Effect, m: Moment): boolean {
+    const grew = this.diagrams.observe(e, m.me, this.n, m.at, m.liar);
+    if (e.kind === 'executed') this.lunch = m.lunchNow();
+    if (e.kind === 'state') this.lunch = e.lunch;
+    if (e.kind === 'claim') this.claims.set(e.accused, (this.claims.get(e.accused) ?? 0) + 1);
+    const lines = narrate(e, {
+      name: this.name, me: m.me, n: this.n, lunch: this.lunch, claimsAgainst: (member) => this.claims.get(member) ?? 0,
+    });
+    if (e.kind === 'executed') {
+      const ids = requestIds(e.requests);
+      const { vouched, confirmed } = this.diagrams.close(e.seq, ids, diagramLabel(e.events, ids.length, this.name));
+      const step = ids.length > 0 ? narrateStep(e.seq, vouched, confirmed, this.name) : null;
+      if (step) lines.push(step);
+    }
+    for (const line of lines) this.say(m.at, line);
+    return grew || lines.length > 0 || SHOWN.has(e.kind);
+  }
+
+  /** Add a line to the transcript, `at` milliseconds since the page loaded. */
+  say(at: number, line: Narration): void {
+    this.transcript.push({ at, ...line });
+    if (this.transcript.length > TRANSCRIPT_KEPT) this.transcript.splice(0, this.transcript.length - TRANSCRIPT_KEPT);
+  }
+}
