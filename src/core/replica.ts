@@ -269,24 +269,10 @@ export class Replica implements ReplicaLike {
     this.recovery = new Recovery(this.timing.logWindow);
   }
 
-  /**
-   * Rebuild a replica from its write-ahead records after a restart. Records are checked like any
-   * other input. When they are lost (`lost`, or no record starts the log), unreadable, or
-   * contradict each other, the replica keeps what it can but assumes it forgot what it signed,
-   * and recovers (recovery.ts) with `options.nonce`.
-   */
-  static restore(config: ReplicaConfig, records: readonly unknown[], options: RestoreOptions): { replica: Replica; effects: Effect[]; report: RestoreReport } {
-    if (!(options.nonce instanceof Uint8Array) || options.nonce.length !== RECOVERY_NONCE_BYTES) {
-      throw new TypeError(`restore needs ${RECOVERY_NONCE_BYTES} fresh random bytes as the nonce of a possible recovery`);
-    }
-    const r = new Replica(config);
-    r.needsStart = false;
-    const rejected: { index: number; reason: string }[] = [];
-    const effects = r.run(() => r.load(records, rejected, options));
-    return { replica: r, effects, report: { used: records.length - rejected.length, rejected, amnesia: r.recovery.amnesic } };
-  }
-
-  // ---- the three inputs ----
+  // ---- Inputs ----
+  // The driver feeds received bytes (step), the passage of time (tick) and the member's intents
+  // (request), and reads snapshot, proofOf and primary. Each input returns the effects that `run`
+  // collects from the helpers below: drops, sends, answers to peers and signatures.
 
   step(from: number, bytes: Uint8Array): Effect[] {
     return this.run(() => {
@@ -373,12 +359,14 @@ export class Replica implements ReplicaLike {
     return effects;
   }
 
-  // ---- helpers for effects ----
-
   /** Refuse (part of) the message being received; the `received` effect reports the first reason. */
   private drop(_from: number, reason: string): void {
     this.count(reason);
     this.dropped ??= reason;
+  }
+
+  private count(reason: string): void {
+    this.drops.set(reason, (this.drops.get(reason) ?? 0) + 1);
   }
 
   private send(to: number | 'all', message: Wire): void {
@@ -387,6 +375,25 @@ export class Replica implements ReplicaLike {
     // it, it is a counted drop here rather than a send the network layer cannot make.
     if (bytes.length > MAX_WIRE_BYTES) return this.count('too-large-to-send');
     this.out.push({ kind: 'send', to, type: message.k, message, bytes, ...(this.resending ? { retransmit: true } : {}) });
+  }
+
+  /**
+   * Answer a peer's request at most twice per retransmission interval per kind. What is
+   * remembered for that is bounded per member: the oldest entries go first.
+   */
+  private serve(to: number, what: string, message: Wire): void {
+    const key = `${what}/${to}`;
+    const last = this.lastServed.get(key);
+    if (last !== undefined && this.now - last < this.timing.retransmitInterval / 2) return;
+    this.lastServed.delete(key);
+    if (this.lastServed.size >= SERVED_PER_MEMBER * this.n) {
+      for (const [k, at] of this.lastServed) {
+        if (this.lastServed.size < SERVED_PER_MEMBER * this.n && this.now - at < this.timing.retransmitInterval) break;
+        this.lastServed.delete(k);
+      }
+    }
+    this.lastServed.set(key, this.now);
+    this.send(to, message);
   }
 
   /**
@@ -419,8 +426,54 @@ export class Replica implements ReplicaLike {
     return !this.recovery.amnesic && view >= this.voted && view >= this.recovery.floor;
   }
 
-  private count(reason: string): void {
-    this.drops.set(reason, (this.drops.get(reason) ?? 0) + 1);
+  // ---- Receiving ----
+  // `step` has decoded the message; `receive` hands it to its handler. Every signature is checked
+  // once and remembered, and every validly signed slot message is compared with the first one seen
+  // for its slot, so that a member that signs two things for one slot is convicted.
+
+  private receive(from: number, m: Wire): void {
+    switch (m.k) {
+      case 'request':
+        return this.onRequest(from, m.req);
+      case 'pre-prepare':
+        return this.onPrePrepare(from, m.pp, m.batch);
+      case 'prepare':
+        return this.onPrepare(from, m.prepare, m.pp);
+      case 'commit':
+        return this.onCommit(from, m.commit);
+      case 'view-change':
+        return this.onViewChange(from, m.vc);
+      case 'new-view':
+        return this.onNewView(from, m.nv);
+      case 'status':
+        if (!this.valid(m.status)) return this.drop(from, 'bad-signature');
+        return this.onStatus(m.status.body.from, m.status.body.view, m.status.body.executed);
+      case 'fetch':
+        return this.onFetch(from, m.seq);
+      case 'committed':
+        return this.onCommitted(from, m.cert);
+      case 'get-new-view':
+        return this.onGetNewView(from, m.view);
+      case 'evidence': {
+        const check = checkProof(this.suite, this.roster, m.proof);
+        if (!check.ok) return this.drop(from, 'bad-proof');
+        if (!this.proofs.has(check.member)) this.convict(m.proof, check.slot);
+        return;
+      }
+      case 'checkpoint':
+        return this.onCheckpoint(from, m.checkpoint);
+      case 'get-state':
+        return this.onGetState(from, m.seq, m.chunk);
+      case 'state':
+        return this.onState(from, m);
+      case 'accuse': {
+        if (!this.valid(m.accuse)) return this.drop(from, 'bad-signature');
+        const { from: accuser, accused, reason } = m.accuse.body;
+        if (accused >= this.n) return this.drop(from, 'bad-accusation');
+        this.out.push({ kind: 'claim', accuser, accused, reason });
+        return;
+      }
+    }
   }
 
   /** Signature and room check, remembering what verified so retransmissions cost no crypto. */
@@ -513,51 +566,12 @@ export class Replica implements ReplicaLike {
     if (member === this.primary() && this.changing === null) this.startViewChange(this.view + 1);
   }
 
-  // ---- receiving ----
-
-  private receive(from: number, m: Wire): void {
-    switch (m.k) {
-      case 'request':
-        return this.onRequest(from, m.req);
-      case 'pre-prepare':
-        return this.onPrePrepare(from, m.pp, m.batch);
-      case 'prepare':
-        return this.onPrepare(from, m.prepare, m.pp);
-      case 'commit':
-        return this.onCommit(from, m.commit);
-      case 'view-change':
-        return this.onViewChange(from, m.vc);
-      case 'new-view':
-        return this.onNewView(from, m.nv);
-      case 'status':
-        if (!this.valid(m.status)) return this.drop(from, 'bad-signature');
-        return this.onStatus(m.status.body.from, m.status.body.view, m.status.body.executed);
-      case 'fetch':
-        return this.onFetch(from, m.seq);
-      case 'committed':
-        return this.onCommitted(from, m.cert);
-      case 'get-new-view':
-        return this.onGetNewView(from, m.view);
-      case 'evidence': {
-        const check = checkProof(this.suite, this.roster, m.proof);
-        if (!check.ok) return this.drop(from, 'bad-proof');
-        if (!this.proofs.has(check.member)) this.convict(m.proof, check.slot);
-        return;
-      }
-      case 'checkpoint':
-        return this.onCheckpoint(from, m.checkpoint);
-      case 'get-state':
-        return this.onGetState(from, m.seq, m.chunk);
-      case 'state':
-        return this.onState(from, m);
-      case 'accuse': {
-        if (!this.valid(m.accuse)) return this.drop(from, 'bad-signature');
-        const { from: accuser, accused, reason } = m.accuse.body;
-        if (accused >= this.n) return this.drop(from, 'bad-accusation');
-        this.out.push({ kind: 'claim', accuser, accused, reason });
-        return;
-      }
-    }
+  private expose(message: Wire, signed: Signed): void {
+    const key = `${slotKey(signed.body)}/${toHex(signed.sig)}`;
+    if (this.exposed.has(key) || signed.body.from === this.me) return;
+    if (this.exposed.size > 4096) this.exposed.clear();
+    this.exposed.add(key);
+    this.send('all', message);
   }
 
   private validRequest(r: Signed<RequestBody>): boolean {
@@ -569,6 +583,11 @@ export class Replica implements ReplicaLike {
     const encoded = batchBytes(batch);
     return encoded.length <= MAX_BATCH_BYTES && sameBytes(sha256(encoded), digest) && batch.every((r) => this.validRequest(r));
   }
+
+  // ---- The normal case ----
+  // A request is admitted, the primary assigns it a sequence number in a PRE-PREPARE, backups
+  // PREPARE it, 2f matching prepares make it prepared and each member COMMITs, 2f + 1 matching
+  // commits make it committed, and committed batches execute in sequence order.
 
   private onRequest(from: number, req: Signed<RequestBody>): void {
     if (!this.validRequest(req)) return this.drop(from, 'bad-signature');
@@ -589,198 +608,15 @@ export class Replica implements ReplicaLike {
     if (this.isPrimary() && this.changing === null) this.assign();
   }
 
-  private onPrePrepare(from: number, pp: Signed<PrePrepareBody>, batch: Signed<RequestBody>[]): void {
-    const { view } = pp.body;
-    if (!this.valid(pp)) return this.drop(from, 'bad-signature');
-    if (pp.body.from !== this.primary(view)) return this.drop(from, 'not-from-primary');
-    if (view > this.view) return this.askNewView(from, view);
-    if (view < this.view || view < this.voted || this.changing !== null) return this.drop(from, 'wrong-view');
-    if (!this.acceptBatch(from, pp, batch)) return;
-    this.lastHeardPrimary = this.now;
-    this.acceptPrePrepare(pp, batch);
-  }
-
-  private acceptBatch(from: number, pp: Signed<PrePrepareBody>, batch: Signed<RequestBody>[]): boolean {
-    let problem: string | null = null;
-    // Encoded only for a slot in the window: a liar's pre-prepares far ahead cost no encoding.
-    const encoded = this.inWindow(pp.body.seq) ? batchBytes(batch) : null;
-    if (encoded === null) problem = 'outside-window';
-    else if (encoded.length > MAX_BATCH_BYTES) problem = 'batch-too-large';
-    else if (!sameBytes(sha256(encoded), pp.body.digest)) problem = 'digest-mismatch';
-    else if (!batch.every((r) => this.validRequest(r))) problem = 'bad-request-in-batch';
-    if (problem) this.drop(from, problem);
-    return problem === null;
-  }
-
-  /** Accept the primary's assignment for (view, seq) and, as a backup, vouch for it with a prepare. */
-  private acceptPrePrepare(pp: Signed<PrePrepareBody>, batch: Signed<RequestBody>[]): void {
-    const slot = this.slot(pp.body.view, pp.body.seq);
-    if (slot.pp) return; // one per (view, seq); a different one has already convicted the primary
-    slot.pp = pp;
-    slot.batch = batch;
-    this.exposeMismatches(slot);
-    for (const r of batch) this.assigned.add(requestId(r.body.from, r.body.counter));
-    if (!this.isPrimary(pp.body.view)) {
-      const prepare = this.sign<PrepareBody>({
-        t: 'prepare', room: this.roster.room, from: this.me, view: pp.body.view, seq: pp.body.seq, digest: pp.body.digest,
-      });
-      if (prepare) {
-        slot.prepares.set(this.me, prepare);
-        const msg: Wire = { k: 'prepare', prepare, pp };
-        slot.sent.push(msg);
-        this.send('all', msg);
-      }
-    }
-    this.checkPrepared(slot);
-  }
-
-  private onPrepare(from: number, prepare: Signed<PrepareBody>, pp: Signed<PrePrepareBody>): void {
-    // The primary's signed header rides along so that conflicting pre-prepares meet here.
-    if (!this.valid(prepare) || !this.valid(pp)) return this.drop(from, 'bad-signature');
-    const { view, seq, digest } = prepare.body;
-    if (pp.body.from !== this.primary(pp.body.view)) return this.drop(from, 'not-from-primary');
-    if (pp.body.view !== view || pp.body.seq !== seq || !sameBytes(pp.body.digest, digest)) {
-      // A signed prepare that contradicts the header it carries: whoever holds its author's other
-      // prepare for this slot can prove the author lied, so show it to everyone.
-      this.expose({ k: 'prepare', prepare, pp }, prepare);
-      return this.drop(from, 'header-mismatch');
-    }
-    if (prepare.body.from === this.primary(view)) return this.drop(from, 'prepare-from-primary');
-    if (view > this.view) return this.askNewView(from, view);
-    if (view < this.view || view < this.voted) return this.drop(from, 'wrong-view');
-    if (!this.inWindow(seq)) return this.drop(from, 'outside-window');
-    const slot = this.slot(view, seq);
-    if (!slot.prepares.has(prepare.body.from)) slot.prepares.set(prepare.body.from, prepare);
-    this.checkPrepared(slot);
-  }
-
-  private onCommit(from: number, commit: Signed<CommitBody>): void {
-    if (!this.valid(commit)) return this.drop(from, 'bad-signature');
-    const { view, seq } = commit.body;
-    if (view > this.view) return this.askNewView(from, view);
-    if (view < this.view || view < this.voted) return this.drop(from, 'wrong-view');
-    if (!this.inWindow(seq)) return this.drop(from, 'outside-window');
-    const slot = this.slot(view, seq);
-    if (!slot.commits.has(commit.body.from)) slot.commits.set(commit.body.from, commit);
-    this.exposeMismatches(slot);
-    this.checkCommitted(slot);
-  }
-
-  /**
-   * Prepares and commits that disagree with the slot's pre-prepare are passed to everyone once:
-   * a backup that told others something else is then caught wherever the two versions meet.
-   */
-  private exposeMismatches(slot: Slot): void {
-    if (!slot.pp) return;
-    for (const c of slot.commits.values()) {
-      if (!sameBytes(c.body.digest, slot.pp.body.digest)) this.expose({ k: 'commit', commit: c }, c);
-    }
-  }
-
-  private expose(message: Wire, signed: Signed): void {
-    const key = `${slotKey(signed.body)}/${toHex(signed.sig)}`;
-    if (this.exposed.has(key) || signed.body.from === this.me) return;
-    if (this.exposed.size > 4096) this.exposed.clear();
-    this.exposed.add(key);
-    this.send('all', message);
-  }
-
-  private matching<T extends Signed<PrepareBody | CommitBody>>(slot: Slot, map: Map<number, T>): T[] {
-    const digest = slot.pp!.body.digest;
-    return [...map.values()].filter((m) => sameBytes(m.body.digest, digest));
-  }
-
-  private checkPrepared(slot: Slot): void {
-    if (slot.prepared || !slot.pp || !slot.batch || this.changing !== null || slot.view !== this.view) return;
-    const prepares = this.matching(slot, slot.prepares).filter((p) => p.body.from !== this.primary(slot.view));
-    if (prepares.length < 2 * this.f) return;
-    slot.prepared = true;
-    const cert: PreparedCert = {
-      pp: slot.pp,
-      prepares: prepares.sort((a, b) => a.body.from - b.body.from).slice(0, 2 * this.f),
-      batch: slot.batch,
-    };
-    const old = this.preparedCerts.get(slot.seq);
-    if (!old || old.pp.body.view < slot.view) this.preparedCerts.set(slot.seq, cert);
-    this.out.push({ kind: 'persist', record: { v: WAL_VERSION, kind: 'prepared', cert } });
-    const commit = this.sign<CommitBody>({
-      t: 'commit', room: this.roster.room, from: this.me, view: slot.view, seq: slot.seq, digest: slot.pp.body.digest,
-    });
-    if (commit) {
-      slot.commits.set(this.me, commit);
-      const msg: Wire = { k: 'commit', commit };
-      slot.sent.push(msg);
-      this.send('all', msg);
-    }
-    this.checkCommitted(slot);
-  }
-
-  private checkCommitted(slot: Slot): void {
-    if (slot.committed || !slot.prepared || !slot.pp || !slot.batch) return;
-    const commits = this.matching(slot, slot.commits);
-    if (commits.length < this.q) return;
-    slot.committed = true;
-    if (!this.committed.has(slot.seq) && slot.seq > this.executedSeq) {
-      const cert: CommitCert = { pp: slot.pp, batch: slot.batch, commits: commits.sort((a, b) => a.body.from - b.body.from).slice(0, this.q) };
-      this.committed.set(slot.seq, cert);
-      this.out.push({ kind: 'persist', record: { v: WAL_VERSION, kind: 'committed', cert } });
-    }
-    this.execute();
-  }
-
-  // ---- execution ----
-
-  private execute(): void {
-    let progressed = false;
-    for (let cert = this.committed.get(this.executedSeq + 1); cert; cert = this.committed.get(this.executedSeq + 1)) {
-      const seq = this.executedSeq + 1;
-      const view = cert.pp.body.view;
-      const requests: ExecutedRequest[] = [];
-      const events: LunchEvent[] = [];
-      for (const r of cert.batch) {
-        const { from: member, counter, op } = r.body;
-        this.pending.delete(requestId(member, counter));
-        // Duplicates and replays are skipped here, the same way by everyone.
-        if (counter <= this.lastCounter[member]!) continue;
-        this.lastCounter[member] = counter;
-        requests.push({ member, counter, op });
-        if (isLunchOp(op)) {
-          const applied = applyLunch(this.lunch, member, { member, counter }, op);
-          this.lunch = applied.state;
-          events.push(...applied.events);
-        } else if (op.kind === 'recover' && member === this.me && this.recovery.awaits(op.nonce)) {
-          // Agreed where this request lands, which bounds what this member forgot (recovery.ts).
-          this.out.push({ kind: 'persist', record: this.recovery.land(seq, view) });
-        }
-      }
-      this.executedSeq = seq;
-      progressed = true;
-      this.out.push({ kind: 'executed', seq, view, requests, events });
-      if (seq % this.timing.checkpointInterval === 0) this.checkpoint(seq);
-    }
-    if (progressed) this.afterProgress();
-  }
-
-  private afterProgress(): void {
-    this.vcTimeout = this.timing.viewChangeTimeout;
-    this.progressInView = true;
-    for (const id of [...this.assigned]) {
-      const [m, c] = id.split(':').map(Number) as [number, number];
-      if (c <= this.lastCounter[m]!) this.assigned.delete(id);
-    }
-    // A request overtaken by a higher counter of its member can never execute: its timer must
-    // not hold the room hostage.
-    for (const [id, p] of this.pending) if (p.req.body.counter <= this.lastCounter[p.req.body.from]!) this.pending.delete(id);
-    this.forgetExecutedOwn();
-    this.recovery.settle(this.stable);
-    this.issueQueued();
-    if (this.isPrimary() && this.changing === null) this.assign();
-    this.fetchMissing();
-  }
-
-  /** Its own request is outstanding only until it has executed, however that became known. */
-  private forgetExecutedOwn(): void {
-    if (this.myOutstanding && this.myOutstanding.body.counter <= this.lastCounter[this.me]!) this.myOutstanding = null;
+  private issue(op: RequestOp): void {
+    // A recovery request takes the next counter this member knows of; the others continue its own.
+    this.myCounter = Math.max(this.myCounter, this.lastCounter[this.me]!);
+    const counter = op.kind === 'recover' ? this.lastCounter[this.me]! + 1 : ++this.myCounter;
+    const req = this.sign<RequestBody>({ t: 'request', room: this.roster.room, from: this.me, counter, op });
+    if (!req) return;
+    this.myOutstanding = req;
+    this.send('all', { k: 'request', req });
+    this.admit(req);
   }
 
   /**
@@ -802,7 +638,10 @@ export class Replica implements ReplicaLike {
     }
   }
 
-  // ---- the primary ----
+  /** Its own request is outstanding only until it has executed, however that became known. */
+  private forgetExecutedOwn(): void {
+    if (this.myOutstanding && this.myOutstanding.body.counter <= this.lastCounter[this.me]!) this.myOutstanding = null;
+  }
 
   private isPrimary(view = this.view): boolean {
     return this.primary(view) === this.me;
@@ -860,20 +699,198 @@ export class Replica implements ReplicaLike {
     }
   }
 
-  // ---- own requests ----
-
-  private issue(op: RequestOp): void {
-    // A recovery request takes the next counter this member knows of; the others continue its own.
-    this.myCounter = Math.max(this.myCounter, this.lastCounter[this.me]!);
-    const counter = op.kind === 'recover' ? this.lastCounter[this.me]! + 1 : ++this.myCounter;
-    const req = this.sign<RequestBody>({ t: 'request', room: this.roster.room, from: this.me, counter, op });
-    if (!req) return;
-    this.myOutstanding = req;
-    this.send('all', { k: 'request', req });
-    this.admit(req);
+  private onPrePrepare(from: number, pp: Signed<PrePrepareBody>, batch: Signed<RequestBody>[]): void {
+    const { view } = pp.body;
+    if (!this.valid(pp)) return this.drop(from, 'bad-signature');
+    if (pp.body.from !== this.primary(view)) return this.drop(from, 'not-from-primary');
+    if (view > this.view) return this.askNewView(from, view);
+    if (view < this.view || view < this.voted || this.changing !== null) return this.drop(from, 'wrong-view');
+    if (!this.acceptBatch(from, pp, batch)) return;
+    this.lastHeardPrimary = this.now;
+    this.acceptPrePrepare(pp, batch);
   }
 
-  // ---- view change ----
+  private acceptBatch(from: number, pp: Signed<PrePrepareBody>, batch: Signed<RequestBody>[]): boolean {
+    let problem: string | null = null;
+    // Encoded only for a slot in the window: a liar's pre-prepares far ahead cost no encoding.
+    const encoded = this.inWindow(pp.body.seq) ? batchBytes(batch) : null;
+    if (encoded === null) problem = 'outside-window';
+    else if (encoded.length > MAX_BATCH_BYTES) problem = 'batch-too-large';
+    else if (!sameBytes(sha256(encoded), pp.body.digest)) problem = 'digest-mismatch';
+    else if (!batch.every((r) => this.validRequest(r))) problem = 'bad-request-in-batch';
+    if (problem) this.drop(from, problem);
+    return problem === null;
+  }
+
+  /** Accept the primary's assignment for (view, seq) and, as a backup, vouch for it with a prepare. */
+  private acceptPrePrepare(pp: Signed<PrePrepareBody>, batch: Signed<RequestBody>[]): void {
+    const slot = this.slot(pp.body.view, pp.body.seq);
+    if (slot.pp) return; // one per (view, seq); a different one has already convicted the primary
+    slot.pp = pp;
+    slot.batch = batch;
+    this.exposeMismatches(slot);
+    for (const r of batch) this.assigned.add(requestId(r.body.from, r.body.counter));
+    if (!this.isPrimary(pp.body.view)) {
+      const prepare = this.sign<PrepareBody>({
+        t: 'prepare', room: this.roster.room, from: this.me, view: pp.body.view, seq: pp.body.seq, digest: pp.body.digest,
+      });
+      if (prepare) {
+        slot.prepares.set(this.me, prepare);
+        const msg: Wire = { k: 'prepare', prepare, pp };
+        slot.sent.push(msg);
+        this.send('all', msg);
+      }
+    }
+    this.checkPrepared(slot);
+  }
+
+  private slot(view: number, seq: number): Slot {
+    const key = `${view}:${seq}`;
+    let s = this.slots.get(key);
+    if (!s) {
+      s = { view, seq, pp: null, batch: null, prepares: new Map(), commits: new Map(), prepared: false, committed: false, sent: [] };
+      this.slots.set(key, s);
+    }
+    return s;
+  }
+
+  private onPrepare(from: number, prepare: Signed<PrepareBody>, pp: Signed<PrePrepareBody>): void {
+    // The primary's signed header rides along so that conflicting pre-prepares meet here.
+    if (!this.valid(prepare) || !this.valid(pp)) return this.drop(from, 'bad-signature');
+    const { view, seq, digest } = prepare.body;
+    if (pp.body.from !== this.primary(pp.body.view)) return this.drop(from, 'not-from-primary');
+    if (pp.body.view !== view || pp.body.seq !== seq || !sameBytes(pp.body.digest, digest)) {
+      // A signed prepare that contradicts the header it carries: whoever holds its author's other
+      // prepare for this slot can prove the author lied, so show it to everyone.
+      this.expose({ k: 'prepare', prepare, pp }, prepare);
+      return this.drop(from, 'header-mismatch');
+    }
+    if (prepare.body.from === this.primary(view)) return this.drop(from, 'prepare-from-primary');
+    if (view > this.view) return this.askNewView(from, view);
+    if (view < this.view || view < this.voted) return this.drop(from, 'wrong-view');
+    if (!this.inWindow(seq)) return this.drop(from, 'outside-window');
+    const slot = this.slot(view, seq);
+    if (!slot.prepares.has(prepare.body.from)) slot.prepares.set(prepare.body.from, prepare);
+    this.checkPrepared(slot);
+  }
+
+  private onCommit(from: number, commit: Signed<CommitBody>): void {
+    if (!this.valid(commit)) return this.drop(from, 'bad-signature');
+    const { view, seq } = commit.body;
+    if (view > this.view) return this.askNewView(from, view);
+    if (view < this.view || view < this.voted) return this.drop(from, 'wrong-view');
+    if (!this.inWindow(seq)) return this.drop(from, 'outside-window');
+    const slot = this.slot(view, seq);
+    if (!slot.commits.has(commit.body.from)) slot.commits.set(commit.body.from, commit);
+    this.exposeMismatches(slot);
+    this.checkCommitted(slot);
+  }
+
+  /**
+   * Prepares and commits that disagree with the slot's pre-prepare are passed to everyone once:
+   * a backup that told others something else is then caught wherever the two versions meet.
+   */
+  private exposeMismatches(slot: Slot): void {
+    if (!slot.pp) return;
+    for (const c of slot.commits.values()) {
+      if (!sameBytes(c.body.digest, slot.pp.body.digest)) this.expose({ k: 'commit', commit: c }, c);
+    }
+  }
+
+  private matching<T extends Signed<PrepareBody | CommitBody>>(slot: Slot, map: Map<number, T>): T[] {
+    const digest = slot.pp!.body.digest;
+    return [...map.values()].filter((m) => sameBytes(m.body.digest, digest));
+  }
+
+  private checkPrepared(slot: Slot): void {
+    if (slot.prepared || !slot.pp || !slot.batch || this.changing !== null || slot.view !== this.view) return;
+    const prepares = this.matching(slot, slot.prepares).filter((p) => p.body.from !== this.primary(slot.view));
+    if (prepares.length < 2 * this.f) return;
+    slot.prepared = true;
+    const cert: PreparedCert = {
+      pp: slot.pp,
+      prepares: prepares.sort((a, b) => a.body.from - b.body.from).slice(0, 2 * this.f),
+      batch: slot.batch,
+    };
+    const old = this.preparedCerts.get(slot.seq);
+    if (!old || old.pp.body.view < slot.view) this.preparedCerts.set(slot.seq, cert);
+    this.out.push({ kind: 'persist', record: { v: WAL_VERSION, kind: 'prepared', cert } });
+    const commit = this.sign<CommitBody>({
+      t: 'commit', room: this.roster.room, from: this.me, view: slot.view, seq: slot.seq, digest: slot.pp.body.digest,
+    });
+    if (commit) {
+      slot.commits.set(this.me, commit);
+      const msg: Wire = { k: 'commit', commit };
+      slot.sent.push(msg);
+      this.send('all', msg);
+    }
+    this.checkCommitted(slot);
+  }
+
+  private checkCommitted(slot: Slot): void {
+    if (slot.committed || !slot.prepared || !slot.pp || !slot.batch) return;
+    const commits = this.matching(slot, slot.commits);
+    if (commits.length < this.q) return;
+    slot.committed = true;
+    if (!this.committed.has(slot.seq) && slot.seq > this.executedSeq) {
+      const cert: CommitCert = { pp: slot.pp, batch: slot.batch, commits: commits.sort((a, b) => a.body.from - b.body.from).slice(0, this.q) };
+      this.committed.set(slot.seq, cert);
+      this.out.push({ kind: 'persist', record: { v: WAL_VERSION, kind: 'committed', cert } });
+    }
+    this.execute();
+  }
+
+  private execute(): void {
+    let progressed = false;
+    for (let cert = this.committed.get(this.executedSeq + 1); cert; cert = this.committed.get(this.executedSeq + 1)) {
+      const seq = this.executedSeq + 1;
+      const view = cert.pp.body.view;
+      const requests: ExecutedRequest[] = [];
+      const events: LunchEvent[] = [];
+      for (const r of cert.batch) {
+        const { from: member, counter, op } = r.body;
+        this.pending.delete(requestId(member, counter));
+        // Duplicates and replays are skipped here, the same way by everyone.
+        if (counter <= this.lastCounter[member]!) continue;
+        this.lastCounter[member] = counter;
+        requests.push({ member, counter, op });
+        if (isLunchOp(op)) {
+          const applied = applyLunch(this.lunch, member, { member, counter }, op);
+          this.lunch = applied.state;
+          events.push(...applied.events);
+        } else if (op.kind === 'recover' && member === this.me && this.recovery.awaits(op.nonce)) {
+          // Agreed where this request lands, which bounds what this member forgot (recovery.ts).
+          this.out.push({ kind: 'persist', record: this.recovery.land(seq, view) });
+        }
+      }
+      this.executedSeq = seq;
+      progressed = true;
+      this.out.push({ kind: 'executed', seq, view, requests, events });
+      if (seq % this.timing.checkpointInterval === 0) this.checkpoint(seq);
+    }
+    if (progressed) this.afterProgress();
+  }
+
+  private afterProgress(): void {
+    this.vcTimeout = this.timing.viewChangeTimeout;
+    this.progressInView = true;
+    for (const id of [...this.assigned]) {
+      const [m, c] = id.split(':').map(Number) as [number, number];
+      if (c <= this.lastCounter[m]!) this.assigned.delete(id);
+    }
+    // A request overtaken by a higher counter of its member can never execute: its timer must
+    // not hold the room hostage.
+    for (const [id, p] of this.pending) if (p.req.body.counter <= this.lastCounter[p.req.body.from]!) this.pending.delete(id);
+    this.forgetExecutedOwn();
+    this.recovery.settle(this.stable);
+    this.issueQueued();
+    if (this.isPrimary() && this.changing === null) this.assign();
+    this.fetchMissing();
+  }
+
+  // ---- View change ----
+  // A member that suspects the primary votes for the next view (VIEW-CHANGE) with what it
+  // prepared; 2f + 1 votes let the new primary send a NEW-VIEW that re-issues the prepared batches.
 
   private startViewChange(wanted: number): void {
     // A member without its records cannot vote; it keeps following the view it is in (and any
@@ -897,51 +914,6 @@ export class Replica implements ReplicaLike {
     this.checkViewChangeQuorum(wanted);
   }
 
-  /** The members whose latest vote is for exactly `view`, by member. */
-  private votesFor(view: number): Signed<ViewChangeBody>[] {
-    return [...this.viewChanges.values()].filter((vc) => vc.body.view === view).sort((a, b) => a.body.from - b.body.from);
-  }
-
-  private validPreparedCert(cert: PreparedCert, below: number): boolean {
-    const { pp, prepares, batch } = cert;
-    const { view, seq, digest } = pp.body;
-    if (view >= below || seq < 1 || !this.valid(pp) || pp.body.from !== this.primary(view)) return false;
-    if (!this.validBatch(batch, digest)) return false;
-    const senders = new Set<number>();
-    for (const p of prepares) {
-      if (!this.valid(p) || p.body.view !== view || p.body.seq !== seq || !sameBytes(p.body.digest, digest)) return false;
-      if (p.body.from === this.primary(view)) return false;
-      senders.add(p.body.from);
-    }
-    return senders.size >= 2 * this.f;
-  }
-
-  private validViewChange(vc: Signed<ViewChangeBody>): boolean {
-    if (!this.valid(vc)) return false;
-    const { stable, proof } = vc.body;
-    if (stable > 0 && this.validCheckpointProof(stable, proof) === null) return false;
-    if (stable === 0 && proof.length > 0) return false;
-    const seqs = new Set<number>();
-    for (const cert of vc.body.prepared) {
-      const s = cert.pp.body.seq;
-      if (s <= stable || s > stable + this.timing.logWindow || seqs.has(s) || !this.validPreparedCert(cert, vc.body.view)) return false;
-      seqs.add(s);
-    }
-    return true;
-  }
-
-  /** 2f + 1 distinct members' valid checkpoints for `seq` agreeing on one digest; returns it. */
-  private validCheckpointProof(seq: number, proof: readonly Signed<CheckpointBody>[]): Uint8Array | null {
-    if (seq % this.timing.checkpointInterval !== 0 || proof.length === 0) return null;
-    const digest = proof[0]!.body.digest;
-    const members = new Set<number>();
-    for (const cp of proof) {
-      if (!this.valid(cp) || cp.body.seq !== seq || !sameBytes(cp.body.digest, digest)) return null;
-      members.add(cp.body.from);
-    }
-    return members.size >= this.q ? digest : null;
-  }
-
   private onViewChange(from: number, vc: Signed<ViewChangeBody>): void {
     if (!this.validViewChange(vc)) return this.drop(from, 'bad-view-change');
     const target = vc.body.view;
@@ -958,6 +930,11 @@ export class Replica implements ReplicaLike {
     const above = [...this.viewChanges.values()].map((x) => x.body.view).filter((w) => w > floor);
     if (above.length >= this.f + 1) this.startViewChange(Math.min(...above));
     if (this.changing !== null && target >= this.changing) this.checkViewChangeQuorum(this.changing);
+  }
+
+  /** The members whose latest vote is for exactly `view`, by member. */
+  private votesFor(view: number): Signed<ViewChangeBody>[] {
+    return [...this.viewChanges.values()].filter((vc) => vc.body.view === view).sort((a, b) => a.body.from - b.body.from);
   }
 
   private membersWantingAtLeast(view: number): number {
@@ -988,6 +965,34 @@ export class Replica implements ReplicaLike {
     this.enterView(nv, plan);
   }
 
+  private validViewChange(vc: Signed<ViewChangeBody>): boolean {
+    if (!this.valid(vc)) return false;
+    const { stable, proof } = vc.body;
+    if (stable > 0 && this.validCheckpointProof(stable, proof) === null) return false;
+    if (stable === 0 && proof.length > 0) return false;
+    const seqs = new Set<number>();
+    for (const cert of vc.body.prepared) {
+      const s = cert.pp.body.seq;
+      if (s <= stable || s > stable + this.timing.logWindow || seqs.has(s) || !this.validPreparedCert(cert, vc.body.view)) return false;
+      seqs.add(s);
+    }
+    return true;
+  }
+
+  private validPreparedCert(cert: PreparedCert, below: number): boolean {
+    const { pp, prepares, batch } = cert;
+    const { view, seq, digest } = pp.body;
+    if (view >= below || seq < 1 || !this.valid(pp) || pp.body.from !== this.primary(view)) return false;
+    if (!this.validBatch(batch, digest)) return false;
+    const senders = new Set<number>();
+    for (const p of prepares) {
+      if (!this.valid(p) || p.body.view !== view || p.body.seq !== seq || !sameBytes(p.body.digest, digest)) return false;
+      if (p.body.from === this.primary(view)) return false;
+      senders.add(p.body.from);
+    }
+    return senders.size >= 2 * this.f;
+  }
+
   /**
    * The pre-prepares a new view must re-issue, computed from 2f + 1 view-changes: for every
    * sequence number above the highest stable checkpoint up to the highest prepared one, the
@@ -1011,6 +1016,17 @@ export class Replica implements ReplicaLike {
       plan.push(cert ? { seq: s, digest: cert.pp.body.digest, batch: cert.batch } : { seq: s, digest: NULL_DIGEST, batch: [] });
     }
     return plan;
+  }
+
+  private onNewView(from: number, nv: Signed<NewViewBody>): void {
+    const { view } = nv.body;
+    if (view <= this.view) return;
+    // Never look back: having voted for a higher view, this member has vouched for everything it
+    // prepared below it; following a lower view now would make that statement false.
+    if (view < this.voted) return this.drop(from, 'new-view-below-vote');
+    const checked = this.checkNewView(nv);
+    if ('refused' in checked) return this.drop(from, checked.refused);
+    this.enterView(nv, checked.plan);
   }
 
   /**
@@ -1038,17 +1054,6 @@ export class Replica implements ReplicaLike {
       }
     }
     return { plan };
-  }
-
-  private onNewView(from: number, nv: Signed<NewViewBody>): void {
-    const { view } = nv.body;
-    if (view <= this.view) return;
-    // Never look back: having voted for a higher view, this member has vouched for everything it
-    // prepared below it; following a lower view now would make that statement false.
-    if (view < this.voted) return this.drop(from, 'new-view-below-vote');
-    const checked = this.checkNewView(nv);
-    if ('refused' in checked) return this.drop(from, checked.refused);
-    this.enterView(nv, checked.plan);
   }
 
   private enterView(nv: Signed<NewViewBody>, plan: PlanEntry[]): void {
@@ -1086,78 +1091,6 @@ export class Replica implements ReplicaLike {
     else if (this.isPrimary()) this.assign();
   }
 
-  // ---- status, catching up ----
-
-  private onStatus(member: number, view: number, executed: number): void {
-    if (member === this.primary() && view === this.view) this.lastHeardPrimary = this.now;
-    this.peerExecuted[member] = Math.max(this.peerExecuted[member]!, executed);
-    if (view > this.view && (this.changing === null || view >= this.changing)) this.askNewView(member, view);
-    this.fetchMissing();
-  }
-
-  /** Whenever a peer has executed further, fetch the next batch with its commit certificate. */
-  private fetchMissing(): void {
-    const want = this.executedSeq + 1;
-    if (this.committed.has(want)) return;
-    if (this.fetching && this.fetching.seq === want && this.now - this.fetching.at < this.timing.retransmitInterval) return;
-    const ahead = this.peerExecuted.map((e, m) => ({ e, m })).filter((p) => p.e >= want && p.m !== this.me);
-    if (ahead.length === 0) return;
-    // Rotate through the peers that are ahead so one that refuses to answer only delays us.
-    const attempt = this.fetching?.seq === want ? Math.floor(this.now / this.timing.retransmitInterval) : 0;
-    const peer = ahead[attempt % ahead.length]!.m;
-    this.fetching = { seq: want, at: this.now };
-    this.send(peer, { k: 'fetch', seq: want });
-  }
-
-  private onFetch(from: number, seq: number): void {
-    const cert = this.committed.get(seq);
-    if (cert) return this.serve(from, `fetch/${seq}`, { k: 'committed', cert });
-    // Forgotten below the stable checkpoint: offer the certified state instead.
-    if (seq <= this.stable && this.stable > 0) this.onGetState(from, this.stable, 0);
-  }
-
-  /**
-   * Answer a peer's request at most twice per retransmission interval per kind. What is
-   * remembered for that is bounded per member: the oldest entries go first.
-   */
-  private serve(to: number, what: string, message: Wire): void {
-    const key = `${what}/${to}`;
-    const last = this.lastServed.get(key);
-    if (last !== undefined && this.now - last < this.timing.retransmitInterval / 2) return;
-    this.lastServed.delete(key);
-    if (this.lastServed.size >= SERVED_PER_MEMBER * this.n) {
-      for (const [k, at] of this.lastServed) {
-        if (this.lastServed.size < SERVED_PER_MEMBER * this.n && this.now - at < this.timing.retransmitInterval) break;
-        this.lastServed.delete(k);
-      }
-    }
-    this.lastServed.set(key, this.now);
-    this.send(to, message);
-  }
-
-  /** A pre-prepare, its batch and 2f + 1 matching commits: proof that the batch was decided. */
-  private validCommitCert(cert: CommitCert): boolean {
-    const { pp, batch, commits } = cert;
-    const { view, seq, digest } = pp.body;
-    if (!this.valid(pp) || pp.body.from !== this.primary(view) || seq < 1) return false;
-    if (!this.validBatch(batch, digest)) return false;
-    const signers = new Set<number>();
-    for (const c of commits) {
-      if (!this.valid(c) || c.body.view !== view || c.body.seq !== seq || !sameBytes(c.body.digest, digest)) return false;
-      signers.add(c.body.from);
-    }
-    return signers.size >= this.q;
-  }
-
-  private onCommitted(from: number, cert: CommitCert): void {
-    if (!this.validCommitCert(cert)) return this.drop(from, 'bad-certificate');
-    const { seq } = cert.pp.body;
-    if (seq <= this.executedSeq || this.committed.has(seq) || seq > this.stable + 4 * this.timing.logWindow) return;
-    this.committed.set(seq, cert);
-    this.out.push({ kind: 'persist', record: { v: WAL_VERSION, kind: 'committed', cert } });
-    this.execute();
-  }
-
   private onGetNewView(from: number, view: number): void {
     if (this.newView && this.newView.body.view === view) this.serve(from, 'new-view', { k: 'new-view', nv: this.newView });
   }
@@ -1167,14 +1100,17 @@ export class Replica implements ReplicaLike {
     this.serve(from, 'get-new-view', { k: 'get-new-view', view });
   }
 
-  // ---- checkpoints, garbage collection, state transfer ----
-
-  private stateBytes(): Uint8Array {
-    return encode([encodeLunchState(this.lunch), this.lastCounter]);
-  }
+  // ---- Checkpoints and state transfer ----
+  // Every K sequence numbers a checkpoint; 2f + 1 matching ones make it stable, and what lies
+  // below it is forgotten. A member that is behind fetches commit certificates, or the certified
+  // state itself.
 
   private inWindow(seq: number): boolean {
     return seq > this.stable && seq <= this.stable + this.timing.logWindow;
+  }
+
+  private stateBytes(): Uint8Array {
+    return encode([encodeLunchState(this.lunch), this.lastCounter]);
   }
 
   private checkpoint(seq: number): void {
@@ -1220,6 +1156,18 @@ export class Replica implements ReplicaLike {
       if (proof.length < this.q) continue;
       return this.learnStable(seq, proof);
     }
+  }
+
+  /** 2f + 1 distinct members' valid checkpoints for `seq` agreeing on one digest; returns it. */
+  private validCheckpointProof(seq: number, proof: readonly Signed<CheckpointBody>[]): Uint8Array | null {
+    if (seq % this.timing.checkpointInterval !== 0 || proof.length === 0) return null;
+    const digest = proof[0]!.body.digest;
+    const members = new Set<number>();
+    for (const cp of proof) {
+      if (!this.valid(cp) || cp.body.seq !== seq || !sameBytes(cp.body.digest, digest)) return null;
+      members.add(cp.body.from);
+    }
+    return members.size >= this.q ? digest : null;
   }
 
   /**
@@ -1273,6 +1221,57 @@ export class Replica implements ReplicaLike {
       default:
         return true;
     }
+  }
+
+  private onStatus(member: number, view: number, executed: number): void {
+    if (member === this.primary() && view === this.view) this.lastHeardPrimary = this.now;
+    this.peerExecuted[member] = Math.max(this.peerExecuted[member]!, executed);
+    if (view > this.view && (this.changing === null || view >= this.changing)) this.askNewView(member, view);
+    this.fetchMissing();
+  }
+
+  /** Whenever a peer has executed further, fetch the next batch with its commit certificate. */
+  private fetchMissing(): void {
+    const want = this.executedSeq + 1;
+    if (this.committed.has(want)) return;
+    if (this.fetching && this.fetching.seq === want && this.now - this.fetching.at < this.timing.retransmitInterval) return;
+    const ahead = this.peerExecuted.map((e, m) => ({ e, m })).filter((p) => p.e >= want && p.m !== this.me);
+    if (ahead.length === 0) return;
+    // Rotate through the peers that are ahead so one that refuses to answer only delays us.
+    const attempt = this.fetching?.seq === want ? Math.floor(this.now / this.timing.retransmitInterval) : 0;
+    const peer = ahead[attempt % ahead.length]!.m;
+    this.fetching = { seq: want, at: this.now };
+    this.send(peer, { k: 'fetch', seq: want });
+  }
+
+  private onFetch(from: number, seq: number): void {
+    const cert = this.committed.get(seq);
+    if (cert) return this.serve(from, `fetch/${seq}`, { k: 'committed', cert });
+    // Forgotten below the stable checkpoint: offer the certified state instead.
+    if (seq <= this.stable && this.stable > 0) this.onGetState(from, this.stable, 0);
+  }
+
+  private onCommitted(from: number, cert: CommitCert): void {
+    if (!this.validCommitCert(cert)) return this.drop(from, 'bad-certificate');
+    const { seq } = cert.pp.body;
+    if (seq <= this.executedSeq || this.committed.has(seq) || seq > this.stable + 4 * this.timing.logWindow) return;
+    this.committed.set(seq, cert);
+    this.out.push({ kind: 'persist', record: { v: WAL_VERSION, kind: 'committed', cert } });
+    this.execute();
+  }
+
+  /** A pre-prepare, its batch and 2f + 1 matching commits: proof that the batch was decided. */
+  private validCommitCert(cert: CommitCert): boolean {
+    const { pp, batch, commits } = cert;
+    const { view, seq, digest } = pp.body;
+    if (!this.valid(pp) || pp.body.from !== this.primary(view) || seq < 1) return false;
+    if (!this.validBatch(batch, digest)) return false;
+    const signers = new Set<number>();
+    for (const c of commits) {
+      if (!this.valid(c) || c.body.view !== view || c.body.seq !== seq || !sameBytes(c.body.digest, digest)) return false;
+      signers.add(c.body.from);
+    }
+    return signers.size >= this.q;
   }
 
   private startTransfer(seq: number, proof: Signed<CheckpointBody>[]): void {
@@ -1348,7 +1347,8 @@ export class Replica implements ReplicaLike {
     this.execute();
   }
 
-  // ---- time ----
+  // ---- Timers ----
+  // Heartbeats, the request and view-change timeouts, retransmission.
 
   private timers(): void {
     const t = this.timing;
@@ -1417,17 +1417,25 @@ export class Replica implements ReplicaLike {
     }
   }
 
-  private slot(view: number, seq: number): Slot {
-    const key = `${view}:${seq}`;
-    let s = this.slots.get(key);
-    if (!s) {
-      s = { view, seq, pp: null, batch: null, prepares: new Map(), commits: new Map(), prepared: false, committed: false, sent: [] };
-      this.slots.set(key, s);
-    }
-    return s;
-  }
+  // ---- Restore ----
+  // Rebuilding a replica from its write-ahead records after a restart.
 
-  // ---- restore ----
+  /**
+   * Rebuild a replica from its write-ahead records after a restart. Records are checked like any
+   * other input. When they are lost (`lost`, or no record starts the log), unreadable, or
+   * contradict each other, the replica keeps what it can but assumes it forgot what it signed,
+   * and recovers (recovery.ts) with `options.nonce`.
+   */
+  static restore(config: ReplicaConfig, records: readonly unknown[], options: RestoreOptions): { replica: Replica; effects: Effect[]; report: RestoreReport } {
+    if (!(options.nonce instanceof Uint8Array) || options.nonce.length !== RECOVERY_NONCE_BYTES) {
+      throw new TypeError(`restore needs ${RECOVERY_NONCE_BYTES} fresh random bytes as the nonce of a possible recovery`);
+    }
+    const r = new Replica(config);
+    r.needsStart = false;
+    const rejected: { index: number; reason: string }[] = [];
+    const effects = r.run(() => r.load(records, rejected, options));
+    return { replica: r, effects, report: { used: records.length - rejected.length, rejected, amnesia: r.recovery.amnesic } };
+  }
 
   private load(records: readonly unknown[], rejected: { index: number; reason: string }[], options: RestoreOptions): void {
     let stable: { seq: number; bytes: Uint8Array; proof: Signed<CheckpointBody>[]; state: { lunch: LunchState; lastCounter: number[] } } | null = null;
