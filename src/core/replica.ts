@@ -25,6 +25,10 @@ import {
   type AnyBody, type CheckpointBody, type CommitBody, type CommitCert, type NewViewBody, type PreparedCert, type PrePrepareBody,
   type PrepareBody, type Proof, type RequestBody, type RequestOp, type Roster, type Signed, type ViewChangeBody, type Wire,
 } from './messages.ts';
+import {
+  certContext, checkNewView, planNewView, validBatch, validCheckpointProof, validCommitCert, validPreparedCert, validViewChange,
+  type CertContext, type PlanEntry,
+} from './certificates.ts';
 import type { Effect, ExecutedRequest, ReplicaLike } from './effects.ts';
 import { primaryOf, quorumFor } from './quorum.ts';
 import { Recovery } from './recovery.ts';
@@ -134,7 +138,6 @@ interface PendingRequest {
   carried: boolean;
 }
 
-const NULL_DIGEST = batchDigest([]);
 /** The most a batch's array header adds to the encoded requests (MAX_BATCH < 256: two bytes). */
 const BATCH_OVERHEAD = 2;
 /** What one request adds to an encoded batch. */
@@ -151,8 +154,6 @@ interface Transfer {
   at: number;
 }
 
-type PlanEntry = { seq: number; digest: Uint8Array; batch: Signed<RequestBody>[] };
-
 export class Replica implements ReplicaLike {
   readonly me: number;
   readonly n: number;
@@ -162,6 +163,8 @@ export class Replica implements ReplicaLike {
   private readonly suite: CryptoSuite;
   private readonly secretKey: Uint8Array;
   private readonly timing: Timing;
+  /** What the certificate checks (certificates.ts) need, with this replica's `valid` as their signature check. */
+  private readonly certs: CertContext;
   private now: number;
 
   private view = 0;
@@ -252,6 +255,7 @@ export class Replica implements ReplicaLike {
     if (this.timing.logWindow > MAX_LOG_WINDOW) throw new RangeError(`logWindow must be at most ${MAX_LOG_WINDOW}`);
     if (this.timing.maxBatch < 1 || this.timing.maxBatch > MAX_BATCH) throw new RangeError(`maxBatch must be 1..${MAX_BATCH}`);
     if (n > MAX_MEMBERS) throw new RangeError(`a room has at most ${MAX_MEMBERS} members`);
+    this.certs = certContext(this.suite, this.roster, this.timing, (s) => this.valid(s));
     this.now = config.now ?? 0;
     this.lunch = initialLunch(n);
     this.lastCounter = new Array<number>(n).fill(0);
@@ -576,12 +580,6 @@ export class Replica implements ReplicaLike {
 
   private validRequest(r: Signed<RequestBody>): boolean {
     return this.valid(r);
-  }
-
-  /** A batch inside a certificate: within the byte limit, matching its digest, every request signed. */
-  private validBatch(batch: Signed<RequestBody>[], digest: Uint8Array): boolean {
-    const encoded = batchBytes(batch);
-    return encoded.length <= MAX_BATCH_BYTES && sameBytes(sha256(encoded), digest) && batch.every((r) => this.validRequest(r));
   }
 
   // ---- The normal case ----
@@ -915,7 +913,7 @@ export class Replica implements ReplicaLike {
   }
 
   private onViewChange(from: number, vc: Signed<ViewChangeBody>): void {
-    if (!this.validViewChange(vc)) return this.drop(from, 'bad-view-change');
+    if (!validViewChange(this.certs, vc)) return this.drop(from, 'bad-view-change');
     const target = vc.body.view;
     if (target <= this.view) {
       // A member still changing to a view we already entered: hand it the new view.
@@ -952,7 +950,7 @@ export class Replica implements ReplicaLike {
     if (!this.isPrimary(target) || this.sentNewViewFor >= target) return;
     this.sentNewViewFor = target;
     const chosen = votes.slice(0, this.q);
-    const plan = this.planNewView(chosen);
+    const plan = planNewView(chosen);
     const pps: Signed<PrePrepareBody>[] = [];
     for (const e of plan) {
       const pp = this.sign<PrePrepareBody>({ t: 'pre-prepare', room: this.roster.room, from: this.me, view: target, seq: e.seq, digest: e.digest }, e.batch);
@@ -965,95 +963,15 @@ export class Replica implements ReplicaLike {
     this.enterView(nv, plan);
   }
 
-  private validViewChange(vc: Signed<ViewChangeBody>): boolean {
-    if (!this.valid(vc)) return false;
-    const { stable, proof } = vc.body;
-    if (stable > 0 && this.validCheckpointProof(stable, proof) === null) return false;
-    if (stable === 0 && proof.length > 0) return false;
-    const seqs = new Set<number>();
-    for (const cert of vc.body.prepared) {
-      const s = cert.pp.body.seq;
-      if (s <= stable || s > stable + this.timing.logWindow || seqs.has(s) || !this.validPreparedCert(cert, vc.body.view)) return false;
-      seqs.add(s);
-    }
-    return true;
-  }
-
-  private validPreparedCert(cert: PreparedCert, below: number): boolean {
-    const { pp, prepares, batch } = cert;
-    const { view, seq, digest } = pp.body;
-    if (view >= below || seq < 1 || !this.valid(pp) || pp.body.from !== this.primary(view)) return false;
-    if (!this.validBatch(batch, digest)) return false;
-    const senders = new Set<number>();
-    for (const p of prepares) {
-      if (!this.valid(p) || p.body.view !== view || p.body.seq !== seq || !sameBytes(p.body.digest, digest)) return false;
-      if (p.body.from === this.primary(view)) return false;
-      senders.add(p.body.from);
-    }
-    return senders.size >= 2 * this.f;
-  }
-
-  /**
-   * The pre-prepares a new view must re-issue, computed from 2f + 1 view-changes: for every
-   * sequence number above the highest stable checkpoint up to the highest prepared one, the
-   * batch prepared in the highest view, or a null batch where none prepared.
-   */
-  private planNewView(vcs: readonly Signed<ViewChangeBody>[]): PlanEntry[] {
-    const minS = Math.max(...vcs.map((v) => v.body.stable));
-    const best = new Map<number, PreparedCert>();
-    for (const vc of vcs) {
-      for (const cert of vc.body.prepared) {
-        const s = cert.pp.body.seq;
-        if (s <= minS) continue;
-        const old = best.get(s);
-        if (!old || cert.pp.body.view > old.pp.body.view) best.set(s, cert);
-      }
-    }
-    const maxS = Math.max(minS, ...best.keys());
-    const plan: PlanEntry[] = [];
-    for (let s = minS + 1; s <= maxS; s++) {
-      const cert = best.get(s);
-      plan.push(cert ? { seq: s, digest: cert.pp.body.digest, batch: cert.batch } : { seq: s, digest: NULL_DIGEST, batch: [] });
-    }
-    return plan;
-  }
-
   private onNewView(from: number, nv: Signed<NewViewBody>): void {
     const { view } = nv.body;
     if (view <= this.view) return;
     // Never look back: having voted for a higher view, this member has vouched for everything it
     // prepared below it; following a lower view now would make that statement false.
     if (view < this.voted) return this.drop(from, 'new-view-below-vote');
-    const checked = this.checkNewView(nv);
+    const checked = checkNewView(this.certs, nv);
     if ('refused' in checked) return this.drop(from, checked.refused);
     this.enterView(nv, checked.plan);
-  }
-
-  /**
-   * Everything a backup checks before it follows a NEW-VIEW: the primary's signature, 2f + 1
-   * valid view-changes for that view from distinct members, and the re-issued pre-prepares,
-   * recomputed here and compared. Returns the plan, or why the NEW-VIEW is refused.
-   */
-  private checkNewView(nv: Signed<NewViewBody>): { plan: PlanEntry[] } | { refused: string } {
-    const { view } = nv.body;
-    if (!this.valid(nv) || nv.body.from !== this.primary(view)) return { refused: 'bad-new-view' };
-    const members = new Set<number>();
-    for (const vc of nv.body.vcs) {
-      if (vc.body.view !== view || !this.validViewChange(vc)) return { refused: 'bad-new-view' };
-      members.add(vc.body.from);
-    }
-    if (members.size < this.q || members.size !== nv.body.vcs.length) return { refused: 'bad-new-view' };
-    // Never trust the new primary's plan: recompute it and compare.
-    const plan = this.planNewView(nv.body.vcs);
-    if (plan.length !== nv.body.pps.length) return { refused: 'new-view-mismatch' };
-    for (const [i, e] of plan.entries()) {
-      const pp = nv.body.pps[i]!;
-      const b = pp.body;
-      if (!this.valid(pp) || b.from !== nv.body.from || b.view !== view || b.seq !== e.seq || !sameBytes(b.digest, e.digest)) {
-        return { refused: 'new-view-mismatch' };
-      }
-    }
-    return { plan };
   }
 
   private enterView(nv: Signed<NewViewBody>, plan: PlanEntry[]): void {
@@ -1158,18 +1076,6 @@ export class Replica implements ReplicaLike {
     }
   }
 
-  /** 2f + 1 distinct members' valid checkpoints for `seq` agreeing on one digest; returns it. */
-  private validCheckpointProof(seq: number, proof: readonly Signed<CheckpointBody>[]): Uint8Array | null {
-    if (seq % this.timing.checkpointInterval !== 0 || proof.length === 0) return null;
-    const digest = proof[0]!.body.digest;
-    const members = new Set<number>();
-    for (const cp of proof) {
-      if (!this.valid(cp) || cp.body.seq !== seq || !sameBytes(cp.body.digest, digest)) return null;
-      members.add(cp.body.from);
-    }
-    return members.size >= this.q ? digest : null;
-  }
-
   /**
    * A certified checkpoint, however it reached us (2f + 1 CHECKPOINTs, or the proof inside a
    * view-change or NEW-VIEW), becomes our stable state: at once if we executed to it ourselves,
@@ -1252,26 +1158,12 @@ export class Replica implements ReplicaLike {
   }
 
   private onCommitted(from: number, cert: CommitCert): void {
-    if (!this.validCommitCert(cert)) return this.drop(from, 'bad-certificate');
+    if (!validCommitCert(this.certs, cert)) return this.drop(from, 'bad-certificate');
     const { seq } = cert.pp.body;
     if (seq <= this.executedSeq || this.committed.has(seq) || seq > this.stable + 4 * this.timing.logWindow) return;
     this.committed.set(seq, cert);
     this.out.push({ kind: 'persist', record: { v: WAL_VERSION, kind: 'committed', cert } });
     this.execute();
-  }
-
-  /** A pre-prepare, its batch and 2f + 1 matching commits: proof that the batch was decided. */
-  private validCommitCert(cert: CommitCert): boolean {
-    const { pp, batch, commits } = cert;
-    const { view, seq, digest } = pp.body;
-    if (!this.valid(pp) || pp.body.from !== this.primary(view) || seq < 1) return false;
-    if (!this.validBatch(batch, digest)) return false;
-    const signers = new Set<number>();
-    for (const c of commits) {
-      if (!this.valid(c) || c.body.view !== view || c.body.seq !== seq || !sameBytes(c.body.digest, digest)) return false;
-      signers.add(c.body.from);
-    }
-    return signers.size >= this.q;
   }
 
   private startTransfer(seq: number, proof: Signed<CheckpointBody>[]): void {
@@ -1303,7 +1195,7 @@ export class Replica implements ReplicaLike {
     if (m.seq <= this.executedSeq && m.seq <= this.stable) return;
     if (!this.transfer || this.transfer.seq < m.seq) {
       // Offered a newer stable state than we knew of: its proof decides whether we want it.
-      if (m.seq <= this.executedSeq || this.validCheckpointProof(m.seq, m.proof) === null) return this.drop(from, 'bad-state');
+      if (m.seq <= this.executedSeq || validCheckpointProof(this.certs, m.seq, m.proof) === null) return this.drop(from, 'bad-state');
       this.startTransfer(m.seq, m.proof);
     }
     const t = this.transfer!;
@@ -1481,7 +1373,7 @@ export class Replica implements ReplicaLike {
           if (b.t === 'pre-prepare' || b.t === 'prepare' || b.t === 'commit' || b.t === 'new-view') maxView = Math.max(maxView, b.view);
           if (b.t === 'pre-prepare' && rec.batch) {
             // A batch that is not the one signed is damage, not something to number over.
-            if (!this.validBatch(rec.batch, b.digest)) {
+            if (!validBatch(this.certs, rec.batch, b.digest)) {
               rejected.push({ index, reason: 'a pre-prepare whose batch is not the one it signed' });
               break;
             }
@@ -1491,7 +1383,7 @@ export class Replica implements ReplicaLike {
           break;
         }
         case 'stable': {
-          const digest = this.validCheckpointProof(rec.seq, rec.proof);
+          const digest = validCheckpointProof(this.certs, rec.seq, rec.proof);
           const state = digest && sameBytes(sha256(rec.bytes), digest) ? this.decodeState(rec.bytes) : null;
           if (!state) rejected.push({ index, reason: 'stable state does not match its checkpoint proof' });
           else if (!stable || rec.seq > stable.seq) stable = { seq: rec.seq, bytes: rec.bytes, proof: rec.proof, state };
@@ -1501,14 +1393,14 @@ export class Replica implements ReplicaLike {
           if (!newView || rec.nv.body.view > newView.nv.body.view) newView = { nv: rec.nv, index };
           break;
         case 'prepared':
-          if (!this.validPreparedCert(rec.cert, Number.MAX_SAFE_INTEGER)) rejected.push({ index, reason: 'invalid prepared certificate' });
+          if (!validPreparedCert(this.certs, rec.cert, Number.MAX_SAFE_INTEGER)) rejected.push({ index, reason: 'invalid prepared certificate' });
           else {
             const old = this.preparedCerts.get(rec.cert.pp.body.seq);
             if (!old || old.pp.body.view < rec.cert.pp.body.view) this.preparedCerts.set(rec.cert.pp.body.seq, rec.cert);
           }
           break;
         case 'committed':
-          if (!this.validCommitCert(rec.cert)) rejected.push({ index, reason: 'invalid commit certificate' });
+          if (!validCommitCert(this.certs, rec.cert)) rejected.push({ index, reason: 'invalid commit certificate' });
           else committed.push(rec.cert);
           break;
       }
@@ -1526,7 +1418,7 @@ export class Replica implements ReplicaLike {
     // The view it was in: the latest NEW-VIEW it followed (checked again, like any input), or the
     // latest view it signed in.
     if (newView && newView.nv.body.view >= maxView) {
-      const checked = this.checkNewView(newView.nv);
+      const checked = checkNewView(this.certs, newView.nv);
       if ('refused' in checked) rejected.push({ index: newView.index, reason: `a NEW-VIEW that does not check (${checked.refused})` });
       else {
         this.newView = newView.nv;
@@ -1580,7 +1472,7 @@ export class Replica implements ReplicaLike {
   private rebuildNewViewSlots(): void {
     const nv = this.newView;
     if (!nv || nv.body.view !== this.view) return;
-    const checked = this.checkNewView(nv);
+    const checked = checkNewView(this.certs, nv);
     if ('refused' in checked) return;
     for (const [i, e] of checked.plan.entries()) {
       if (e.seq <= this.executedSeq) continue;
