@@ -425,11 +425,6 @@ export class Replica implements ReplicaLike {
     return signed;
   }
 
-  /** Whether this member may take part (pre-prepare, prepare, commit) in `view`. */
-  private maySignIn(view: number): boolean {
-    return !this.recovery.amnesic && view >= this.voted && view >= this.recovery.floor;
-  }
-
   // ---- Receiving ----
   // `step` has decoded the message; `receive` hands it to its handler. Every signature is checked
   // once and remembered, and every validly signed slot message is compared with the first one seen
@@ -618,22 +613,13 @@ export class Replica implements ReplicaLike {
   }
 
   /**
-   * The next request of this member: a queued lunch intent; while it recovers, its recovery
-   * request (again, when the last one was passed over) and then `advance` requests that move
-   * the log to the checkpoint that ends its waiting.
+   * The next request of this member, once the last one executed: a queued lunch intent, or while
+   * it recovers its recovery request or an `advance` (Recovery.nextRequest says which).
    */
   private issueQueued(): void {
     if (this.myOutstanding) return;
-    switch (this.recovery.phase) {
-      case 'asking':
-        return this.issue({ kind: 'recover', nonce: this.recovery.currentNonce! });
-      case 'waiting':
-        return this.issue(this.myQueue.shift() ?? { kind: 'advance' });
-      case 'whole': {
-        const next = this.myQueue.shift();
-        if (next) this.issue(next);
-      }
-    }
+    const next = this.recovery.nextRequest(this.myQueue);
+    if (next) this.issue(next);
   }
 
   /** Its own request is outstanding only until it has executed, however that became known. */
@@ -650,7 +636,7 @@ export class Replica implements ReplicaLike {
    * member flooding requests cannot starve the others.
    */
   private assign(): void {
-    if (!this.maySignIn(this.view)) return;
+    if (!this.recovery.maySignIn(this.view, this.voted)) return;
     while (this.nextSeq - 1 - this.executedSeq < this.timing.maxInFlight && this.nextSeq <= this.stable + this.timing.logWindow) {
       const byMember = new Map<number, Signed<RequestBody>[]>();
       for (const p of this.pending.values()) {
@@ -856,9 +842,10 @@ export class Replica implements ReplicaLike {
           const applied = applyLunch(this.lunch, member, { member, counter }, op);
           this.lunch = applied.state;
           events.push(...applied.events);
-        } else if (op.kind === 'recover' && member === this.me && this.recovery.awaits(op.nonce)) {
-          // Agreed where this request lands, which bounds what this member forgot (recovery.ts).
-          this.out.push({ kind: 'persist', record: this.recovery.land(seq, view) });
+        } else if (member === this.me) {
+          // Where its recovery request lands bounds what this member forgot (recovery.ts).
+          const landed = this.recovery.executed(op, seq, view);
+          if (landed) this.out.push({ kind: 'persist', record: landed });
         }
       }
       this.executedSeq = seq;
@@ -1337,7 +1324,6 @@ export class Replica implements ReplicaLike {
     let lastRequest: Signed<RequestBody> | null = null;
     let newView: { nv: Signed<NewViewBody>; index: number } | null = null;
     let started = false;
-    let lostAt = -1;
     for (const [index, raw] of records.entries()) {
       const parsed = v.safeParse(WalRecord, raw);
       if (!parsed.success) {
@@ -1350,11 +1336,8 @@ export class Replica implements ReplicaLike {
           started = true;
           break;
         case 'lost':
-          lostAt = index;
-          this.recovery.load(rec);
-          break;
         case 'recovery':
-          this.recovery.load(rec);
+          this.recovery.load(rec, index);
           break;
         case 'signed': {
           const b = rec.signed.body;
@@ -1445,22 +1428,20 @@ export class Replica implements ReplicaLike {
       slot.sent.push({ k: 'pre-prepare', pp, batch });
       for (const r of batch) this.assigned.add(requestId(r.body.from, r.body.counter));
     }
-    // A log without its first record was lost; unreadable records after the last noted loss are
-    // a new loss (those before it are already being recovered from).
-    const lost = options.lost === true || !started || rejected.some((r) => r.index > lostAt);
-    if (lost) for (const record of this.recovery.lose(options.nonce)) this.out.push({ kind: 'persist', record });
+    const loss = this.recovery.restored(options.lost === true, started, rejected, options.nonce);
+    if (loss) for (const record of loss) this.out.push({ kind: 'persist', record });
     // The request it signed last is outstanding until it executes: re-executing its records must
     // not let it sign another one meanwhile (one at a time). While it asks to recover, its one
     // outstanding request is its recovery request.
     this.myCounter = lastRequest?.body.counter ?? 0;
-    this.myOutstanding = lastRequest !== null && this.recovery.phase !== 'asking' ? lastRequest : null;
+    this.myOutstanding = lastRequest !== null && this.recovery.knowsCounters ? lastRequest : null;
     this.execute();
     // The restored stable state may already say it executed, with no record above it to
     // execute again and say so.
     this.forgetExecutedOwn();
     if (lastRequest && lastRequest.body.counter > this.lastCounter[this.me]!) this.admit(lastRequest);
     this.rebuildNewViewSlots();
-    if (!lost) this.recovery.settle(this.stable);
+    if (!loss) this.recovery.settle(this.stable);
     this.collectGarbage();
     this.issueQueued();
   }
