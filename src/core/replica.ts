@@ -33,7 +33,7 @@ import type { Effect, ExecutedRequest, ReplicaLike } from './effects.ts';
 import { primaryOf, quorumFor } from './quorum.ts';
 import { Recovery } from './recovery.ts';
 import { digest as sha256, type CryptoSuite } from './suite.ts';
-import { WAL_VERSION, WalRecord, signedRecord, type RestoreReport } from './wal.ts';
+import { WAL_VERSION, WalRecord, obsoleteAtOrBelow, signedRecord, type RestoreReport } from './wal.ts';
 
 export interface Timing {
   /** A request not executed this long after it was first seen triggers a view change. */
@@ -1098,14 +1098,21 @@ export class Replica implements ReplicaLike {
     if (this.nextSeq <= h) this.nextSeq = h + 1;
   }
 
+  /**
+   * Whether a body in `seen` may be forgotten with the stable checkpoint at `h`: what the
+   * checkpoint makes obsolete (wal.ts), and what lies out of reach behind the current view or a
+   * member's executed counter.
+   */
   private forgettable(b: AnyBody, h: number): boolean {
+    const obsoleteAt = obsoleteAtOrBelow(b);
+    if (obsoleteAt !== null && obsoleteAt <= h) return true;
     switch (b.t) {
       case 'pre-prepare':
       case 'prepare':
       case 'commit':
-        return b.seq <= h || b.view + 1 < this.view;
+        return b.view + 1 < this.view;
       case 'checkpoint':
-        return b.seq <= h;
+        return false;
       case 'request':
         return b.counter <= this.lastCounter[b.from]!;
       case 'view-change':
