@@ -27,6 +27,10 @@ const IN_VIEW_KINDS: ReadonlySet<AnyBody['t']> = new Set(['pre-prepare', 'prepar
 /** Where a member stands: whole, asking the room to order its recovery request, or waiting for a checkpoint. */
 export type RecoveryPhase = 'whole' | 'asking' | 'waiting';
 
+/**
+ * The state of a member's recovery from lost records, and every rule that depends on it: the
+ * replica asks this object, in one call each, whether it may sign, vote or number its requests.
+ */
 export class Recovery {
   /** The nonce of the recovery under way, null when the member is whole. */
   private nonce: Uint8Array | null = null;
@@ -42,6 +46,7 @@ export class Recovery {
   /** `window`: L, how far above a stable checkpoint anything may be signed. */
   constructor(private readonly window: number) {}
 
+  /** Whole, asking (recovery request not yet executed) or waiting (for the checkpoint at the horizon). */
   get phase(): RecoveryPhase {
     return this.nonce === null ? 'whole' : this.landed === null ? 'asking' : 'waiting';
   }

@@ -11,6 +11,10 @@
 // replica from those records. A replica whose records are lost or corrupt recovers as recovery.ts
 // says: it signs nothing that could contradict what it forgot until the room has agreed on a
 // recovery request of its own, and a stable checkpoint lies a window beyond where it executed.
+//
+// The checks of certificates (prepared, commit, checkpoint proofs, VIEW-CHANGE and NEW-VIEW) and
+// the pre-prepares a new view re-issues are pure functions in certificates.ts; what a stable
+// checkpoint makes obsolete is wal.ts's rule.
 import { decode, encode } from 'cborg';
 import { concat, sameBytes, toHex } from './bytes.ts';
 import * as v from 'valibot';
@@ -35,6 +39,7 @@ import { Recovery } from './recovery.ts';
 import { digest as sha256, type CryptoSuite } from './suite.ts';
 import { WAL_VERSION, WalRecord, obsoleteAtOrBelow, signedRecord, type RestoreReport } from './wal.ts';
 
+/** The replica's clocks and bounds, in the milliseconds of the `now` it is given. */
 export interface Timing {
   /** A request not executed this long after it was first seen triggers a view change. */
   requestTimeout: number;
@@ -50,6 +55,7 @@ export interface Timing {
    * into a new view wait this long, at least.
    */
   viewChangeTimeout: number;
+  /** Most requests in one batch (at most MAX_BATCH; MAX_BATCH_BYTES bounds its bytes too). */
   maxBatch: number;
   /** Sequence numbers the primary may have assigned beyond the last executed one. */
   maxInFlight: number;
@@ -59,6 +65,7 @@ export interface Timing {
   logWindow: number;
 }
 
+/** The timing the app runs with; tests and the simulator override parts of it. */
 export const DEFAULT_TIMING: Timing = {
   requestTimeout: 4000,
   heartbeatInterval: 1500,
@@ -70,6 +77,7 @@ export const DEFAULT_TIMING: Timing = {
   checkpointInterval: 8,
   logWindow: 16,
 };
+/** The view-change timer doubles at most up to this many times its first value. */
 const VIEW_CHANGE_TIMEOUT_CAP = 8;
 /**
  * A member's requests are admitted only this far above its last executed counter: an honest
@@ -81,15 +89,22 @@ const VERIFIED_BYTES_KEPT = 8 * 1024 * 1024;
 /** Answers to a peer's requests remembered for rate limiting; older ones are forgotten first. */
 const SERVED_PER_MEMBER = 16;
 
+/** What a replica is started with. */
 export interface ReplicaConfig {
+  /** The room and every member's public key, in member order. */
   roster: Roster;
+  /** This member's index in the roster. */
   me: number;
+  /** This member's signing key; it never leaves the replica. */
   secretKey: Uint8Array;
   suite: CryptoSuite;
+  /** Overrides of DEFAULT_TIMING. */
   timing?: Partial<Timing>;
+  /** The time the replica starts at (default 0); `tick` moves it on. */
   now?: number;
 }
 
+/** How `Replica.restore` treats the records it is given. */
 export interface RestoreOptions {
   /** The records are known to be gone (storage was wiped), whatever is passed. */
   lost?: boolean;
@@ -100,16 +115,26 @@ export interface RestoreOptions {
   nonce: Uint8Array;
 }
 
+/** What a replica shows of itself (`Replica.snapshot`): for the tab, the tests and the simulator's checks. */
 export interface ReplicaSnapshot {
+  /** The view the replica is in. */
   view: number;
+  /** The view it is changing to, or null when it is not changing view. */
   changing: number | null;
+  /** The highest sequence number executed. */
   executedSeq: number;
+  /** Each member's highest executed request counter. */
   lastCounter: number[];
   lunch: LunchState;
+  /** The lunch state's canonical encoding, equal at every member that executed as far. */
   lunchBytes: Uint8Array;
+  /** The members proven to have signed two things for one slot, ascending. */
   proven: number[];
+  /** This member's lunch intents not executed yet: its outstanding request and those queued after it. */
   pendingOwn: number;
+  /** How often each reason to refuse (part of) a message, or not to sign, has come up. */
   drops: Record<string, number>;
+  /** The sequence number of the stable checkpoint. */
   stable: number;
   /** True while the replica must not sign PRE-PREPARE, PREPARE, COMMIT, VIEW-CHANGE or NEW-VIEW (records lost). */
   amnesia: boolean;
@@ -154,10 +179,18 @@ interface Transfer {
   at: number;
 }
 
+/**
+ * One member's replica (see the top of this file). It reads top to bottom: inputs, receiving, the
+ * normal case, view change, checkpoints and state transfer, timers, restore.
+ */
 export class Replica implements ReplicaLike {
+  /** This member's index in the roster. */
   readonly me: number;
+  /** Members in the room: 3f + 1. */
   readonly n: number;
+  /** Most faulty members the room tolerates. */
   readonly f: number;
+  /** 2f + 1, the quorum. */
   readonly q: number;
   private readonly roster: Roster;
   private readonly suite: CryptoSuite;
@@ -238,6 +271,7 @@ export class Replica implements ReplicaLike {
   /** Sends made now are copies of earlier ones (the retransmission timer). */
   private resending = false;
 
+  /** A fresh member of the room, with no records yet; throws a RangeError for a config it cannot run with. */
   constructor(config: ReplicaConfig) {
     const { n, f, q } = quorumFor(config.roster.keys.length);
     if (!Number.isInteger(config.me) || config.me < 0 || config.me >= n) throw new RangeError(`member ${config.me} is not in a roster of ${n}`);
@@ -278,6 +312,10 @@ export class Replica implements ReplicaLike {
   // (request), and reads snapshot, proofOf and primary. Each input returns the effects that `run`
   // collects from the helpers below: drops, sends, answers to peers and signatures.
 
+  /**
+   * Bytes received from member `from`. Whatever they are, the effects end with one `received`
+   * effect that says what the message was and, if any part of it was refused, the first reason.
+   */
   step(from: number, bytes: Uint8Array): Effect[] {
     return this.run(() => {
       const refuse = (reason: string) => {
@@ -296,6 +334,10 @@ export class Replica implements ReplicaLike {
     });
   }
 
+  /**
+   * The time is now `now` (an earlier time than the last leaves the clock where it was), and
+   * whatever is due happens: heartbeats, timeouts, retransmissions.
+   */
   tick(now: number): Effect[] {
     return this.run(() => {
       if (now > this.now) this.now = now;
@@ -317,6 +359,7 @@ export class Replica implements ReplicaLike {
     });
   }
 
+  /** What the replica shows of itself now; see ReplicaSnapshot. */
   snapshot(): ReplicaSnapshot {
     const lunch = this.lunch;
     return {
@@ -343,14 +386,17 @@ export class Replica implements ReplicaLike {
     };
   }
 
+  /** The proof that `member` signed two things for one slot, if this replica holds one. */
   proofOf(member: number): Proof | undefined {
     return this.proofs.get(member);
   }
 
+  /** The primary of `view` (by default, of the view the replica is in). */
   primary(view = this.view): number {
     return primaryOf(view, this.n);
   }
 
+  /** Runs one input and returns what it did; a fresh replica's first effect starts its log. */
   private run(body: () => void): Effect[] {
     this.out = [];
     if (this.needsStart) {
@@ -771,8 +817,9 @@ export class Replica implements ReplicaLike {
   }
 
   /**
-   * Prepares and commits that disagree with the slot's pre-prepare are passed to everyone once:
-   * a backup that told others something else is then caught wherever the two versions meet.
+   * Commits that disagree with the slot's pre-prepare are passed to everyone once: a member that
+   * told others something else is then caught wherever the two versions meet. (A prepare carries
+   * the pre-prepare it answers; one that contradicts it is passed on by onPrepare.)
    */
   private exposeMismatches(slot: Slot): void {
     if (!slot.pp) return;
@@ -1042,7 +1089,7 @@ export class Replica implements ReplicaLike {
     const { seq } = cp.body;
     if (seq % this.timing.checkpointInterval !== 0) return this.drop(from, 'bad-checkpoint');
     if (seq <= this.stable) return;
-    // Bounded memory: only checkpoints within reach, plus the newest a peer claims beyond it.
+    // Bounded memory: checkpoints within reach, and beyond it only while few sequence numbers are kept.
     if (seq > this.stable + 4 * this.timing.logWindow && !this.checkpoints.has(seq) && this.checkpoints.size > 4 * this.n) return;
     this.checkpointsAt(seq).set(cp.body.from, cp);
     this.checkStable(seq);

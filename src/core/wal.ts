@@ -13,6 +13,7 @@ export const WAL_VERSION = 2;
 const index = v.pipe(v.number(), v.safeInteger(), v.minValue(0));
 const nonce = v.custom<Uint8Array>((b) => b instanceof Uint8Array && b.length === RECOVERY_NONCE_BYTES, `must be ${RECOVERY_NONCE_BYTES} bytes`);
 
+/** The schema of one write-ahead record: every record read back is checked against it. */
 export const WalRecord = v.variant('kind', [
   /**
    * The first record of a log that is whole: written when the replica starts in a room, and again
@@ -44,6 +45,7 @@ export const WalRecord = v.variant('kind', [
   /** The recovery request with this nonce executed at `seq` in `view`: the bounds of what was forgotten. */
   v.strictObject({ v: v.literal(WAL_VERSION), kind: v.literal('recovery'), nonce, seq: index, view: index }),
 ]);
+/** One write-ahead record, as the replica hands it out in a `persist` effect. */
 export type WalRecord = v.InferOutput<typeof WalRecord>;
 
 /** The record of something this member signed (and, for a pre-prepare, the batch it assigned). */
@@ -79,6 +81,7 @@ export function obsoleteAtOrBelow(item: WalRecord | AnyBody): number | null {
   }
 }
 
+/** What a restore made of the records it was given. */
 export interface RestoreReport {
   /** Records used. */
   readonly used: number;
