@@ -14,11 +14,22 @@ import {
 import type { Replica } from './replica.ts';
 import type { CryptoSuite } from './suite.ts';
 
+/**
+ * What a malicious member can do: say nothing (`silent`), sign two versions of what it sends
+ * (`equivocate`), send messages in others' names besides its own (`forge`), accuse others with
+ * evidence that does not hold (`false-accuse`), send old and broken bytes again (`replay`), hold
+ * back its pre-prepares and NEW-VIEWs as primary (`slow`), and send the largest messages the limits
+ * allow, or just beyond them (`bloat`).
+ */
 export const STRATEGIES = ['silent', 'equivocate', 'forge', 'false-accuse', 'replay', 'slow', 'bloat'] as const;
+/** One of STRATEGIES. */
 export type Strategy = (typeof STRATEGIES)[number];
 
+/** What an adversary works with: an honest replica holding the member's key, and that key. */
 export interface AdversaryContext {
+  /** The honest replica whose effects the adversary corrupts. */
   readonly replica: Replica;
+  /** The member's own secret key: all an adversary can sign with. */
   readonly secretKey: Uint8Array;
   readonly suite: CryptoSuite;
   readonly roster: Roster;
@@ -28,6 +39,11 @@ export interface AdversaryContext {
 
 type Send = Extract<Effect, { kind: 'send' }>;
 
+/**
+ * A malicious member: the wrapped replica's inputs pass through unchanged and its effects are
+ * corrupted as the strategy says, so the member still follows the protocol's state as far as the
+ * others can tell from what it lets through.
+ */
 export class Adversary implements ReplicaLike {
   readonly me: number;
   private readonly n: number;
@@ -41,11 +57,13 @@ export class Adversary implements ReplicaLike {
     this.n = ctx.roster.keys.length;
   }
 
+  /** The replica's step, its sends corrupted (`replay` keeps what it received, to send it again later). */
   step(from: number, bytes: Uint8Array): Effect[] {
     if (this.strategy === 'replay' && this.captured.length < 200) this.captured.push(bytes);
     return this.corrupt(this.ctx.replica.step(from, bytes));
   }
 
+  /** The replica's tick, its sends corrupted, plus what the strategy sends on its own: held-back sends now due, accusations, replays, bloat. */
   tick(now: number): Effect[] {
     this.now = now;
     const out = this.corrupt(this.ctx.replica.tick(now));
@@ -58,6 +76,7 @@ export class Adversary implements ReplicaLike {
     return out;
   }
 
+  /** The replica's request, its sends corrupted (`bloat` first widens the place to the limit). */
   request(op: LunchOp): Effect[] {
     // The largest place the rules allow: as many spaces as fit around it.
     if (this.strategy === 'bloat' && op.kind === 'propose') {
@@ -67,6 +86,7 @@ export class Adversary implements ReplicaLike {
     return this.corrupt(this.ctx.replica.request(op));
   }
 
+  /** The wrapped replica's snapshot: the adversary keeps no lunch state of its own. */
   snapshot() {
     return this.ctx.replica.snapshot();
   }

@@ -7,12 +7,12 @@ import { RECOVERY_NONCE_BYTES, bodyBytes, decodeWire, slotKey, type Roster, type
 import { Replica, type Timing } from './replica.ts';
 import { InsecureSimulationSuite, type CryptoSuite } from './suite.ts';
 
-/** What a member of a test cluster must offer: a Replica, or an adversary wrapping one. */
 /** A member's node in the cluster: the replica, or an adversary wrapping it. */
 export interface Node extends ReplicaLike {
   readonly me: number;
 }
 
+/** A message on its way: sent by `from`, not yet delivered to `to`. */
 export interface InFlight {
   from: number;
   to: number;
@@ -20,11 +20,13 @@ export interface InFlight {
   bytes: Uint8Array;
 }
 
+/** A member of the test roster and its secret key. */
 export interface Member {
   index: number;
   secretKey: Uint8Array;
 }
 
+/** A roster of n members with real Ed25519 keys (`real`) or the simulator's stand-in, and their keys. */
 export function makeRoster(n: number, real: boolean, room = 'test-room'): { roster: Roster; suite: CryptoSuite; members: Member[] } {
   const sim = new InsecureSimulationSuite();
   const pairs = Array.from({ length: n }, (_, i) => (real ? generateKeyPair() : sim.keyPair(`${room}/${i}`)));
@@ -35,6 +37,10 @@ export function makeRoster(n: number, real: boolean, room = 'test-room'): { rost
   };
 }
 
+/**
+ * n members in one process: what they send waits in `queue` until the test delivers it, time
+ * moves only when the test runs it, and every effect is kept in `effects` for the test to read.
+ */
 export class Cluster {
   readonly queue: InFlight[] = [];
   readonly effects: { at: number; effect: Effect }[] = [];

@@ -6,15 +6,19 @@ import * as v from 'valibot';
 import { MAX_PLACE_LENGTH, MAX_PLACE_UNITS } from './limits.ts';
 import { quorumFor } from './quorum.ts';
 
+/** Names an executed request, and so a proposal: its member and that member's request counter. */
 export interface RequestRef {
   member: number;
   counter: number;
 }
+/** A member's vote on a proposal. */
 export type Choice = 'join' | 'decline';
+/** What a member asks the room to do: propose a place and time, vote on a proposal, or start a new round. */
 export type LunchOp =
   | { kind: 'propose'; place: string; time: string }
   | { kind: 'vote'; proposal: RequestRef; choice: Choice }
   | { kind: 'new-round' };
+/** A place and time proposed in a round, with every member's vote on it. */
 export interface Proposal {
   ref: RequestRef;
   round: number;
@@ -24,12 +28,14 @@ export interface Proposal {
   /** Length n, indexed by member. */
   votes: (null | Choice)[];
 }
+/** The proposal a round settled on: the first to reach 2f + 1 joins. */
 export interface Decision {
   round: number;
   proposal: RequestRef;
   /** Members whose vote was 'join' at the moment of decision, ascending. */
   joined: number[];
 }
+/** The replicated lunch state: the current round, every proposal and every decision. */
 export interface LunchState {
   n: number;
   round: number;
@@ -38,6 +44,7 @@ export interface LunchState {
   /** At most one per round, in round order. */
   decisions: Decision[];
 }
+/** What applying one op did, for the tab to show; an op that changes nothing is `ignored`, with why. */
 export type LunchEvent =
   | { kind: 'proposed'; ref: RequestRef; round: number; place: string; time: string }
   | { kind: 'voted'; member: number; proposal: RequestRef; choice: Choice; changed: boolean }
@@ -45,6 +52,7 @@ export type LunchEvent =
   | { kind: 'round-started'; round: number }
   | { kind: 'ignored'; reason: string };
 
+/** The longest place, in code points after trimming (limits.ts). */
 export { MAX_PLACE_LENGTH };
 
 // Code points, not graphemes: grapheme segmentation depends on the engine's Unicode tables, and
@@ -59,6 +67,7 @@ const placeProblem = (place: string): string | null => {
 };
 
 const Index = v.pipe(v.number(), v.safeInteger(), v.minValue(0));
+/** Validates a RequestRef at the trust boundary. */
 export const RequestRefSchema = v.strictObject({ member: Index, counter: Index });
 const Place = v.pipe(
   v.string(),
@@ -89,6 +98,7 @@ const showRef = (r: RequestRef): string => `${r.member}#${r.counter}`;
 const findProposal = (state: LunchState, ref: RequestRef): number => state.proposals.findIndex((p) => sameRef(p.ref, ref));
 const joinersOf = (p: Proposal): number[] => p.votes.flatMap((c, member) => (c === 'join' ? [member] : []));
 
+/** The join and decline votes on the proposal `ref` (none for an unknown proposal). */
 export function tally(state: LunchState, ref: RequestRef): { join: number; decline: number } {
   const votes = state.proposals[findProposal(state, ref)]?.votes ?? [];
   return { join: votes.filter((c) => c === 'join').length, decline: votes.filter((c) => c === 'decline').length };
@@ -112,6 +122,10 @@ function safeParse<S extends v.GenericSchema>(schema: S, input: unknown): v.Safe
   }
 }
 
+/**
+ * Apply the op of `member`'s executed request `ref`: the new state and what happened. Never
+ * throws and never changes `state`; anything malformed or out of turn is an `ignored` event.
+ */
 export function applyLunch(state: LunchState, member: number, ref: RequestRef, op: LunchOp): Result {
   // Parsing also yields fresh copies, so nothing the caller holds ends up shared with the state.
   const parsedRef = safeParse(RequestRefSchema, ref);

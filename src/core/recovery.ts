@@ -13,7 +13,7 @@
 // Until the request executes the member signs nothing that could contradict what it forgot; then
 // it waits for that stable checkpoint; after it, it never prepares, commits, pre-prepares or
 // builds a NEW-VIEW below the view floor, and its votes carry a new epoch.
-import { VOTING_KINDS, type AnyBody } from './messages.ts';
+import { VOTING_KINDS, type AnyBody, type LunchOp, type RequestOp } from './messages.ts';
 import { WAL_VERSION, type WalRecord } from './wal.ts';
 
 /** Why a body may not be signed now; each is counted as a drop reason when it happens. */
@@ -27,6 +27,10 @@ const IN_VIEW_KINDS: ReadonlySet<AnyBody['t']> = new Set(['pre-prepare', 'prepar
 /** Where a member stands: whole, asking the room to order its recovery request, or waiting for a checkpoint. */
 export type RecoveryPhase = 'whole' | 'asking' | 'waiting';
 
+/**
+ * The state of a member's recovery from lost records, and every rule that depends on it: the
+ * replica asks this object, in one call each, whether it may sign, vote or number its requests.
+ */
 export class Recovery {
   /** The nonce of the recovery under way, null when the member is whole. */
   private nonce: Uint8Array | null = null;
@@ -36,10 +40,13 @@ export class Recovery {
   floor = 0;
   /** 0 until the member first recovers, then the sequence number where its latest recovery executed. */
   epoch = 0;
+  /** During a restore, the index of the last `lost` record read (-1: none). */
+  private lostAt = -1;
 
   /** `window`: L, how far above a stable checkpoint anything may be signed. */
   constructor(private readonly window: number) {}
 
+  /** Whole, asking (recovery request not yet executed) or waiting (for the checkpoint at the horizon). */
   get phase(): RecoveryPhase {
     return this.nonce === null ? 'whole' : this.landed === null ? 'asking' : 'waiting';
   }
@@ -59,10 +66,6 @@ export class Recovery {
     return this.landed === null ? null : this.landed.seq + this.window - 1;
   }
 
-  /** The nonce of the recovery request under way. */
-  get currentNonce(): Uint8Array | null {
-    return this.nonce;
-  }
 
   /** Records were lost: start asking, with a nonce fresh from the caller. Returns the records that say so. */
   lose(nonce: Uint8Array): WalRecord[] {
@@ -74,6 +77,15 @@ export class Recovery {
   /** Whether a recovery request with this nonce is the one under way and has not executed yet. */
   awaits(nonce: Uint8Array): boolean {
     return this.phase === 'asking' && sameNonce(this.nonce!, nonce);
+  }
+
+  /**
+   * A request of this member executed at `seq` in `view`: when it is the recovery request under
+   * way, the bounds of what the member forgot are known now. Returns the record that says so, to
+   * persist, or null for any other request.
+   */
+  executed(op: RequestOp, seq: number, view: number): WalRecord | null {
+    return op.kind === 'recover' && this.awaits(op.nonce) ? this.land(seq, view) : null;
   }
 
   /** The recovery request executed at `seq` in `view`: the bounds are known. Returns the record to persist. */
@@ -93,14 +105,52 @@ export class Recovery {
     return true;
   }
 
-  /** Reads a `lost` or `recovery` record back during a restore. */
-  load(record: Extract<WalRecord, { kind: 'lost' | 'recovery' }>): void {
+  /** Reads a `lost` or `recovery` record, the `index`th of the log, back during a restore. */
+  load(record: Extract<WalRecord, { kind: 'lost' | 'recovery' }>, index: number): void {
     if (record.kind === 'lost') {
       this.nonce = record.nonce;
       this.landed = null;
+      this.lostAt = index;
     } else if (this.nonce !== null && sameNonce(this.nonce, record.nonce)) {
       this.land(record.seq, record.view);
     }
+  }
+
+  /**
+   * After a restore has read every record: whether the member must count them as lost. They are
+   * when storage was wiped (`wiped`), when no record starts the log (`started` is false: the log
+   * was lost, not empty), or when a record after the last noted loss is unreadable (those before
+   * it are already being recovered from). If so the member starts asking again with `nonce`, and
+   * this returns the records that say so; null when the records are whole.
+   */
+  restored(wiped: boolean, started: boolean, rejected: readonly { index: number }[], nonce: Uint8Array): WalRecord[] | null {
+    const lost = wiped || !started || rejected.some((r) => r.index > this.lostAt);
+    return lost ? this.lose(nonce) : null;
+  }
+
+  /**
+   * The member's next request, when it has none outstanding: while asking, its recovery request
+   * (again, when the last one was passed over); while waiting, the next queued intent, or else an
+   * `advance` request that moves the log on to the checkpoint that ends the waiting; when whole,
+   * the next queued intent, if any. What it returns from `queue` it takes off the front.
+   */
+  nextRequest(queue: LunchOp[]): RequestOp | undefined {
+    switch (this.phase) {
+      case 'asking':
+        return { kind: 'recover', nonce: this.nonce! };
+      case 'waiting':
+        return queue.shift() ?? { kind: 'advance' };
+      case 'whole':
+        return queue.shift();
+    }
+  }
+
+  /**
+   * Whether the member may take part in agreement (pre-prepare, prepare, commit) in `view` at all:
+   * asked before anything is built to be signed; `refusal` then checks each body the same way.
+   */
+  maySignIn(view: number, voted: number): boolean {
+    return !this.amnesic && this.viewRefusal(view, voted) === null;
   }
 
   /**
@@ -111,8 +161,13 @@ export class Recovery {
   refusal(body: AnyBody, voted: number): Refusal | null {
     if (this.amnesic && FORGETFUL_KINDS.has(body.t)) return 'refused-while-amnesic';
     if (!IN_VIEW_KINDS.has(body.t) || !('view' in body)) return null;
-    if (body.view < voted) return 'refused-looking-back';
-    if (body.view < this.floor) return 'refused-view-before-loss';
+    return this.viewRefusal(body.view, voted);
+  }
+
+  /** Never look back below its vote, nor sign in a view before its loss. */
+  private viewRefusal(view: number, voted: number): Refusal | null {
+    if (view < voted) return 'refused-looking-back';
+    if (view < this.floor) return 'refused-view-before-loss';
     return null;
   }
 }

@@ -11,6 +11,10 @@
 // replica from those records. A replica whose records are lost or corrupt recovers as recovery.ts
 // says: it signs nothing that could contradict what it forgot until the room has agreed on a
 // recovery request of its own, and a stable checkpoint lies a window beyond where it executed.
+//
+// The checks of certificates (prepared, commit, checkpoint proofs, VIEW-CHANGE and NEW-VIEW) and
+// the pre-prepares a new view re-issues are pure functions in certificates.ts; what a stable
+// checkpoint makes obsolete is wal.ts's rule.
 import { decode, encode } from 'cborg';
 import { concat, sameBytes, toHex } from './bytes.ts';
 import * as v from 'valibot';
@@ -25,12 +29,17 @@ import {
   type AnyBody, type CheckpointBody, type CommitBody, type CommitCert, type NewViewBody, type PreparedCert, type PrePrepareBody,
   type PrepareBody, type Proof, type RequestBody, type RequestOp, type Roster, type Signed, type ViewChangeBody, type Wire,
 } from './messages.ts';
+import {
+  certContext, checkNewView, planNewView, validBatch, validCheckpointProof, validCommitCert, validPreparedCert, validViewChange,
+  type CertContext, type PlanEntry,
+} from './certificates.ts';
 import type { Effect, ExecutedRequest, ReplicaLike } from './effects.ts';
 import { primaryOf, quorumFor } from './quorum.ts';
 import { Recovery } from './recovery.ts';
 import { digest as sha256, type CryptoSuite } from './suite.ts';
-import { WAL_VERSION, WalRecord, signedRecord, type RestoreReport } from './wal.ts';
+import { WAL_VERSION, WalRecord, obsoleteAtOrBelow, signedRecord, type RestoreReport } from './wal.ts';
 
+/** The replica's clocks and bounds, in the milliseconds of the `now` it is given. */
 export interface Timing {
   /** A request not executed this long after it was first seen triggers a view change. */
   requestTimeout: number;
@@ -46,6 +55,7 @@ export interface Timing {
    * into a new view wait this long, at least.
    */
   viewChangeTimeout: number;
+  /** Most requests in one batch (at most MAX_BATCH; MAX_BATCH_BYTES bounds its bytes too). */
   maxBatch: number;
   /** Sequence numbers the primary may have assigned beyond the last executed one. */
   maxInFlight: number;
@@ -55,6 +65,7 @@ export interface Timing {
   logWindow: number;
 }
 
+/** The timing the app runs with; tests and the simulator override parts of it. */
 export const DEFAULT_TIMING: Timing = {
   requestTimeout: 4000,
   heartbeatInterval: 1500,
@@ -66,6 +77,7 @@ export const DEFAULT_TIMING: Timing = {
   checkpointInterval: 8,
   logWindow: 16,
 };
+/** The view-change timer doubles at most up to this many times its first value. */
 const VIEW_CHANGE_TIMEOUT_CAP = 8;
 /**
  * A member's requests are admitted only this far above its last executed counter: an honest
@@ -77,15 +89,22 @@ const VERIFIED_BYTES_KEPT = 8 * 1024 * 1024;
 /** Answers to a peer's requests remembered for rate limiting; older ones are forgotten first. */
 const SERVED_PER_MEMBER = 16;
 
+/** What a replica is started with. */
 export interface ReplicaConfig {
+  /** The room and every member's public key, in member order. */
   roster: Roster;
+  /** This member's index in the roster. */
   me: number;
+  /** This member's signing key; it never leaves the replica. */
   secretKey: Uint8Array;
   suite: CryptoSuite;
+  /** Overrides of DEFAULT_TIMING. */
   timing?: Partial<Timing>;
+  /** The time the replica starts at (default 0); `tick` moves it on. */
   now?: number;
 }
 
+/** How `Replica.restore` treats the records it is given. */
 export interface RestoreOptions {
   /** The records are known to be gone (storage was wiped), whatever is passed. */
   lost?: boolean;
@@ -96,16 +115,26 @@ export interface RestoreOptions {
   nonce: Uint8Array;
 }
 
+/** What a replica shows of itself (`Replica.snapshot`): for the tab, the tests and the simulator's checks. */
 export interface ReplicaSnapshot {
+  /** The view the replica is in. */
   view: number;
+  /** The view it is changing to, or null when it is not changing view. */
   changing: number | null;
+  /** The highest sequence number executed. */
   executedSeq: number;
+  /** Each member's highest executed request counter. */
   lastCounter: number[];
   lunch: LunchState;
+  /** The lunch state's canonical encoding, equal at every member that executed as far. */
   lunchBytes: Uint8Array;
+  /** The members proven to have signed two things for one slot, ascending. */
   proven: number[];
+  /** This member's lunch intents not executed yet: its outstanding request and those queued after it. */
   pendingOwn: number;
+  /** How often each reason to refuse (part of) a message, or not to sign, has come up. */
   drops: Record<string, number>;
+  /** The sequence number of the stable checkpoint. */
   stable: number;
   /** True while the replica must not sign PRE-PREPARE, PREPARE, COMMIT, VIEW-CHANGE or NEW-VIEW (records lost). */
   amnesia: boolean;
@@ -134,7 +163,6 @@ interface PendingRequest {
   carried: boolean;
 }
 
-const NULL_DIGEST = batchDigest([]);
 /** The most a batch's array header adds to the encoded requests (MAX_BATCH < 256: two bytes). */
 const BATCH_OVERHEAD = 2;
 /** What one request adds to an encoded batch. */
@@ -151,17 +179,25 @@ interface Transfer {
   at: number;
 }
 
-type PlanEntry = { seq: number; digest: Uint8Array; batch: Signed<RequestBody>[] };
-
+/**
+ * One member's replica (see the top of this file). It reads top to bottom: inputs, receiving, the
+ * normal case, view change, checkpoints and state transfer, timers, restore.
+ */
 export class Replica implements ReplicaLike {
+  /** This member's index in the roster. */
   readonly me: number;
+  /** Members in the room: 3f + 1. */
   readonly n: number;
+  /** Most faulty members the room tolerates. */
   readonly f: number;
+  /** 2f + 1, the quorum. */
   readonly q: number;
   private readonly roster: Roster;
   private readonly suite: CryptoSuite;
   private readonly secretKey: Uint8Array;
   private readonly timing: Timing;
+  /** What the certificate checks (certificates.ts) need, with this replica's `valid` as their signature check. */
+  private readonly certs: CertContext;
   private now: number;
 
   private view = 0;
@@ -235,6 +271,7 @@ export class Replica implements ReplicaLike {
   /** Sends made now are copies of earlier ones (the retransmission timer). */
   private resending = false;
 
+  /** A fresh member of the room, with no records yet; throws a RangeError for a config it cannot run with. */
   constructor(config: ReplicaConfig) {
     const { n, f, q } = quorumFor(config.roster.keys.length);
     if (!Number.isInteger(config.me) || config.me < 0 || config.me >= n) throw new RangeError(`member ${config.me} is not in a roster of ${n}`);
@@ -252,6 +289,7 @@ export class Replica implements ReplicaLike {
     if (this.timing.logWindow > MAX_LOG_WINDOW) throw new RangeError(`logWindow must be at most ${MAX_LOG_WINDOW}`);
     if (this.timing.maxBatch < 1 || this.timing.maxBatch > MAX_BATCH) throw new RangeError(`maxBatch must be 1..${MAX_BATCH}`);
     if (n > MAX_MEMBERS) throw new RangeError(`a room has at most ${MAX_MEMBERS} members`);
+    this.certs = certContext(this.suite, this.roster, this.timing, (s) => this.valid(s));
     this.now = config.now ?? 0;
     this.lunch = initialLunch(n);
     this.lastCounter = new Array<number>(n).fill(0);
@@ -269,25 +307,15 @@ export class Replica implements ReplicaLike {
     this.recovery = new Recovery(this.timing.logWindow);
   }
 
+  // ---- Inputs ----
+  // The driver feeds received bytes (step), the passage of time (tick) and the member's intents
+  // (request), and reads snapshot, proofOf and primary. Each input returns the effects that `run`
+  // collects from the helpers below: drops, sends, answers to peers and signatures.
+
   /**
-   * Rebuild a replica from its write-ahead records after a restart. Records are checked like any
-   * other input. When they are lost (`lost`, or no record starts the log), unreadable, or
-   * contradict each other, the replica keeps what it can but assumes it forgot what it signed,
-   * and recovers (recovery.ts) with `options.nonce`.
+   * Bytes received from member `from`. Whatever they are, the effects end with one `received`
+   * effect that says what the message was and, if any part of it was refused, the first reason.
    */
-  static restore(config: ReplicaConfig, records: readonly unknown[], options: RestoreOptions): { replica: Replica; effects: Effect[]; report: RestoreReport } {
-    if (!(options.nonce instanceof Uint8Array) || options.nonce.length !== RECOVERY_NONCE_BYTES) {
-      throw new TypeError(`restore needs ${RECOVERY_NONCE_BYTES} fresh random bytes as the nonce of a possible recovery`);
-    }
-    const r = new Replica(config);
-    r.needsStart = false;
-    const rejected: { index: number; reason: string }[] = [];
-    const effects = r.run(() => r.load(records, rejected, options));
-    return { replica: r, effects, report: { used: records.length - rejected.length, rejected, amnesia: r.recovery.amnesic } };
-  }
-
-  // ---- the three inputs ----
-
   step(from: number, bytes: Uint8Array): Effect[] {
     return this.run(() => {
       const refuse = (reason: string) => {
@@ -306,6 +334,10 @@ export class Replica implements ReplicaLike {
     });
   }
 
+  /**
+   * The time is now `now` (an earlier time than the last leaves the clock where it was), and
+   * whatever is due happens: heartbeats, timeouts, retransmissions.
+   */
   tick(now: number): Effect[] {
     return this.run(() => {
       if (now > this.now) this.now = now;
@@ -327,6 +359,7 @@ export class Replica implements ReplicaLike {
     });
   }
 
+  /** What the replica shows of itself now; see ReplicaSnapshot. */
   snapshot(): ReplicaSnapshot {
     const lunch = this.lunch;
     return {
@@ -353,14 +386,17 @@ export class Replica implements ReplicaLike {
     };
   }
 
+  /** The proof that `member` signed two things for one slot, if this replica holds one. */
   proofOf(member: number): Proof | undefined {
     return this.proofs.get(member);
   }
 
+  /** The primary of `view` (by default, of the view the replica is in). */
   primary(view = this.view): number {
     return primaryOf(view, this.n);
   }
 
+  /** Runs one input and returns what it did; a fresh replica's first effect starts its log. */
   private run(body: () => void): Effect[] {
     this.out = [];
     if (this.needsStart) {
@@ -373,12 +409,14 @@ export class Replica implements ReplicaLike {
     return effects;
   }
 
-  // ---- helpers for effects ----
-
   /** Refuse (part of) the message being received; the `received` effect reports the first reason. */
   private drop(_from: number, reason: string): void {
     this.count(reason);
     this.dropped ??= reason;
+  }
+
+  private count(reason: string): void {
+    this.drops.set(reason, (this.drops.get(reason) ?? 0) + 1);
   }
 
   private send(to: number | 'all', message: Wire): void {
@@ -387,6 +425,25 @@ export class Replica implements ReplicaLike {
     // it, it is a counted drop here rather than a send the network layer cannot make.
     if (bytes.length > MAX_WIRE_BYTES) return this.count('too-large-to-send');
     this.out.push({ kind: 'send', to, type: message.k, message, bytes, ...(this.resending ? { retransmit: true } : {}) });
+  }
+
+  /**
+   * Answer a peer's request at most twice per retransmission interval per kind. What is
+   * remembered for that is bounded per member: the oldest entries go first.
+   */
+  private serve(to: number, what: string, message: Wire): void {
+    const key = `${what}/${to}`;
+    const last = this.lastServed.get(key);
+    if (last !== undefined && this.now - last < this.timing.retransmitInterval / 2) return;
+    this.lastServed.delete(key);
+    if (this.lastServed.size >= SERVED_PER_MEMBER * this.n) {
+      for (const [k, at] of this.lastServed) {
+        if (this.lastServed.size < SERVED_PER_MEMBER * this.n && this.now - at < this.timing.retransmitInterval) break;
+        this.lastServed.delete(k);
+      }
+    }
+    this.lastServed.set(key, this.now);
+    this.send(to, message);
   }
 
   /**
@@ -414,13 +471,54 @@ export class Replica implements ReplicaLike {
     return signed;
   }
 
-  /** Whether this member may take part (pre-prepare, prepare, commit) in `view`. */
-  private maySignIn(view: number): boolean {
-    return !this.recovery.amnesic && view >= this.voted && view >= this.recovery.floor;
-  }
+  // ---- Receiving ----
+  // `step` has decoded the message; `receive` hands it to its handler. Every signature is checked
+  // once and remembered, and every validly signed slot message is compared with the first one seen
+  // for its slot, so that a member that signs two things for one slot is convicted.
 
-  private count(reason: string): void {
-    this.drops.set(reason, (this.drops.get(reason) ?? 0) + 1);
+  private receive(from: number, m: Wire): void {
+    switch (m.k) {
+      case 'request':
+        return this.onRequest(from, m.req);
+      case 'pre-prepare':
+        return this.onPrePrepare(from, m.pp, m.batch);
+      case 'prepare':
+        return this.onPrepare(from, m.prepare, m.pp);
+      case 'commit':
+        return this.onCommit(from, m.commit);
+      case 'view-change':
+        return this.onViewChange(from, m.vc);
+      case 'new-view':
+        return this.onNewView(from, m.nv);
+      case 'status':
+        if (!this.valid(m.status)) return this.drop(from, 'bad-signature');
+        return this.onStatus(m.status.body.from, m.status.body.view, m.status.body.executed);
+      case 'fetch':
+        return this.onFetch(from, m.seq);
+      case 'committed':
+        return this.onCommitted(from, m.cert);
+      case 'get-new-view':
+        return this.onGetNewView(from, m.view);
+      case 'evidence': {
+        const check = checkProof(this.suite, this.roster, m.proof);
+        if (!check.ok) return this.drop(from, 'bad-proof');
+        if (!this.proofs.has(check.member)) this.convict(m.proof, check.slot);
+        return;
+      }
+      case 'checkpoint':
+        return this.onCheckpoint(from, m.checkpoint);
+      case 'get-state':
+        return this.onGetState(from, m.seq, m.chunk);
+      case 'state':
+        return this.onState(from, m);
+      case 'accuse': {
+        if (!this.valid(m.accuse)) return this.drop(from, 'bad-signature');
+        const { from: accuser, accused, reason } = m.accuse.body;
+        if (accused >= this.n) return this.drop(from, 'bad-accusation');
+        this.out.push({ kind: 'claim', accuser, accused, reason });
+        return;
+      }
+    }
   }
 
   /** Signature and room check, remembering what verified so retransmissions cost no crypto. */
@@ -513,62 +611,22 @@ export class Replica implements ReplicaLike {
     if (member === this.primary() && this.changing === null) this.startViewChange(this.view + 1);
   }
 
-  // ---- receiving ----
-
-  private receive(from: number, m: Wire): void {
-    switch (m.k) {
-      case 'request':
-        return this.onRequest(from, m.req);
-      case 'pre-prepare':
-        return this.onPrePrepare(from, m.pp, m.batch);
-      case 'prepare':
-        return this.onPrepare(from, m.prepare, m.pp);
-      case 'commit':
-        return this.onCommit(from, m.commit);
-      case 'view-change':
-        return this.onViewChange(from, m.vc);
-      case 'new-view':
-        return this.onNewView(from, m.nv);
-      case 'status':
-        if (!this.valid(m.status)) return this.drop(from, 'bad-signature');
-        return this.onStatus(m.status.body.from, m.status.body.view, m.status.body.executed);
-      case 'fetch':
-        return this.onFetch(from, m.seq);
-      case 'committed':
-        return this.onCommitted(from, m.cert);
-      case 'get-new-view':
-        return this.onGetNewView(from, m.view);
-      case 'evidence': {
-        const check = checkProof(this.suite, this.roster, m.proof);
-        if (!check.ok) return this.drop(from, 'bad-proof');
-        if (!this.proofs.has(check.member)) this.convict(m.proof, check.slot);
-        return;
-      }
-      case 'checkpoint':
-        return this.onCheckpoint(from, m.checkpoint);
-      case 'get-state':
-        return this.onGetState(from, m.seq, m.chunk);
-      case 'state':
-        return this.onState(from, m);
-      case 'accuse': {
-        if (!this.valid(m.accuse)) return this.drop(from, 'bad-signature');
-        const { from: accuser, accused, reason } = m.accuse.body;
-        if (accused >= this.n) return this.drop(from, 'bad-accusation');
-        this.out.push({ kind: 'claim', accuser, accused, reason });
-        return;
-      }
-    }
+  private expose(message: Wire, signed: Signed): void {
+    const key = `${slotKey(signed.body)}/${toHex(signed.sig)}`;
+    if (this.exposed.has(key) || signed.body.from === this.me) return;
+    if (this.exposed.size > 4096) this.exposed.clear();
+    this.exposed.add(key);
+    this.send('all', message);
   }
 
   private validRequest(r: Signed<RequestBody>): boolean {
     return this.valid(r);
   }
 
-  /** A batch inside a certificate: within the byte limit, matching its digest, every request signed. */
-  private validBatch(batch: Signed<RequestBody>[], digest: Uint8Array): boolean {
-    const encoded = batchBytes(batch);
-    return encoded.length <= MAX_BATCH_BYTES && sameBytes(sha256(encoded), digest) && batch.every((r) => this.validRequest(r));
-  }
+  // ---- The normal case ----
+  // A request is admitted, the primary assigns it a sequence number in a PRE-PREPARE, backups
+  // PREPARE it, 2f matching prepares make it prepared and each member COMMITs, 2f + 1 matching
+  // commits make it committed, and committed batches execute in sequence order.
 
   private onRequest(from: number, req: Signed<RequestBody>): void {
     if (!this.validRequest(req)) return this.drop(from, 'bad-signature');
@@ -587,6 +645,88 @@ export class Replica implements ReplicaLike {
     if (this.pending.has(id)) return;
     this.pending.set(id, { req, since: this.now, carried: false });
     if (this.isPrimary() && this.changing === null) this.assign();
+  }
+
+  private issue(op: RequestOp): void {
+    // A recovery request takes the next counter this member knows of; the others continue its own.
+    this.myCounter = Math.max(this.myCounter, this.lastCounter[this.me]!);
+    const counter = op.kind === 'recover' ? this.lastCounter[this.me]! + 1 : ++this.myCounter;
+    const req = this.sign<RequestBody>({ t: 'request', room: this.roster.room, from: this.me, counter, op });
+    if (!req) return;
+    this.myOutstanding = req;
+    this.send('all', { k: 'request', req });
+    this.admit(req);
+  }
+
+  /**
+   * The next request of this member, once the last one executed: a queued lunch intent, or while
+   * it recovers its recovery request or an `advance` (Recovery.nextRequest says which).
+   */
+  private issueQueued(): void {
+    if (this.myOutstanding) return;
+    const next = this.recovery.nextRequest(this.myQueue);
+    if (next) this.issue(next);
+  }
+
+  /** Its own request is outstanding only until it has executed, however that became known. */
+  private forgetExecutedOwn(): void {
+    if (this.myOutstanding && this.myOutstanding.body.counter <= this.lastCounter[this.me]!) this.myOutstanding = null;
+  }
+
+  private isPrimary(view = this.view): boolean {
+    return this.primary(view) === this.me;
+  }
+
+  /**
+   * Assign waiting requests to sequence numbers, in batches, taking members in turn so that one
+   * member flooding requests cannot starve the others.
+   */
+  private assign(): void {
+    if (!this.recovery.maySignIn(this.view, this.voted)) return;
+    while (this.nextSeq - 1 - this.executedSeq < this.timing.maxInFlight && this.nextSeq <= this.stable + this.timing.logWindow) {
+      const byMember = new Map<number, Signed<RequestBody>[]>();
+      for (const p of this.pending.values()) {
+        const { from, counter } = p.req.body;
+        if (counter <= this.lastCounter[from]! || this.assigned.has(requestId(from, counter))) continue;
+        const list = byMember.get(from) ?? [];
+        list.push(p.req);
+        byMember.set(from, list);
+      }
+      if (byMember.size === 0) return;
+      for (const list of byMember.values()) list.sort((a, b) => a.body.counter - b.body.counter);
+      // Bounded in count and in bytes. Every admitted request is far below MAX_BATCH_BYTES, so a
+      // batch always takes at least one; the rest wait for the next sequence number.
+      const batch: Signed<RequestBody>[] = [];
+      let bytes = BATCH_OVERHEAD;
+      let full = false;
+      for (let round = 0; !full; round++) {
+        let added = false;
+        for (let k = 0; k < this.n && !full; k++) {
+          const r = byMember.get((this.rrStart + k) % this.n)?.[round];
+          if (!r) continue;
+          const size = requestBytes(r);
+          if (batch.length > 0 && bytes + size > MAX_BATCH_BYTES) {
+            full = true;
+            break;
+          }
+          batch.push(r);
+          bytes += size;
+          added = true;
+          full = batch.length >= this.timing.maxBatch;
+        }
+        if (!added) break;
+      }
+      this.rrStart = (this.rrStart + 1) % this.n;
+      const seq = this.nextSeq++;
+      const pp = this.sign<PrePrepareBody>({
+        t: 'pre-prepare', room: this.roster.room, from: this.me, view: this.view, seq, digest: batchDigest(batch),
+      }, batch);
+      if (!pp) return;
+      const msg: Wire = { k: 'pre-prepare', pp, batch };
+      this.send('all', msg);
+      this.acceptPrePrepare(pp, batch);
+      this.slot(this.view, seq).sent.push(msg);
+    }
   }
 
   private onPrePrepare(from: number, pp: Signed<PrePrepareBody>, batch: Signed<RequestBody>[]): void {
@@ -634,6 +774,16 @@ export class Replica implements ReplicaLike {
     this.checkPrepared(slot);
   }
 
+  private slot(view: number, seq: number): Slot {
+    const key = `${view}:${seq}`;
+    let s = this.slots.get(key);
+    if (!s) {
+      s = { view, seq, pp: null, batch: null, prepares: new Map(), commits: new Map(), prepared: false, committed: false, sent: [] };
+      this.slots.set(key, s);
+    }
+    return s;
+  }
+
   private onPrepare(from: number, prepare: Signed<PrepareBody>, pp: Signed<PrePrepareBody>): void {
     // The primary's signed header rides along so that conflicting pre-prepares meet here.
     if (!this.valid(prepare) || !this.valid(pp)) return this.drop(from, 'bad-signature');
@@ -667,22 +817,15 @@ export class Replica implements ReplicaLike {
   }
 
   /**
-   * Prepares and commits that disagree with the slot's pre-prepare are passed to everyone once:
-   * a backup that told others something else is then caught wherever the two versions meet.
+   * Commits that disagree with the slot's pre-prepare are passed to everyone once: a member that
+   * told others something else is then caught wherever the two versions meet. (A prepare carries
+   * the pre-prepare it answers; one that contradicts it is passed on by onPrepare.)
    */
   private exposeMismatches(slot: Slot): void {
     if (!slot.pp) return;
     for (const c of slot.commits.values()) {
       if (!sameBytes(c.body.digest, slot.pp.body.digest)) this.expose({ k: 'commit', commit: c }, c);
     }
-  }
-
-  private expose(message: Wire, signed: Signed): void {
-    const key = `${slotKey(signed.body)}/${toHex(signed.sig)}`;
-    if (this.exposed.has(key) || signed.body.from === this.me) return;
-    if (this.exposed.size > 4096) this.exposed.clear();
-    this.exposed.add(key);
-    this.send('all', message);
   }
 
   private matching<T extends Signed<PrepareBody | CommitBody>>(slot: Slot, map: Map<number, T>): T[] {
@@ -728,8 +871,6 @@ export class Replica implements ReplicaLike {
     this.execute();
   }
 
-  // ---- execution ----
-
   private execute(): void {
     let progressed = false;
     for (let cert = this.committed.get(this.executedSeq + 1); cert; cert = this.committed.get(this.executedSeq + 1)) {
@@ -748,9 +889,10 @@ export class Replica implements ReplicaLike {
           const applied = applyLunch(this.lunch, member, { member, counter }, op);
           this.lunch = applied.state;
           events.push(...applied.events);
-        } else if (op.kind === 'recover' && member === this.me && this.recovery.awaits(op.nonce)) {
-          // Agreed where this request lands, which bounds what this member forgot (recovery.ts).
-          this.out.push({ kind: 'persist', record: this.recovery.land(seq, view) });
+        } else if (member === this.me) {
+          // Where its recovery request lands bounds what this member forgot (recovery.ts).
+          const landed = this.recovery.executed(op, seq, view);
+          if (landed) this.out.push({ kind: 'persist', record: landed });
         }
       }
       this.executedSeq = seq;
@@ -778,102 +920,9 @@ export class Replica implements ReplicaLike {
     this.fetchMissing();
   }
 
-  /** Its own request is outstanding only until it has executed, however that became known. */
-  private forgetExecutedOwn(): void {
-    if (this.myOutstanding && this.myOutstanding.body.counter <= this.lastCounter[this.me]!) this.myOutstanding = null;
-  }
-
-  /**
-   * The next request of this member: a queued lunch intent; while it recovers, its recovery
-   * request (again, when the last one was passed over) and then `advance` requests that move
-   * the log to the checkpoint that ends its waiting.
-   */
-  private issueQueued(): void {
-    if (this.myOutstanding) return;
-    switch (this.recovery.phase) {
-      case 'asking':
-        return this.issue({ kind: 'recover', nonce: this.recovery.currentNonce! });
-      case 'waiting':
-        return this.issue(this.myQueue.shift() ?? { kind: 'advance' });
-      case 'whole': {
-        const next = this.myQueue.shift();
-        if (next) this.issue(next);
-      }
-    }
-  }
-
-  // ---- the primary ----
-
-  private isPrimary(view = this.view): boolean {
-    return this.primary(view) === this.me;
-  }
-
-  /**
-   * Assign waiting requests to sequence numbers, in batches, taking members in turn so that one
-   * member flooding requests cannot starve the others.
-   */
-  private assign(): void {
-    if (!this.maySignIn(this.view)) return;
-    while (this.nextSeq - 1 - this.executedSeq < this.timing.maxInFlight && this.nextSeq <= this.stable + this.timing.logWindow) {
-      const byMember = new Map<number, Signed<RequestBody>[]>();
-      for (const p of this.pending.values()) {
-        const { from, counter } = p.req.body;
-        if (counter <= this.lastCounter[from]! || this.assigned.has(requestId(from, counter))) continue;
-        const list = byMember.get(from) ?? [];
-        list.push(p.req);
-        byMember.set(from, list);
-      }
-      if (byMember.size === 0) return;
-      for (const list of byMember.values()) list.sort((a, b) => a.body.counter - b.body.counter);
-      // Bounded in count and in bytes. Every admitted request is far below MAX_BATCH_BYTES, so a
-      // batch always takes at least one; the rest wait for the next sequence number.
-      const batch: Signed<RequestBody>[] = [];
-      let bytes = BATCH_OVERHEAD;
-      let full = false;
-      for (let round = 0; !full; round++) {
-        let added = false;
-        for (let k = 0; k < this.n && !full; k++) {
-          const r = byMember.get((this.rrStart + k) % this.n)?.[round];
-          if (!r) continue;
-          const size = requestBytes(r);
-          if (batch.length > 0 && bytes + size > MAX_BATCH_BYTES) {
-            full = true;
-            break;
-          }
-          batch.push(r);
-          bytes += size;
-          added = true;
-          full = batch.length >= this.timing.maxBatch;
-        }
-        if (!added) break;
-      }
-      this.rrStart = (this.rrStart + 1) % this.n;
-      const seq = this.nextSeq++;
-      const pp = this.sign<PrePrepareBody>({
-        t: 'pre-prepare', room: this.roster.room, from: this.me, view: this.view, seq, digest: batchDigest(batch),
-      }, batch);
-      if (!pp) return;
-      const msg: Wire = { k: 'pre-prepare', pp, batch };
-      this.send('all', msg);
-      this.acceptPrePrepare(pp, batch);
-      this.slot(this.view, seq).sent.push(msg);
-    }
-  }
-
-  // ---- own requests ----
-
-  private issue(op: RequestOp): void {
-    // A recovery request takes the next counter this member knows of; the others continue its own.
-    this.myCounter = Math.max(this.myCounter, this.lastCounter[this.me]!);
-    const counter = op.kind === 'recover' ? this.lastCounter[this.me]! + 1 : ++this.myCounter;
-    const req = this.sign<RequestBody>({ t: 'request', room: this.roster.room, from: this.me, counter, op });
-    if (!req) return;
-    this.myOutstanding = req;
-    this.send('all', { k: 'request', req });
-    this.admit(req);
-  }
-
-  // ---- view change ----
+  // ---- View change ----
+  // A member that suspects the primary votes for the next view (VIEW-CHANGE) with what it
+  // prepared; 2f + 1 votes let the new primary send a NEW-VIEW that re-issues the prepared batches.
 
   private startViewChange(wanted: number): void {
     // A member without its records cannot vote; it keeps following the view it is in (and any
@@ -897,53 +946,8 @@ export class Replica implements ReplicaLike {
     this.checkViewChangeQuorum(wanted);
   }
 
-  /** The members whose latest vote is for exactly `view`, by member. */
-  private votesFor(view: number): Signed<ViewChangeBody>[] {
-    return [...this.viewChanges.values()].filter((vc) => vc.body.view === view).sort((a, b) => a.body.from - b.body.from);
-  }
-
-  private validPreparedCert(cert: PreparedCert, below: number): boolean {
-    const { pp, prepares, batch } = cert;
-    const { view, seq, digest } = pp.body;
-    if (view >= below || seq < 1 || !this.valid(pp) || pp.body.from !== this.primary(view)) return false;
-    if (!this.validBatch(batch, digest)) return false;
-    const senders = new Set<number>();
-    for (const p of prepares) {
-      if (!this.valid(p) || p.body.view !== view || p.body.seq !== seq || !sameBytes(p.body.digest, digest)) return false;
-      if (p.body.from === this.primary(view)) return false;
-      senders.add(p.body.from);
-    }
-    return senders.size >= 2 * this.f;
-  }
-
-  private validViewChange(vc: Signed<ViewChangeBody>): boolean {
-    if (!this.valid(vc)) return false;
-    const { stable, proof } = vc.body;
-    if (stable > 0 && this.validCheckpointProof(stable, proof) === null) return false;
-    if (stable === 0 && proof.length > 0) return false;
-    const seqs = new Set<number>();
-    for (const cert of vc.body.prepared) {
-      const s = cert.pp.body.seq;
-      if (s <= stable || s > stable + this.timing.logWindow || seqs.has(s) || !this.validPreparedCert(cert, vc.body.view)) return false;
-      seqs.add(s);
-    }
-    return true;
-  }
-
-  /** 2f + 1 distinct members' valid checkpoints for `seq` agreeing on one digest; returns it. */
-  private validCheckpointProof(seq: number, proof: readonly Signed<CheckpointBody>[]): Uint8Array | null {
-    if (seq % this.timing.checkpointInterval !== 0 || proof.length === 0) return null;
-    const digest = proof[0]!.body.digest;
-    const members = new Set<number>();
-    for (const cp of proof) {
-      if (!this.valid(cp) || cp.body.seq !== seq || !sameBytes(cp.body.digest, digest)) return null;
-      members.add(cp.body.from);
-    }
-    return members.size >= this.q ? digest : null;
-  }
-
   private onViewChange(from: number, vc: Signed<ViewChangeBody>): void {
-    if (!this.validViewChange(vc)) return this.drop(from, 'bad-view-change');
+    if (!validViewChange(this.certs, vc)) return this.drop(from, 'bad-view-change');
     const target = vc.body.view;
     if (target <= this.view) {
       // A member still changing to a view we already entered: hand it the new view.
@@ -958,6 +962,11 @@ export class Replica implements ReplicaLike {
     const above = [...this.viewChanges.values()].map((x) => x.body.view).filter((w) => w > floor);
     if (above.length >= this.f + 1) this.startViewChange(Math.min(...above));
     if (this.changing !== null && target >= this.changing) this.checkViewChangeQuorum(this.changing);
+  }
+
+  /** The members whose latest vote is for exactly `view`, by member. */
+  private votesFor(view: number): Signed<ViewChangeBody>[] {
+    return [...this.viewChanges.values()].filter((vc) => vc.body.view === view).sort((a, b) => a.body.from - b.body.from);
   }
 
   private membersWantingAtLeast(view: number): number {
@@ -975,7 +984,7 @@ export class Replica implements ReplicaLike {
     if (!this.isPrimary(target) || this.sentNewViewFor >= target) return;
     this.sentNewViewFor = target;
     const chosen = votes.slice(0, this.q);
-    const plan = this.planNewView(chosen);
+    const plan = planNewView(chosen);
     const pps: Signed<PrePrepareBody>[] = [];
     for (const e of plan) {
       const pp = this.sign<PrePrepareBody>({ t: 'pre-prepare', room: this.roster.room, from: this.me, view: target, seq: e.seq, digest: e.digest }, e.batch);
@@ -988,65 +997,13 @@ export class Replica implements ReplicaLike {
     this.enterView(nv, plan);
   }
 
-  /**
-   * The pre-prepares a new view must re-issue, computed from 2f + 1 view-changes: for every
-   * sequence number above the highest stable checkpoint up to the highest prepared one, the
-   * batch prepared in the highest view, or a null batch where none prepared.
-   */
-  private planNewView(vcs: readonly Signed<ViewChangeBody>[]): PlanEntry[] {
-    const minS = Math.max(...vcs.map((v) => v.body.stable));
-    const best = new Map<number, PreparedCert>();
-    for (const vc of vcs) {
-      for (const cert of vc.body.prepared) {
-        const s = cert.pp.body.seq;
-        if (s <= minS) continue;
-        const old = best.get(s);
-        if (!old || cert.pp.body.view > old.pp.body.view) best.set(s, cert);
-      }
-    }
-    const maxS = Math.max(minS, ...best.keys());
-    const plan: PlanEntry[] = [];
-    for (let s = minS + 1; s <= maxS; s++) {
-      const cert = best.get(s);
-      plan.push(cert ? { seq: s, digest: cert.pp.body.digest, batch: cert.batch } : { seq: s, digest: NULL_DIGEST, batch: [] });
-    }
-    return plan;
-  }
-
-  /**
-   * Everything a backup checks before it follows a NEW-VIEW: the primary's signature, 2f + 1
-   * valid view-changes for that view from distinct members, and the re-issued pre-prepares,
-   * recomputed here and compared. Returns the plan, or why the NEW-VIEW is refused.
-   */
-  private checkNewView(nv: Signed<NewViewBody>): { plan: PlanEntry[] } | { refused: string } {
-    const { view } = nv.body;
-    if (!this.valid(nv) || nv.body.from !== this.primary(view)) return { refused: 'bad-new-view' };
-    const members = new Set<number>();
-    for (const vc of nv.body.vcs) {
-      if (vc.body.view !== view || !this.validViewChange(vc)) return { refused: 'bad-new-view' };
-      members.add(vc.body.from);
-    }
-    if (members.size < this.q || members.size !== nv.body.vcs.length) return { refused: 'bad-new-view' };
-    // Never trust the new primary's plan: recompute it and compare.
-    const plan = this.planNewView(nv.body.vcs);
-    if (plan.length !== nv.body.pps.length) return { refused: 'new-view-mismatch' };
-    for (const [i, e] of plan.entries()) {
-      const pp = nv.body.pps[i]!;
-      const b = pp.body;
-      if (!this.valid(pp) || b.from !== nv.body.from || b.view !== view || b.seq !== e.seq || !sameBytes(b.digest, e.digest)) {
-        return { refused: 'new-view-mismatch' };
-      }
-    }
-    return { plan };
-  }
-
   private onNewView(from: number, nv: Signed<NewViewBody>): void {
     const { view } = nv.body;
     if (view <= this.view) return;
     // Never look back: having voted for a higher view, this member has vouched for everything it
     // prepared below it; following a lower view now would make that statement false.
     if (view < this.voted) return this.drop(from, 'new-view-below-vote');
-    const checked = this.checkNewView(nv);
+    const checked = checkNewView(this.certs, nv);
     if ('refused' in checked) return this.drop(from, checked.refused);
     this.enterView(nv, checked.plan);
   }
@@ -1086,78 +1043,6 @@ export class Replica implements ReplicaLike {
     else if (this.isPrimary()) this.assign();
   }
 
-  // ---- status, catching up ----
-
-  private onStatus(member: number, view: number, executed: number): void {
-    if (member === this.primary() && view === this.view) this.lastHeardPrimary = this.now;
-    this.peerExecuted[member] = Math.max(this.peerExecuted[member]!, executed);
-    if (view > this.view && (this.changing === null || view >= this.changing)) this.askNewView(member, view);
-    this.fetchMissing();
-  }
-
-  /** Whenever a peer has executed further, fetch the next batch with its commit certificate. */
-  private fetchMissing(): void {
-    const want = this.executedSeq + 1;
-    if (this.committed.has(want)) return;
-    if (this.fetching && this.fetching.seq === want && this.now - this.fetching.at < this.timing.retransmitInterval) return;
-    const ahead = this.peerExecuted.map((e, m) => ({ e, m })).filter((p) => p.e >= want && p.m !== this.me);
-    if (ahead.length === 0) return;
-    // Rotate through the peers that are ahead so one that refuses to answer only delays us.
-    const attempt = this.fetching?.seq === want ? Math.floor(this.now / this.timing.retransmitInterval) : 0;
-    const peer = ahead[attempt % ahead.length]!.m;
-    this.fetching = { seq: want, at: this.now };
-    this.send(peer, { k: 'fetch', seq: want });
-  }
-
-  private onFetch(from: number, seq: number): void {
-    const cert = this.committed.get(seq);
-    if (cert) return this.serve(from, `fetch/${seq}`, { k: 'committed', cert });
-    // Forgotten below the stable checkpoint: offer the certified state instead.
-    if (seq <= this.stable && this.stable > 0) this.onGetState(from, this.stable, 0);
-  }
-
-  /**
-   * Answer a peer's request at most twice per retransmission interval per kind. What is
-   * remembered for that is bounded per member: the oldest entries go first.
-   */
-  private serve(to: number, what: string, message: Wire): void {
-    const key = `${what}/${to}`;
-    const last = this.lastServed.get(key);
-    if (last !== undefined && this.now - last < this.timing.retransmitInterval / 2) return;
-    this.lastServed.delete(key);
-    if (this.lastServed.size >= SERVED_PER_MEMBER * this.n) {
-      for (const [k, at] of this.lastServed) {
-        if (this.lastServed.size < SERVED_PER_MEMBER * this.n && this.now - at < this.timing.retransmitInterval) break;
-        this.lastServed.delete(k);
-      }
-    }
-    this.lastServed.set(key, this.now);
-    this.send(to, message);
-  }
-
-  /** A pre-prepare, its batch and 2f + 1 matching commits: proof that the batch was decided. */
-  private validCommitCert(cert: CommitCert): boolean {
-    const { pp, batch, commits } = cert;
-    const { view, seq, digest } = pp.body;
-    if (!this.valid(pp) || pp.body.from !== this.primary(view) || seq < 1) return false;
-    if (!this.validBatch(batch, digest)) return false;
-    const signers = new Set<number>();
-    for (const c of commits) {
-      if (!this.valid(c) || c.body.view !== view || c.body.seq !== seq || !sameBytes(c.body.digest, digest)) return false;
-      signers.add(c.body.from);
-    }
-    return signers.size >= this.q;
-  }
-
-  private onCommitted(from: number, cert: CommitCert): void {
-    if (!this.validCommitCert(cert)) return this.drop(from, 'bad-certificate');
-    const { seq } = cert.pp.body;
-    if (seq <= this.executedSeq || this.committed.has(seq) || seq > this.stable + 4 * this.timing.logWindow) return;
-    this.committed.set(seq, cert);
-    this.out.push({ kind: 'persist', record: { v: WAL_VERSION, kind: 'committed', cert } });
-    this.execute();
-  }
-
   private onGetNewView(from: number, view: number): void {
     if (this.newView && this.newView.body.view === view) this.serve(from, 'new-view', { k: 'new-view', nv: this.newView });
   }
@@ -1167,14 +1052,17 @@ export class Replica implements ReplicaLike {
     this.serve(from, 'get-new-view', { k: 'get-new-view', view });
   }
 
-  // ---- checkpoints, garbage collection, state transfer ----
-
-  private stateBytes(): Uint8Array {
-    return encode([encodeLunchState(this.lunch), this.lastCounter]);
-  }
+  // ---- Checkpoints and state transfer ----
+  // Every K sequence numbers a checkpoint; 2f + 1 matching ones make it stable, and what lies
+  // below it is forgotten. A member that is behind fetches commit certificates, or the certified
+  // state itself.
 
   private inWindow(seq: number): boolean {
     return seq > this.stable && seq <= this.stable + this.timing.logWindow;
+  }
+
+  private stateBytes(): Uint8Array {
+    return encode([encodeLunchState(this.lunch), this.lastCounter]);
   }
 
   private checkpoint(seq: number): void {
@@ -1201,7 +1089,7 @@ export class Replica implements ReplicaLike {
     const { seq } = cp.body;
     if (seq % this.timing.checkpointInterval !== 0) return this.drop(from, 'bad-checkpoint');
     if (seq <= this.stable) return;
-    // Bounded memory: only checkpoints within reach, plus the newest a peer claims beyond it.
+    // Bounded memory: checkpoints within reach, and beyond it only while few sequence numbers are kept.
     if (seq > this.stable + 4 * this.timing.logWindow && !this.checkpoints.has(seq) && this.checkpoints.size > 4 * this.n) return;
     this.checkpointsAt(seq).set(cp.body.from, cp);
     this.checkStable(seq);
@@ -1257,14 +1145,21 @@ export class Replica implements ReplicaLike {
     if (this.nextSeq <= h) this.nextSeq = h + 1;
   }
 
+  /**
+   * Whether a body in `seen` may be forgotten with the stable checkpoint at `h`: what the
+   * checkpoint makes obsolete (wal.ts), and what lies out of reach behind the current view or a
+   * member's executed counter.
+   */
   private forgettable(b: AnyBody, h: number): boolean {
+    const obsoleteAt = obsoleteAtOrBelow(b);
+    if (obsoleteAt !== null && obsoleteAt <= h) return true;
     switch (b.t) {
       case 'pre-prepare':
       case 'prepare':
       case 'commit':
-        return b.seq <= h || b.view + 1 < this.view;
+        return b.view + 1 < this.view;
       case 'checkpoint':
-        return b.seq <= h;
+        return false;
       case 'request':
         return b.counter <= this.lastCounter[b.from]!;
       case 'view-change':
@@ -1273,6 +1168,43 @@ export class Replica implements ReplicaLike {
       default:
         return true;
     }
+  }
+
+  private onStatus(member: number, view: number, executed: number): void {
+    if (member === this.primary() && view === this.view) this.lastHeardPrimary = this.now;
+    this.peerExecuted[member] = Math.max(this.peerExecuted[member]!, executed);
+    if (view > this.view && (this.changing === null || view >= this.changing)) this.askNewView(member, view);
+    this.fetchMissing();
+  }
+
+  /** Whenever a peer has executed further, fetch the next batch with its commit certificate. */
+  private fetchMissing(): void {
+    const want = this.executedSeq + 1;
+    if (this.committed.has(want)) return;
+    if (this.fetching && this.fetching.seq === want && this.now - this.fetching.at < this.timing.retransmitInterval) return;
+    const ahead = this.peerExecuted.map((e, m) => ({ e, m })).filter((p) => p.e >= want && p.m !== this.me);
+    if (ahead.length === 0) return;
+    // Rotate through the peers that are ahead so one that refuses to answer only delays us.
+    const attempt = this.fetching?.seq === want ? Math.floor(this.now / this.timing.retransmitInterval) : 0;
+    const peer = ahead[attempt % ahead.length]!.m;
+    this.fetching = { seq: want, at: this.now };
+    this.send(peer, { k: 'fetch', seq: want });
+  }
+
+  private onFetch(from: number, seq: number): void {
+    const cert = this.committed.get(seq);
+    if (cert) return this.serve(from, `fetch/${seq}`, { k: 'committed', cert });
+    // Forgotten below the stable checkpoint: offer the certified state instead.
+    if (seq <= this.stable && this.stable > 0) this.onGetState(from, this.stable, 0);
+  }
+
+  private onCommitted(from: number, cert: CommitCert): void {
+    if (!validCommitCert(this.certs, cert)) return this.drop(from, 'bad-certificate');
+    const { seq } = cert.pp.body;
+    if (seq <= this.executedSeq || this.committed.has(seq) || seq > this.stable + 4 * this.timing.logWindow) return;
+    this.committed.set(seq, cert);
+    this.out.push({ kind: 'persist', record: { v: WAL_VERSION, kind: 'committed', cert } });
+    this.execute();
   }
 
   private startTransfer(seq: number, proof: Signed<CheckpointBody>[]): void {
@@ -1304,7 +1236,7 @@ export class Replica implements ReplicaLike {
     if (m.seq <= this.executedSeq && m.seq <= this.stable) return;
     if (!this.transfer || this.transfer.seq < m.seq) {
       // Offered a newer stable state than we knew of: its proof decides whether we want it.
-      if (m.seq <= this.executedSeq || this.validCheckpointProof(m.seq, m.proof) === null) return this.drop(from, 'bad-state');
+      if (m.seq <= this.executedSeq || validCheckpointProof(this.certs, m.seq, m.proof) === null) return this.drop(from, 'bad-state');
       this.startTransfer(m.seq, m.proof);
     }
     const t = this.transfer!;
@@ -1348,7 +1280,8 @@ export class Replica implements ReplicaLike {
     this.execute();
   }
 
-  // ---- time ----
+  // ---- Timers ----
+  // Heartbeats, the request and view-change timeouts, retransmission.
 
   private timers(): void {
     const t = this.timing;
@@ -1417,17 +1350,25 @@ export class Replica implements ReplicaLike {
     }
   }
 
-  private slot(view: number, seq: number): Slot {
-    const key = `${view}:${seq}`;
-    let s = this.slots.get(key);
-    if (!s) {
-      s = { view, seq, pp: null, batch: null, prepares: new Map(), commits: new Map(), prepared: false, committed: false, sent: [] };
-      this.slots.set(key, s);
-    }
-    return s;
-  }
+  // ---- Restore ----
+  // Rebuilding a replica from its write-ahead records after a restart.
 
-  // ---- restore ----
+  /**
+   * Rebuild a replica from its write-ahead records after a restart. Records are checked like any
+   * other input. When they are lost (`lost`, or no record starts the log), unreadable, or
+   * contradict each other, the replica keeps what it can but assumes it forgot what it signed,
+   * and recovers (recovery.ts) with `options.nonce`.
+   */
+  static restore(config: ReplicaConfig, records: readonly unknown[], options: RestoreOptions): { replica: Replica; effects: Effect[]; report: RestoreReport } {
+    if (!(options.nonce instanceof Uint8Array) || options.nonce.length !== RECOVERY_NONCE_BYTES) {
+      throw new TypeError(`restore needs ${RECOVERY_NONCE_BYTES} fresh random bytes as the nonce of a possible recovery`);
+    }
+    const r = new Replica(config);
+    r.needsStart = false;
+    const rejected: { index: number; reason: string }[] = [];
+    const effects = r.run(() => r.load(records, rejected, options));
+    return { replica: r, effects, report: { used: records.length - rejected.length, rejected, amnesia: r.recovery.amnesic } };
+  }
 
   private load(records: readonly unknown[], rejected: { index: number; reason: string }[], options: RestoreOptions): void {
     let stable: { seq: number; bytes: Uint8Array; proof: Signed<CheckpointBody>[]; state: { lunch: LunchState; lastCounter: number[] } } | null = null;
@@ -1437,7 +1378,6 @@ export class Replica implements ReplicaLike {
     let lastRequest: Signed<RequestBody> | null = null;
     let newView: { nv: Signed<NewViewBody>; index: number } | null = null;
     let started = false;
-    let lostAt = -1;
     for (const [index, raw] of records.entries()) {
       const parsed = v.safeParse(WalRecord, raw);
       if (!parsed.success) {
@@ -1450,11 +1390,8 @@ export class Replica implements ReplicaLike {
           started = true;
           break;
         case 'lost':
-          lostAt = index;
-          this.recovery.load(rec);
-          break;
         case 'recovery':
-          this.recovery.load(rec);
+          this.recovery.load(rec, index);
           break;
         case 'signed': {
           const b = rec.signed.body;
@@ -1473,7 +1410,7 @@ export class Replica implements ReplicaLike {
           if (b.t === 'pre-prepare' || b.t === 'prepare' || b.t === 'commit' || b.t === 'new-view') maxView = Math.max(maxView, b.view);
           if (b.t === 'pre-prepare' && rec.batch) {
             // A batch that is not the one signed is damage, not something to number over.
-            if (!this.validBatch(rec.batch, b.digest)) {
+            if (!validBatch(this.certs, rec.batch, b.digest)) {
               rejected.push({ index, reason: 'a pre-prepare whose batch is not the one it signed' });
               break;
             }
@@ -1483,7 +1420,7 @@ export class Replica implements ReplicaLike {
           break;
         }
         case 'stable': {
-          const digest = this.validCheckpointProof(rec.seq, rec.proof);
+          const digest = validCheckpointProof(this.certs, rec.seq, rec.proof);
           const state = digest && sameBytes(sha256(rec.bytes), digest) ? this.decodeState(rec.bytes) : null;
           if (!state) rejected.push({ index, reason: 'stable state does not match its checkpoint proof' });
           else if (!stable || rec.seq > stable.seq) stable = { seq: rec.seq, bytes: rec.bytes, proof: rec.proof, state };
@@ -1493,14 +1430,14 @@ export class Replica implements ReplicaLike {
           if (!newView || rec.nv.body.view > newView.nv.body.view) newView = { nv: rec.nv, index };
           break;
         case 'prepared':
-          if (!this.validPreparedCert(rec.cert, Number.MAX_SAFE_INTEGER)) rejected.push({ index, reason: 'invalid prepared certificate' });
+          if (!validPreparedCert(this.certs, rec.cert, Number.MAX_SAFE_INTEGER)) rejected.push({ index, reason: 'invalid prepared certificate' });
           else {
             const old = this.preparedCerts.get(rec.cert.pp.body.seq);
             if (!old || old.pp.body.view < rec.cert.pp.body.view) this.preparedCerts.set(rec.cert.pp.body.seq, rec.cert);
           }
           break;
         case 'committed':
-          if (!this.validCommitCert(rec.cert)) rejected.push({ index, reason: 'invalid commit certificate' });
+          if (!validCommitCert(this.certs, rec.cert)) rejected.push({ index, reason: 'invalid commit certificate' });
           else committed.push(rec.cert);
           break;
       }
@@ -1518,7 +1455,7 @@ export class Replica implements ReplicaLike {
     // The view it was in: the latest NEW-VIEW it followed (checked again, like any input), or the
     // latest view it signed in.
     if (newView && newView.nv.body.view >= maxView) {
-      const checked = this.checkNewView(newView.nv);
+      const checked = checkNewView(this.certs, newView.nv);
       if ('refused' in checked) rejected.push({ index: newView.index, reason: `a NEW-VIEW that does not check (${checked.refused})` });
       else {
         this.newView = newView.nv;
@@ -1545,22 +1482,20 @@ export class Replica implements ReplicaLike {
       slot.sent.push({ k: 'pre-prepare', pp, batch });
       for (const r of batch) this.assigned.add(requestId(r.body.from, r.body.counter));
     }
-    // A log without its first record was lost; unreadable records after the last noted loss are
-    // a new loss (those before it are already being recovered from).
-    const lost = options.lost === true || !started || rejected.some((r) => r.index > lostAt);
-    if (lost) for (const record of this.recovery.lose(options.nonce)) this.out.push({ kind: 'persist', record });
+    const loss = this.recovery.restored(options.lost === true, started, rejected, options.nonce);
+    if (loss) for (const record of loss) this.out.push({ kind: 'persist', record });
     // The request it signed last is outstanding until it executes: re-executing its records must
     // not let it sign another one meanwhile (one at a time). While it asks to recover, its one
     // outstanding request is its recovery request.
     this.myCounter = lastRequest?.body.counter ?? 0;
-    this.myOutstanding = lastRequest !== null && this.recovery.phase !== 'asking' ? lastRequest : null;
+    this.myOutstanding = lastRequest !== null && this.recovery.knowsCounters ? lastRequest : null;
     this.execute();
     // The restored stable state may already say it executed, with no record above it to
     // execute again and say so.
     this.forgetExecutedOwn();
     if (lastRequest && lastRequest.body.counter > this.lastCounter[this.me]!) this.admit(lastRequest);
     this.rebuildNewViewSlots();
-    if (!lost) this.recovery.settle(this.stable);
+    if (!loss) this.recovery.settle(this.stable);
     this.collectGarbage();
     this.issueQueued();
   }
@@ -1572,7 +1507,7 @@ export class Replica implements ReplicaLike {
   private rebuildNewViewSlots(): void {
     const nv = this.newView;
     if (!nv || nv.body.view !== this.view) return;
-    const checked = this.checkNewView(nv);
+    const checked = checkNewView(this.certs, nv);
     if ('refused' in checked) return;
     for (const [i, e] of checked.plan.entries()) {
       if (e.seq <= this.executedSeq) continue;

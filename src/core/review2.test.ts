@@ -2,11 +2,12 @@
 // transfer, and the view floor (T6 — no simulator scenario needs it: a liar must act after a
 // wiped member is whole, which would make f + 1 faults at once; with the floor removed it forks).
 import { describe, expect, it } from 'vitest';
+import { planNewView } from './certificates.ts';
 import { Cluster, decideEach as decide, findDoubleSigning, findFork, type InFlight } from './harness.ts';
 import type { LunchOp } from './lunch.ts';
 import {
   batchDigest, bodyBytes, encodeWire, signBody, slotKey,
-  type AnyBody, type NewViewBody, type PrePrepareBody, type RequestBody, type Signed, type ViewChangeBody, type Wire,
+  type AnyBody, type NewViewBody, type PrePrepareBody, type Signed, type ViewChangeBody, type Wire,
 } from './messages.ts';
 import type { Replica } from './replica.ts';
 
@@ -157,7 +158,7 @@ describe('the view floor (no simulator scenario needs it)', () => {
     c.held.length = 0;
     c.queue.length = 0;
     const vcs = [vc1, vc2!, oldVc!];
-    const plan = inner(c, 0).planNewView(vcs) as { seq: number; digest: Uint8Array; batch: Signed<RequestBody>[] }[];
+    const plan = planNewView(vcs);
     const pps = plan.map((e) => sign(liar)<PrePrepareBody>({ t: 'pre-prepare', room, from: liar, view: 1, seq: e.seq, digest: e.digest }));
     const nv = sign(liar)<NewViewBody>({ t: 'new-view', room, from: liar, view: 1, vcs, pps });
     push(liar, [0, 2, M], { k: 'new-view', nv });

@@ -3,6 +3,7 @@
 import { sha256 } from '@noble/hashes/sha2.js';
 import { concat, toHex } from './bytes.ts';
 
+/** A signature scheme: real Ed25519 (src/crypto/ed25519.ts) or the simulator's stand-in below. */
 export interface CryptoSuite {
   readonly name: string;
   sign(secretKey: Uint8Array, message: Uint8Array): Uint8Array;
@@ -10,6 +11,7 @@ export interface CryptoSuite {
   verify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean;
 }
 
+/** SHA-256: the digest of batches and of checkpointed states. */
 export function digest(bytes: Uint8Array): Uint8Array {
   return sha256(bytes);
 }

@@ -3,7 +3,9 @@
 // and validated before use; anything unreadable is reported, and the replica then assumes it has
 // forgotten what it signed (see Replica.restore and docs/protocol.md, "Lost records").
 import * as v from 'valibot';
-import { CommitCert, PreparedCert, RECOVERY_NONCE_BYTES, SignedAny, SignedCheckpoint, SignedNewView, SignedRequest, type Signed } from './messages.ts';
+import {
+  CommitCert, PreparedCert, RECOVERY_NONCE_BYTES, SignedAny, SignedCheckpoint, SignedNewView, SignedRequest, type AnyBody, type Signed,
+} from './messages.ts';
 
 /** Bumped whenever a record written by other code could be misread. */
 export const WAL_VERSION = 2;
@@ -11,6 +13,7 @@ export const WAL_VERSION = 2;
 const index = v.pipe(v.number(), v.safeInteger(), v.minValue(0));
 const nonce = v.custom<Uint8Array>((b) => b instanceof Uint8Array && b.length === RECOVERY_NONCE_BYTES, `must be ${RECOVERY_NONCE_BYTES} bytes`);
 
+/** The schema of one write-ahead record: every record read back is checked against it. */
 export const WalRecord = v.variant('kind', [
   /**
    * The first record of a log that is whole: written when the replica starts in a room, and again
@@ -42,6 +45,7 @@ export const WalRecord = v.variant('kind', [
   /** The recovery request with this nonce executed at `seq` in `view`: the bounds of what was forgotten. */
   v.strictObject({ v: v.literal(WAL_VERSION), kind: v.literal('recovery'), nonce, seq: index, view: index }),
 ]);
+/** One write-ahead record, as the replica hands it out in a `persist` effect. */
 export type WalRecord = v.InferOutput<typeof WalRecord>;
 
 /** The record of something this member signed (and, for a pre-prepare, the batch it assigned). */
@@ -51,25 +55,33 @@ export function signedRecord(signed: Signed, batch?: Signed[]): WalRecord {
 }
 
 /**
- * The sequence number at or below which a stable checkpoint makes this record obsolete, or null
- * when a checkpoint never does (requests, votes for views, new views, the start of the log and
- * what it says about a loss). A stable record is obsolete only beside a newer stable record.
+ * What a stable checkpoint makes obsolete, for the records in storage (room-store.ts compacts the
+ * log with it) and for the signed bodies a replica keeps in memory (its garbage collection): the
+ * sequence number at or below which a stable checkpoint makes this record or body obsolete, or
+ * null when a checkpoint never does. Slot messages (pre-prepare, prepare, commit, checkpoint) and
+ * prepared and committed certificates belong to their sequence number; a stable record is
+ * obsolete beside the newer one kept. Requests, votes for views, new views, the start of the log
+ * and what it says about a loss are not made obsolete by any checkpoint.
  */
-export function obsoleteAtOrBelow(record: WalRecord): number | null {
-  switch (record.kind) {
-    case 'signed': {
-      const body = record.signed.body;
-      if (body.t === 'pre-prepare' || body.t === 'prepare' || body.t === 'commit' || body.t === 'checkpoint') return body.seq;
-      return null;
-    }
+export function obsoleteAtOrBelow(item: WalRecord | AnyBody): number | null {
+  if ('t' in item) {
+    if (item.t === 'pre-prepare' || item.t === 'prepare' || item.t === 'commit' || item.t === 'checkpoint') return item.seq;
+    return null;
+  }
+  switch (item.kind) {
+    case 'signed':
+      return obsoleteAtOrBelow(item.signed.body);
     case 'prepared':
     case 'committed':
-      return record.cert.pp.body.seq;
+      return item.cert.pp.body.seq;
+    case 'stable':
+      return item.seq;
     default:
       return null;
   }
 }
 
+/** What a restore made of the records it was given. */
 export interface RestoreReport {
   /** Records used. */
   readonly used: number;

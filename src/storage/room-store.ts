@@ -449,9 +449,7 @@ export function createRoomStore(indexedDB: IDBFactory, options: RoomStoreOptions
       const doomed: number[] = [];
       for (const [i, record] of parsed.entries()) {
         if (!record || i === anchor) continue;
-        const superseded = record.kind === 'stable' ? record.seq <= seq
-          : record.kind === 'view' ? i !== newestView
-          : (obsoleteAtOrBelow(record) ?? Infinity) <= seq;
+        const superseded = record.kind === 'view' ? i !== newestView : (obsoleteAtOrBelow(record) ?? Infinity) <= seq;
         if (superseded) doomed.push(keys[i]!);
       }
       for (const key of doomed) pending.push(t.store.delete(key));
