@@ -1014,6 +1014,8 @@ export class Simulation {
     let forbiddenAt = -1;
     let forbidden: WalRecord | null = null;
     let stableAt = -1;
+    /** The write holding this list's last stable record: the one that can end amnesia. */
+    let stableWrite = 0;
     let recordAt = 0;
     let executed = false;
     /** The last write started by this effect list (for the 'same-list' gate). */
@@ -1040,6 +1042,7 @@ export class Simulation {
             }
           } else if (record.kind === 'stable') {
             if (stableAt < 0) stableAt = at;
+            stableWrite = write.id;
             if (origin !== 'restore') this.invariants.stable(node, record.seq, record.bytes, record.proof);
             const a = this.away;
             if (honest && a !== null && a.active && member !== a.member && record.seq > a.othersStable) {
@@ -1079,8 +1082,9 @@ export class Simulation {
       }
       if (!still) {
         this.amnesic[node] = false;
-        // The records that ended it are durable once every write started so far completes.
-        this.amnesiaEndWrite[node] = disk.pending[disk.pending.length - 1]?.id ?? 0;
+        // The stable record that ended it is durable once its write completes; ended otherwise
+        // (on a tick), by whatever this node has written so far.
+        this.amnesiaEndWrite[node] = stableWrite > 0 ? stableWrite : (disk.pending[disk.pending.length - 1]?.id ?? 0);
         this.stats.amnesiaEnded++;
         this.invariants.setCorrect(node, true, this.now);
         this.dirty = true;
