@@ -266,7 +266,7 @@ describe('sealed identity files (a passphrase)', () => {
     const text = await sealed();
     expect(parseError(text).code).toBe('needs-passphrase');
     expect((await openError(text)).code).toBe('needs-passphrase');
-    const wrong = await openError(text, 'not the passphrase');
+    const wrong = await openError(text, 'not the passphrase at all');
     expect(wrong.code).toBe('wrong-passphrase');
     expect(wrong.message).toMatch(/does not open the identity file/);
   });
@@ -297,8 +297,16 @@ describe('sealed identity files (a passphrase)', () => {
     }
   });
 
-  it('refuses a short passphrase on export', async () => {
-    await expect(exportSealedIdentity(identity(), NOW, 'short', { iterations })).rejects.toThrow(/at least 8 characters/);
+  it('refuses a short passphrase, and rounds or random bytes an import would refuse, on export', async () => {
+    await expect(exportSealedIdentity(identity(), NOW, 'eleven char', { iterations })).rejects.toThrow(/at least 12 characters/);
+    await expect(exportSealedIdentity(identity(), NOW, PASS, { iterations: 99_999 })).rejects.toThrow(RangeError);
+    await expect(exportSealedIdentity(identity(), NOW, PASS, { iterations: 150_000.5 })).rejects.toThrow(RangeError);
+    await expect(exportSealedIdentity(identity(), NOW, PASS, { iterations, random: (n) => new Uint8Array(n - 1) })).rejects.toThrow(RangeError);
+  });
+
+  it('does not open when someone changed the name without the passphrase', async () => {
+    const json = JSON.parse(await sealed()) as Record<string, unknown>;
+    expect((await openError(JSON.stringify({ ...json, name: 'Chris' }), PASS)).code).toBe('wrong-passphrase');
   });
 
   it('imports a sealed file with its passphrase, and stores nothing without it', async () => {

@@ -4,7 +4,8 @@
 // identity and bring it back (after clearing site data, or into another browser). A plain file
 // (version 1) holds the secret key in hex: whoever has the file can act as that member. A sealed
 // file (version 2) holds it encrypted under a passphrase: AES-GCM with a key derived by PBKDF2,
-// bound to the file's public key, so the file is safe to keep where others may read it.
+// bound to the file's public key and name. Whoever reads a sealed file must still guess the
+// passphrase, offline and as often as they like: it is only as good as the passphrase is long.
 //
 // An imported file is a trust boundary like storage: it is validated in full, including that the
 // secret key really belongs to the public key and that the public key is an acceptable Ed25519
@@ -24,7 +25,7 @@ export const SEALED_ITERATIONS = 600_000;
 /** What a sealed file may ask of an import: fewer rounds would be weak, more a way to stall a tab. */
 export const SEALED_ITERATIONS_RANGE: readonly [number, number] = [100_000, 2_000_000];
 /** The shortest passphrase a sealed export accepts. */
-export const MIN_PASSPHRASE_LENGTH = 8;
+export const MIN_PASSPHRASE_LENGTH = 12;
 /** Far above any real identity file (about 300 bytes); anything larger is not one. */
 export const IDENTITY_FILE_MAX_LENGTH = 16 * 1024;
 
@@ -99,12 +100,17 @@ export async function exportSealedIdentity(
     throw new RangeError(`A passphrase needs at least ${MIN_PASSPHRASE_LENGTH} characters.`);
   }
   const iterations = options.iterations ?? SEALED_ITERATIONS;
+  // What an import refuses is never written.
+  if (!Number.isInteger(iterations) || iterations < SEALED_ITERATIONS_RANGE[0] || iterations > SEALED_ITERATIONS_RANGE[1]) {
+    throw new RangeError(`Sealing rounds must be a whole number from ${SEALED_ITERATIONS_RANGE[0]} to ${SEALED_ITERATIONS_RANGE[1]}.`);
+  }
   const random = options.random ?? ((n: number) => crypto.getRandomValues(new Uint8Array(n)));
   const salt = random(SALT_BYTES);
   const iv = random(IV_BYTES);
+  if (salt.length !== SALT_BYTES || iv.length !== IV_BYTES) throw new RangeError('The random source gave the wrong number of bytes.');
   const key = await sealingKey(passphrase, salt, iterations);
   const sealed = new Uint8Array(
-    await crypto.subtle.encrypt({ name: 'AES-GCM', iv: iv as BufferSource, additionalData: sealedContext(identity.publicKey) }, key, identity.secretKey as BufferSource),
+    await crypto.subtle.encrypt({ name: 'AES-GCM', iv: iv as BufferSource, additionalData: sealedContext(identity.publicKey, identity.name) }, key, identity.secretKey as BufferSource),
   );
   const file = {
     format: IDENTITY_FILE_FORMAT,
@@ -147,9 +153,12 @@ async function sealingKey(passphrase: string, salt: Uint8Array, iterations: numb
   );
 }
 
-/** What the ciphertext is bound to: a sealed key moved into another identity's file does not open. */
-function sealedContext(publicKey: Uint8Array): BufferSource {
-  return new TextEncoder().encode(`${IDENTITY_FILE_FORMAT}/${SEALED_FILE_VERSION}/${toHex(publicKey)}`);
+/**
+ * What the ciphertext is bound to: a sealed key moved into another identity's file does not
+ * open, and neither does a file whose name someone changed without the passphrase.
+ */
+function sealedContext(publicKey: Uint8Array, name: string): BufferSource {
+  return new TextEncoder().encode(JSON.stringify([IDENTITY_FILE_FORMAT, SEALED_FILE_VERSION, toHex(publicKey), name]));
 }
 
 /** A file name for the download, e.g. `byzantine-lunch-James-3fa2-91c0.json`. */
@@ -280,12 +289,14 @@ export async function openIdentityFile(text: string, passphrase?: string): Promi
     throw new IdentityFileError('bad-field', fields.issues[0]?.message ?? 'This identity file could not be read.');
   }
   const { name, publicKey, sealed } = fields.output;
-  const publicBytes = fromHex(publicKey.toLowerCase());
+  // The cheap checks first: a hostile file costs no key derivation for a name or key it cannot use.
+  checkedName(name);
+  const publicBytes = checkedPublicKey(publicKey);
   let secretKey: Uint8Array;
   try {
     const key = await sealingKey(passphrase, fromHex(sealed.salt.toLowerCase()), sealed.iterations);
     secretKey = new Uint8Array(await crypto.subtle.decrypt(
-      { name: 'AES-GCM', iv: fromHex(sealed.iv.toLowerCase()) as BufferSource, additionalData: sealedContext(publicBytes) },
+      { name: 'AES-GCM', iv: fromHex(sealed.iv.toLowerCase()) as BufferSource, additionalData: sealedContext(publicBytes, name) },
       key,
       fromHex(sealed.secretKey.toLowerCase()) as BufferSource,
     ));
@@ -330,18 +341,17 @@ function isSealed(json: unknown): boolean {
   return (json as { version?: unknown }).version === SEALED_FILE_VERSION;
 }
 
-/** The name and keys checked as one identity: a usable name, an acceptable key, a matching secret. */
-function checkedContents(rawName: string, publicHex: string, secretHex: string): IdentityFileContents {
-  let name: string;
+function checkedName(rawName: string): string {
   try {
-    name = normalizeName(rawName);
+    return normalizeName(rawName);
   } catch (error) {
     const why = error instanceof IdentityError ? error.message : String(error);
     throw new IdentityFileError('bad-name', `The name in this identity file cannot be used: ${why}`, { cause: error });
   }
+}
 
+function checkedPublicKey(publicHex: string): Uint8Array {
   const publicKey = fromHex(publicHex.toLowerCase());
-  const secretKey = fromHex(secretHex.toLowerCase());
   if (!isAcceptablePublicKey(publicKey)) {
     throw new IdentityFileError(
       'bad-key',
@@ -349,6 +359,14 @@ function checkedContents(rawName: string, publicHex: string, secretHex: string):
         `${DAMAGED}, and cannot be used.`,
     );
   }
+  return publicKey;
+}
+
+/** The name and keys checked as one identity: a usable name, an acceptable key, a matching secret. */
+function checkedContents(rawName: string, publicHex: string, secretHex: string): IdentityFileContents {
+  const name = checkedName(rawName);
+  const publicKey = checkedPublicKey(publicHex);
+  const secretKey = fromHex(secretHex.toLowerCase());
   let derived: Uint8Array | null;
   try {
     derived = publicKeyOf(secretKey);
