@@ -17,7 +17,7 @@ function moment(lunch: LunchState = initialLunch(4), at = 7): Moment {
 describe('Chronicle', () => {
   it('closes the diagram of an execution, tells what it did and who vouched, and takes the lunch from the replica', () => {
     const c = new Chronicle(4, name);
-    c.observe({ kind: 'received', from: 3, type: 'prepare', at: { view: 0, seq: 1, request: null }, dropped: null }, moment());
+    c.observe({ kind: 'received', from: 3, type: 'prepare', at: { view: 0, seq: 1, request: null, digest: null }, dropped: null }, moment());
     const executed: Effect = {
       kind: 'executed', seq: 1, view: 0, requests: [{ member: 2, counter: 1, op: { kind: 'propose', place: 'Thai Palace', time: '12:30' } }],
       events: proposed.events,
@@ -45,7 +45,7 @@ describe('Chronicle', () => {
     expect(c.observe({ kind: 'state', seq: 20, lunch: proposed.state }, moment())).toBe(true);
     expect(c.lunch).toBe(proposed.state);
     expect(c.observe({ kind: 'persist', record: { v: WAL_VERSION, kind: 'start' } }, moment())).toBe(false);
-    expect(c.observe({ kind: 'received', from: 0, type: 'checkpoint', at: { view: null, seq: 20, request: null }, dropped: null }, moment())).toBe(false);
+    expect(c.observe({ kind: 'received', from: 0, type: 'checkpoint', at: { view: null, seq: 20, request: null, digest: null }, dropped: null }, moment())).toBe(false);
   });
 
   it('keeps the last TRANSCRIPT_KEPT lines', () => {

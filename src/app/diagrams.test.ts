@@ -8,8 +8,8 @@ import { Diagrams, diagramLabel, phaseOf } from './diagrams.ts';
 const N = 4;
 
 /** Just the signed parts coordinatesOf reads; the diagrams look at nothing else. */
-function wire(k: 'request' | 'pre-prepare' | 'prepare' | 'commit', at: { view?: number; seq?: number; member?: number; counter?: number }): Wire {
-  const body = { view: at.view ?? 0, seq: at.seq ?? 1, from: at.member ?? 0, counter: at.counter ?? 1 };
+function wire(k: 'request' | 'pre-prepare' | 'prepare' | 'commit', at: { view?: number; seq?: number; member?: number; counter?: number; batch?: number }): Wire {
+  const body = { view: at.view ?? 0, seq: at.seq ?? 1, from: at.member ?? 0, counter: at.counter ?? 1, digest: new Uint8Array(32).fill(at.batch ?? 1) };
   const parts = { request: { req: { body } }, 'pre-prepare': { pp: { body } }, prepare: { prepare: { body } }, commit: { commit: { body } } };
   return { k, ...parts[k] } as unknown as Wire;
 }
@@ -18,8 +18,8 @@ const send = (to: number | 'all', message: Wire, retransmit = false): Effect => 
   kind: 'send', to, type: message.k, message, bytes: new Uint8Array(), ...(retransmit ? { retransmit } : {}),
 } as Effect);
 
-const received = (from: number, type: 'request' | 'pre-prepare' | 'prepare' | 'commit', at: { view?: number; seq?: number; request?: string }): Effect => ({
-  kind: 'received', from, type, at: { view: at.view ?? null, seq: at.seq ?? null, request: at.request ?? null }, dropped: null,
+const received = (from: number, type: 'request' | 'pre-prepare' | 'prepare' | 'commit', at: { view?: number; seq?: number; request?: string; digest?: string }): Effect => ({
+  kind: 'received', from, type, at: { view: at.view ?? null, seq: at.seq ?? null, request: at.request ?? null, digest: at.digest ?? null }, dropped: null,
 });
 
 /** Member 1 of four, a backup, through one fault-free decision of sequence 1 (member 3's request). */
@@ -62,6 +62,17 @@ describe('Diagrams', () => {
     d.observe(received(3, 'commit', { view: 0, seq: 0 }), 1, N, 5, false);
     oneDecision(d, 3);
     expect(d.lastCounts()).toEqual({ ...MINE, commit: MINE.commit - 1 });
+  });
+
+  it('draws a liar’s second, different message for one slot as an arrow of its own, and a repeat of either as a copy', () => {
+    const d = new Diagrams();
+    const see = (e: Effect) => d.observe(e, 1, N, 0, false);
+    see(received(3, 'request', { request: '3:1' }));
+    see(received(0, 'pre-prepare', { view: 0, seq: 1, digest: 'aaaa' }));
+    see(received(0, 'pre-prepare', { view: 0, seq: 1, digest: 'bbbb' }));
+    see(received(0, 'pre-prepare', { view: 0, seq: 1, digest: 'aaaa' }));
+    d.close(1, ['3:1'], 'member 3 proposes');
+    expect(d.lastCounts()['pre-prepare']).toBe(2);
   });
 
   it('leaves copies sent again out of the last decision, counting them in the totals and retransmissions (cause: the retransmission beat)', () => {

@@ -39,11 +39,12 @@ interface Diagram {
 }
 
 /**
- * What makes two arrows the same message: sender, receiver, kind and coordinates. A request is
- * its author's signed request whoever passes it on, so it is one per receiver.
+ * What makes two arrows the same message: sender, receiver, kind and coordinates, the batch
+ * included (a liar's second, different message for one slot is an arrow of its own). A request
+ * is its author's signed request whoever passes it on, so it is one per receiver.
  */
 function arrowOf(from: number, to: number, type: string, c: Coordinates): string {
-  return type === 'request' ? `${to}<request ${c.request}` : `${from}>${to} ${type} ${c.view}:${c.seq}:${c.request}`;
+  return type === 'request' ? `${to}<request ${c.request}` : `${from}>${to} ${type} ${c.view}:${c.seq}:${c.request}:${c.digest}`;
 }
 
 /** The phase a message kind is drawn in. */

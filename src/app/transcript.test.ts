@@ -28,7 +28,7 @@ describe('narrate', () => {
     const claim = { kind: 'claim', accuser: 0, accused: 3, reason: 'x' } as const;
     expect(narrate(claim, ctx(1))).toHaveLength(1);
     expect(narrate(claim, ctx(2))).toEqual([]);
-    expect(narrate({ kind: 'received', from: 0, type: 'commit', at: { view: 0, seq: 1, request: null }, dropped: null }, ctx())).toEqual([]);
+    expect(narrate({ kind: 'received', from: 0, type: 'commit', at: { view: 0, seq: 1, request: null, digest: null }, dropped: null }, ctx())).toEqual([]);
   });
 });
 

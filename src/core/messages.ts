@@ -7,7 +7,7 @@
 // nothing by itself.
 import { encode } from 'cborg';
 import * as v from 'valibot';
-import { sameBytes } from './bytes.ts';
+import { sameBytes, toHex } from './bytes.ts';
 import { CborBoundsError, decodeBounded } from './cbor.ts';
 import { MAX_BATCH, MAX_LOG_WINDOW, MAX_MEMBERS, MAX_WIRE_BYTES, STATE_CHUNK_BYTES } from './limits.ts';
 import { LunchOpSchema, type LunchOp } from './lunch.ts';
@@ -184,32 +184,38 @@ export function signedParts(m: Wire): Signed[] {
   }
 }
 export type { LunchOp };
-/** Where a message belongs: its view and sequence number, or the request (`member:counter`) it carries. */
+/**
+ * Where a message belongs: its view and sequence number, or the request (`member:counter`) it
+ * carries; and for the three phases, which batch (the first hex digits of its digest), so two
+ * different messages for one slot are never taken for copies of one.
+ */
 export interface Coordinates {
   readonly view: number | null;
   readonly seq: number | null;
   readonly request: string | null;
+  readonly digest: string | null;
 }
 
-const NOWHERE: Coordinates = { view: null, seq: null, request: null };
+const NOWHERE: Coordinates = { view: null, seq: null, request: null, digest: null };
+const shortDigest = (d: Uint8Array) => toHex(d.subarray(0, 4));
 
 /** The coordinates of a message, read from its signed parts (null where it has none). */
 export function coordinatesOf(m: Wire | null): Coordinates {
   switch (m?.k) {
     case 'request':
-      return { view: null, seq: null, request: `${m.req.body.from}:${m.req.body.counter}` };
+      return { view: null, seq: null, request: `${m.req.body.from}:${m.req.body.counter}`, digest: null };
     case 'pre-prepare':
-      return { view: m.pp.body.view, seq: m.pp.body.seq, request: null };
+      return { view: m.pp.body.view, seq: m.pp.body.seq, request: null, digest: shortDigest(m.pp.body.digest) };
     case 'prepare':
-      return { view: m.prepare.body.view, seq: m.prepare.body.seq, request: null };
+      return { view: m.prepare.body.view, seq: m.prepare.body.seq, request: null, digest: shortDigest(m.prepare.body.digest) };
     case 'commit':
-      return { view: m.commit.body.view, seq: m.commit.body.seq, request: null };
+      return { view: m.commit.body.view, seq: m.commit.body.seq, request: null, digest: shortDigest(m.commit.body.digest) };
     case 'view-change':
-      return { view: m.vc.body.view, seq: null, request: null };
+      return { view: m.vc.body.view, seq: null, request: null, digest: null };
     case 'new-view':
-      return { view: m.nv.body.view, seq: null, request: null };
+      return { view: m.nv.body.view, seq: null, request: null, digest: null };
     case 'committed':
-      return { view: m.cert.pp.body.view, seq: m.cert.pp.body.seq, request: null };
+      return { view: m.cert.pp.body.view, seq: m.cert.pp.body.seq, request: null, digest: shortDigest(m.cert.pp.body.digest) };
     default:
       return NOWHERE;
   }

@@ -71,7 +71,7 @@ describe('the printer', () => {
     expect(describeEffect(1, { ...send, retransmit: true } as unknown as Effect, 'full')).toBe(line);
     expect(describeEffect(1, { kind: 'not-yet-invented', from: 0 } as unknown as Effect, 'full')).toBeNull();
     // A message taken in is the delivery line already; a refused one is a drop line.
-    const at = { view: 0, seq: 1, request: null };
+    const at = { view: 0, seq: 1, request: null, digest: null };
     expect(describeEffect(1, { kind: 'received', from: 0, type: 'prepare', at, dropped: null }, 'full')).toBeNull();
     expect(describeEffect(1, { kind: 'received', from: 0, type: 'prepare', at, dropped: 'wrong-view' }, 'full')).toBe('m1: drop from m0 wrong-view');
     expect(describeEffect(1, { kind: 'persist', record: { v: 2, kind: 'start' } } as Effect, 'full')).toBeNull();
