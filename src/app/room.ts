@@ -38,6 +38,7 @@ export class LunchRoom implements RoomIntents {
   private readonly started: number;
   private readonly now: () => number;
   private stopped = false;
+  private starting = false;
 
   constructor(private readonly o: RoomOptions) {
     this.now = o.now ?? (() => Date.now());
@@ -146,14 +147,22 @@ export class LunchRoom implements RoomIntents {
   }
 
   private async startReplica(fresh: boolean): Promise<void> {
-    if (!this.roster || this.replica || this.stopped) return;
+    // Opening awaits storage: a second call meanwhile must not start a second replica with this key.
+    if (!this.roster || this.replica || this.starting || this.stopped) return;
+    this.starting = true;
     const config = { roster: this.rosterForCore(), me: this.roster.me, secretKey: this.o.me.secretKey, suite: ed25519Suite, now: this.now() };
-    const opened = await openReplica(config, {
-      fresh,
-      restoredFromFile: !!this.o.restoredFromFile,
-      load: () => this.o.store.loadRecords(this.o.room, this.o.me.id),
-      random: (bytes) => crypto.getRandomValues(new Uint8Array(bytes)),
-    });
+    let opened: Awaited<ReturnType<typeof openReplica>>;
+    try {
+      opened = await openReplica(config, {
+        fresh,
+        restoredFromFile: !!this.o.restoredFromFile,
+        load: () => this.o.store.loadRecords(this.o.room, this.o.me.id),
+        random: (bytes) => crypto.getRandomValues(new Uint8Array(bytes)),
+      });
+    } finally {
+      this.starting = false;
+    }
+    if (this.stopped) return;
     this.replica = opened.replica;
     this.problem = opened.problem ?? this.problem;
     if (opened.restored) this.say('info', opened.restored);
