@@ -133,3 +133,38 @@ test('the proof dialog leads with a sentence naming the liar, then the two messa
   await expect(raw).toContainText('"sig"');
   await expect(dialog.getByRole('button', { name: 'Download proof' })).toBeVisible();
 });
+
+test('an identity exported with a passphrase is sealed, says what it is, and opens elsewhere only with the passphrase', async ({ browser, context }) => {
+  const url = roomUrl(uniqueRoom('sealed'));
+  const page = await context.newPage();
+  await page.goto(url);
+  const fingerprint = await page.getByTestId('my-fingerprint').textContent();
+  await expect(page.getByText('anyone who has it can act as you')).toBeVisible();
+  const passphrase = page.getByLabel('Passphrase for the file');
+  await passphrase.fill('short');
+  await page.getByRole('button', { name: 'Export identity' }).click();
+  await expect(page.getByRole('alert')).toContainText('at least 8 characters');
+  await passphrase.fill('correct horse battery');
+  const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Export identity' }).click()]);
+  const file = (await download.path())!;
+  const sealed = JSON.parse(await readFile(file, 'utf8')) as Record<string, unknown>;
+  expect(sealed.sealed).toBeDefined();
+  expect(sealed.secretKey).toBeUndefined();
+
+  const other = await browser.newContext({ permissions: ['camera', 'microphone'] });
+  try {
+    const fresh = await other.newPage();
+    await fresh.goto(url);
+    await expect(fresh.getByTestId('my-fingerprint')).not.toHaveText(fingerprint!);
+    await fresh.getByLabel('Import identity').setInputFiles(file);
+    const open = fresh.getByRole('form', { name: 'Open a sealed identity file' });
+    await open.getByLabel('Passphrase of the file').fill('wrong horse battery');
+    await open.getByRole('button', { name: 'Open' }).click();
+    await expect(fresh.getByRole('alert')).toContainText('That passphrase does not open this file');
+    await open.getByLabel('Passphrase of the file').fill('correct horse battery');
+    await open.getByRole('button', { name: 'Open' }).click();
+    await expect(fresh.getByTestId('my-fingerprint')).toHaveText(fingerprint!, { timeout: 30_000 });
+  } finally {
+    await other.close();
+  }
+});
