@@ -68,6 +68,13 @@ describe('presentProof', () => {
     expect(shown.first).toContain(toHex(proof.a.sig));
   });
 
+  it('tells the proof in plain words, naming the accused as the dialog does', () => {
+    const shown = presentProof(3, { a: prepare(1), b: prepare(2) } as Proof, coreRoster, 'Di', () => 'someone else');
+    expect(shown.story.headline).toMatch(/^Di vouched for two different proposals as step 5/);
+    expect(shown.story.first).not.toBe(shown.story.second);
+    expect(shown.story.why).toContain('signature');
+  });
+
   it('refuses two copies of one message', () => {
     const a = prepare(1);
     expect(presentProof(3, { a, b: a } as Proof, coreRoster, 'Di').verdict).toEqual({ ok: false, reason: 'the two messages are the same' });

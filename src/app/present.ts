@@ -9,6 +9,7 @@ import type { RoomRoster } from '../storage/room-store.ts';
 import type { Diagrams } from './diagrams.ts';
 import { ed25519Suite, toHex } from '../crypto/ed25519.ts';
 import type { MemberView, ProofView, RoomView, TranscriptLine } from './room-view.ts';
+import { explainProof } from '../proof/explain.ts';
 
 /** Everything the room view is made of. */
 export interface RoomFacts {
@@ -96,8 +97,15 @@ export function presentRoom(f: RoomFacts): RoomView {
   };
 }
 
-/** A proof of equivocation as the proof dialog shows it, checked again in this tab. */
-export function presentProof(member: number, proof: Proof, roster: Roster, name: string): ProofView {
+/**
+ * A proof of equivocation as the proof dialog shows it, checked again in this tab. `nameOf`
+ * names the other members the messages mention (a vote names the proposer); without it they
+ * read as "member i".
+ */
+export function presentProof(
+  member: number, proof: Proof, roster: Roster, name: string,
+  nameOf: (member: number) => string = (i) => `member ${i}`,
+): ProofView {
   const verdict = checkProof(ed25519Suite, roster, proof);
   const show = (x: unknown) => JSON.stringify(x, (_k, val) => (val instanceof Uint8Array ? toHex(val) : val), 2);
   return {
@@ -105,6 +113,9 @@ export function presentProof(member: number, proof: Proof, roster: Roster, name:
     slot: verdict.ok ? verdict.slot : '',
     first: show(proof.a),
     second: show(proof.b),
+    // The accused is named as the caller names it, whatever `nameOf` says, so the headline and
+    // the verdict agree.
+    story: explainProof(proof, { name: (i) => (i === member ? name : nameOf(i)) }),
     verdict: verdict.ok
       ? { ok: true, reason: `Both signatures verify: ${name} signed two different messages for ${verdict.slot}.` }
       : { ok: false, reason: verdict.reason },

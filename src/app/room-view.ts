@@ -3,6 +3,7 @@
 import type { Strategy } from '../core/adversaries.ts';
 import type { Choice, RequestRef } from '../core/lunch.ts';
 import type { NormalCaseKind } from '../core/messages.ts';
+import type { ProofStory } from '../proof/explain.ts';
 
 /** One member as the member list shows it. */
 export interface MemberView {
@@ -62,6 +63,8 @@ export interface ProofView {
   /** The two conflicting signed messages, as readable JSON. */
   readonly first: string;
   readonly second: string;
+  /** The same two messages told in plain words, headline first (src/proof/explain.ts). */
+  readonly story: ProofStory;
   /** Checked again in this tab when asked for. */
   readonly verdict: { ok: boolean; reason: string };
 }

@@ -113,7 +113,9 @@ export class LunchRoom implements RoomIntents {
 
   proof(member: number): ProofView | null {
     const proof = this.replica?.proofOf(member);
-    return proof && this.roster ? presentProof(member, proof, this.rosterForCore(), this.names.at(this.roster.keys, member)) : null;
+    if (!proof || !this.roster) return null;
+    const { keys } = this.roster;
+    return presentProof(member, proof, this.rosterForCore(), this.names.at(keys, member), (i) => this.names.at(keys, i));
   }
 
   proofFile(member: number): { fileName: string; text: string } | null {

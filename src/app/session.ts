@@ -11,7 +11,7 @@ import {
 import type { RoomLink } from './link.ts';
 import * as v from 'valibot';
 import { createRoomStore } from '../storage/room-store.ts';
-import { exportIdentity, identityFileName, importIdentity } from '../storage/identity-file.ts';
+import { exportIdentity, exportSealedIdentity, identityFileName, importIdentity } from '../storage/identity-file.ts';
 
 // An identity brought back from a file may have signed things this browser has no record of.
 const IMPORTED_PREFIX = 'byzantine-lunch.imported.';
@@ -187,10 +187,24 @@ export class Session {
     return { fileName: identityFileName(exportable), text: exportIdentity(exportable, Date.now()) };
   }
 
-  /** Stores an exported identity so that this tab takes it after a reload. */
-  async importIdentity(text: string): Promise<{ id: string; name: string }> {
+  /**
+   * This member's identity as a file whose secret key is sealed under `passphrase`, so that a
+   * copy left in a downloads folder or a chat is of no use without it.
+   */
+  async exportSealedIdentity(passphrase: string): Promise<{ fileName: string; text: string } | null> {
+    const id = this.identity;
+    if (!id) return null;
+    const exportable = { id: id.id, secretKey: id.secretKey, publicKey: id.publicKey, name: id.name };
+    return { fileName: identityFileName(exportable), text: await exportSealedIdentity(exportable, Date.now(), passphrase) };
+  }
+
+  /**
+   * Stores an exported identity so that this tab takes it after a reload. A sealed file needs
+   * its `passphrase`; without it (or with a wrong one) the IdentityFileError says which.
+   */
+  async importIdentity(text: string, passphrase?: string): Promise<{ id: string; name: string }> {
     if (!this.env) throw new Error('This tab has no identity storage.');
-    const imported = await importIdentity(this.env, text);
+    const imported = await importIdentity(this.env, text, passphrase);
     try {
       localStorage.setItem(IMPORTED_PREFIX + imported.id, '1');
     } catch {
