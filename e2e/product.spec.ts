@@ -143,7 +143,7 @@ test('an identity exported with a passphrase is sealed, says what it is, and ope
   const passphrase = page.getByLabel('Passphrase for the file');
   await passphrase.fill('short');
   await page.getByRole('button', { name: 'Export identity' }).click();
-  await expect(page.getByRole('alert')).toContainText('at least 8 characters');
+  await expect(page.getByRole('alert')).toContainText('at least 12 characters');
   await passphrase.fill('correct horse battery');
   const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Export identity' }).click()]);
   const file = (await download.path())!;
