@@ -20,7 +20,9 @@ async function seriousViolations(page: Page): Promise<string[]> {
 }
 
 test('the waiting screen shows the link with Copy and a QR code, who is here and who is missing, and the name in the title', async ({ context, baseURL }) => {
-  await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: baseURL });
+  // Per origin this replaces the context's grants: keep the media ones Chromium needs to offer
+  // loopback candidates, or the tabs never connect inside the tests' loopback-only namespace.
+  await context.grantPermissions(['clipboard-read', 'clipboard-write', 'camera', 'microphone'], { origin: baseURL });
   const url = roomUrl(uniqueRoom('waiting'));
   const first = await context.newPage();
   await first.goto(url);
