@@ -55,6 +55,14 @@ test('a new name travels to every tab, and a name another member holds is refuse
   for (const tab of tabs) await expect(names(tab)).toHaveText(expected);
   await expect(b.getByTestId('my-name')).toHaveText(SEATS[bi]!);
   await expect(a.getByTestId('refused')).toHaveCount(0);
+
+  // The agreed names survive a reload (they are in the replicated state), and the refusal, an
+  // answer to something asked before the reload, is not repeated.
+  await b.reload();
+  await expect(b.getByRole('region', { name: 'Transcript' })).toContainText(/Restored from \d+ stored record/, { timeout: 30_000 });
+  await expect(names(b)).toHaveText(expected, { timeout: 30_000 });
+  await expect(b.getByTestId('my-name')).toHaveText(SEATS[bi]!);
+  await expect(b.getByTestId('refused')).toHaveCount(0);
 });
 
 test('one member asking for a new round while a proposal is open starts none; 2f + 1 asking does', async ({ context }) => {

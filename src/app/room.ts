@@ -183,6 +183,9 @@ export class LunchRoom implements RoomIntents {
     if (opened.restored) this.say('info', opened.restored);
     this.wrap();
     this.apply(opened.effects);
+    // Restoring executes this member's history again; a refusal the user saw before the reload is
+    // old news, not an answer to anything asked from this page.
+    this.chain = this.chain.then(() => void (this.chronicle.refused = null));
     this.timer = setInterval(() => {
       if (this.node && !this.stopped) this.apply(this.node.tick(this.now()));
     }, TICK_MS);
