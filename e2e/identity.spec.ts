@@ -1,18 +1,19 @@
 import { expect, test } from '@playwright/test';
+import { openLunchRoom } from './lunch.ts';
 import { expectVerifiedPeers, myFingerprint, openTabs, peerItems, roomUrl, uniqueRoom } from './tabs.ts';
 
 test('a new name travels to the other tabs', async ({ context }) => {
-  const [a, b] = await openTabs(context, roomUrl(uniqueRoom('name')), 2);
-  await expectVerifiedPeers(a!, 1);
-  await expectVerifiedPeers(b!, 1);
+  // Names are agreed in the lunch state, so they come with seats: a room of four.
+  const { tabs } = await openLunchRoom(context, 'name');
+  const [a, b] = tabs;
   await a!.getByRole('button', { name: 'Change name' }).click();
   await a!.getByRole('textbox', { name: 'Display name' }).fill('  Dana  ');
   await a!.getByRole('button', { name: 'Save' }).click();
-  await expect(a!.getByTestId('my-name')).toHaveText('Dana');
+  await expect(a!.getByTestId('my-name')).toHaveText('Dana', { timeout: 30_000 });
   await expect(peerItems(b!)).toContainText(['Dana']);
-  // The name is stored with the identity: a reload keeps it.
+  // The name is part of the room's agreed state: a reload keeps it.
   await a!.reload();
-  await expect(a!.getByTestId('my-name')).toHaveText('Dana');
+  await expect(a!.getByTestId('my-name')).toHaveText('Dana', { timeout: 30_000 });
 });
 
 test('damaged identity records are reported and never used', async ({ context }) => {

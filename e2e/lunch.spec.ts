@@ -15,9 +15,10 @@ test('happy path: one proposes, three join, all four show the same decision', as
     await expectDecision(tab, 'Thai Palace');
     await expect(tab.getByRole('region', { name: 'Decision' })).toContainText('12:30');
   }
-  // A later vote is recorded and changes nothing.
+  // A decided round is final: a later vote is refused and changes nothing.
   await vote(tabs[3]!, 'Thai Palace', 'Decline');
-  for (const tab of tabs) await expect(proposal(tab, 'Thai Palace')).toContainText('1 decline');
+  await expect(tabs[3]!.getByTestId('refused')).toContainText('round 0 is final');
+  for (const tab of tabs) await expect(proposal(tab, 'Thai Palace')).toContainText('0 decline');
   for (const tab of tabs) await expectDecision(tab, 'Thai Palace', 5_000);
   await expect(tabs[0]!.getByRole('region', { name: 'Transcript' })).toContainText('How about Thai Palace at 12:30?');
 });

@@ -40,6 +40,11 @@ export class Chronicle {
   readonly transcript: TranscriptLine[] = [];
   /** The lunch as last executed here (or adopted by state transfer). */
   lunch: LunchState;
+  /**
+   * The last of this member's own requests that the lunch rules refused, with why: the person
+   * who asked must hear that nothing happened. Cleared by the tab when its member asks again.
+   */
+  refused: { counter: number; reason: string } | null = null;
 
   /** For a room of `n` members, `name` giving a member's name by index. */
   constructor(private readonly n: number, private readonly name: (member: number) => string) {
@@ -52,6 +57,11 @@ export class Chronicle {
     if (e.kind === 'executed') this.lunch = m.lunchNow();
     if (e.kind === 'state') this.lunch = e.lunch;
     if (e.kind === 'claim') this.claims.set(e.accused, (this.claims.get(e.accused) ?? 0) + 1);
+    if (e.kind === 'executed') {
+      for (const ev of e.events) {
+        if (ev.kind === 'ignored' && ev.request?.member === m.me) this.refused = { counter: ev.request.counter, reason: ev.reason };
+      }
+    }
     const lines = narrate(e, {
       name: this.name, me: m.me, n: this.n, lunch: this.lunch, claimsAgainst: (member) => this.claims.get(member) ?? 0,
     });

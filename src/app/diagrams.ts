@@ -188,6 +188,10 @@ export function diagramLabel(events: readonly LunchEvent[], requests: number, na
           return `lunch decided: ${ev.place}`;
         case 'round-started':
           return 'a new round';
+        case 'asked':
+          return `${name(ev.member)} asks for a new round`;
+        case 'renamed':
+          return `${ev.from} is now ${ev.name}`;
         default:
           return 'a request with no effect';
       }

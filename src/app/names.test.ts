@@ -4,9 +4,9 @@ import { Names } from './names.ts';
 
 describe('Names', () => {
   const [me, peer, stranger] = [generateKeyPair(), generateKeyPair(), generateKeyPair()].map((k) => toHex(k.publicKey)) as [string, string, string];
-  const names = new Names({ me, myName: () => 'Ann', peerName: (id) => (id === peer ? 'Bo' : null) });
+  const names = new Names({ agreed: (id) => (id === peer ? 'Bo' : id === me ? 'Ann' : null) });
 
-  it('names this tab, a peer that announced a name, and one that did not by its fingerprint', () => {
+  it('names a seated member as agreed, and one without a seat by its fingerprint', () => {
     expect(names.of(me)).toBe('Ann');
     expect(names.of(peer)).toBe('Bo');
     expect(names.of(stranger)).toBe(`member ${names.fingerprintOf(stranger).slice(0, 4)}`);

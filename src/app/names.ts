@@ -1,18 +1,16 @@
-// Who a member is on screen: the name its tab announced, or else the start of its key's
-// fingerprint. The fingerprint is hashed once per key: the view asks for every member's on every
-// change.
+// Who a member is on screen. Once the roster is fixed a member is the name the room agreed for its
+// seat (the lunch state holds it, so every tab says the same); before that nobody has a seat, and
+// a member is the start of its key's fingerprint, which every tab also sees alike. The fingerprint
+// is hashed once per key: the view asks for every member's on every change.
 import { fingerprint, fromHex } from '../crypto/ed25519.ts';
 
 /** Keys remembered at most; a room holds at most 10 members, the rest is churn before the roster. */
 const FINGERPRINTS_KEPT = 64;
 
-/** Where names come from: this tab's own, and what its verified peers announced. */
+/** Where names come from: the room's agreement. */
 export interface NameSources {
-  /** This tab's key (hex). */
-  readonly me: string;
-  myName(): string;
-  /** A verified peer's announced name, or null while it has none. */
-  peerName(id: string): string | null;
+  /** The agreed name of the member with key `id` (hex), or null while it has no seat. */
+  agreed(id: string): string | null;
 }
 
 /** Members' names and fingerprints, by key or by roster index. */
@@ -23,8 +21,7 @@ export class Names {
 
   /** The name of the member with key `id` (hex). */
   of(id: string): string {
-    if (id === this.sources.me) return this.sources.myName();
-    return this.sources.peerName(id) ?? `member ${this.fingerprintOf(id).slice(0, 4)}`;
+    return this.sources.agreed(id) ?? unseated(this.fingerprintOf(id));
   }
 
   /** The name of the member at `index` in `keys`, or `member <index>` when there is none. */
@@ -43,4 +40,9 @@ export class Names {
     }
     return f;
   }
+}
+
+/** What a member is called before it has a seat: by the fingerprint it will be checked by. */
+export function unseated(fingerprint: string): string {
+  return `member ${fingerprint.slice(0, 4)}`;
 }

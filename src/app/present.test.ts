@@ -25,6 +25,7 @@ function facts(over: Partial<RoomFacts> = {}): RoomFacts {
     kept: new Chronicle(4, String),
     malicious: { enabled: false, strategy: 'equivocate' },
     problem: null,
+    refused: null,
     ...over,
   };
 }

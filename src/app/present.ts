@@ -2,6 +2,7 @@
 // its effects. Pure: room.ts gathers the inputs, this turns them into the RoomView.
 import type { Strategy } from '../core/adversaries.ts';
 import { tally, type LunchState } from '../core/lunch.ts';
+import { quorumFor } from '../core/quorum.ts';
 import { checkProof, type Proof, type Roster } from '../core/messages.ts';
 import { primaryOf } from '../core/quorum.ts';
 import type { ReplicaSnapshot } from '../core/replica.ts';
@@ -34,6 +35,8 @@ export interface RoomFacts {
   };
   readonly malicious: { enabled: boolean; strategy: Strategy };
   readonly problem: string | null;
+  /** Why the lunch rules refused this member's last refused request, or null. */
+  readonly refused: string | null;
 }
 
 /** The RoomView of these facts. */
@@ -54,7 +57,8 @@ export function presentRoom(f: RoomFacts): RoomView {
   const names = (i: number) => members[i]?.name ?? `member ${i}`;
   const decisions = lunch.decisions.map((d) => {
     const p = lunch.proposals.find((x) => x.ref.member === d.proposal.member && x.ref.counter === d.proposal.counter)!;
-    return { ref: d.proposal, round: d.round, place: p.place, time: p.time, going: d.joined.map(names) };
+    const declined = p.votes.flatMap((c, m) => (c === 'decline' ? [names(m)] : []));
+    return { ref: d.proposal, round: d.round, place: p.place, time: p.time, going: d.joined.map(names), declined };
   });
   const me = f.roster?.me ?? -1;
   return {
@@ -67,6 +71,9 @@ export function presentRoom(f: RoomFacts): RoomView {
     executed: snap?.executedSeq ?? 0,
     stable: snap?.stable ?? 0,
     round: lunch.round,
+    quorum: quorumFor(n).q,
+    asked: lunch.asked.map(names),
+    iAsked: lunch.asked.includes(me),
     proposals: lunch.proposals.map((p) => {
       const t = tally(lunch, p.ref);
       const decided = lunch.decisions.some((d) => d.round === p.round);
@@ -81,6 +88,7 @@ export function presentRoom(f: RoomFacts): RoomView {
     transcript,
     malicious: f.malicious,
     pendingOwn: snap?.pendingOwn ?? 0,
+    refused: f.refused,
     amnesia: snap?.amnesia ?? false,
     problem: f.problem,
     diagrams: diagrams.views(snap?.proven ?? []),

@@ -6,8 +6,6 @@ import type { RoomStore } from '../storage/room-store.ts';
 export interface RoomPeers {
   /** Verified peers right now (hex keys). */
   verified(): string[];
-  /** The name a verified peer announced, or null. */
-  name(id: string): string | null;
   /** Send bytes to a verified peer. */
   send(id: string, bytes: Uint8Array): void;
 }
@@ -16,7 +14,7 @@ export interface RoomPeers {
 export interface RoomOptions {
   room: string;
   size: 4 | 7 | 10;
-  me: { id: string; secretKey: Uint8Array; name: () => string };
+  me: { id: string; secretKey: Uint8Array };
   peers: RoomPeers;
   store: RoomStore;
   /**

@@ -43,8 +43,13 @@ export interface DecisionView {
   readonly round: number;
   readonly place: string;
   readonly time: string;
-  /** Names of the members going, in member order. */
+  /** Names of the members going, in member order: the joins the decision was made of. */
   readonly going: readonly string[];
+  /**
+   * Names of the members who declined the decided proposal. Votes stop when the round is
+   * decided, so this and `going` are read from one final set of votes and cannot contradict.
+   */
+  readonly declined: readonly string[];
 }
 
 /** One line of the transcript, the story of the room in the members' voices. */
@@ -83,6 +88,12 @@ export interface RoomView {
   readonly executed: number;
   readonly stable: number;
   readonly round: number;
+  /** 2f + 1: joins that decide, and asks that end an undecided round. */
+  readonly quorum: number;
+  /** Names of the members who asked for a new round in this round, in member order. */
+  readonly asked: readonly string[];
+  /** This tab's member is among them. */
+  readonly iAsked: boolean;
   readonly proposals: readonly ProposalView[];
   readonly decision: DecisionView | null;
   readonly decisions: readonly DecisionView[];
@@ -90,6 +101,8 @@ export interface RoomView {
   readonly malicious: { readonly enabled: boolean; readonly strategy: Strategy };
   /** Own requests not yet decided. */
   readonly pendingOwn: number;
+  /** Why the lunch rules refused this member's last refused request, until it asks again; else null. */
+  readonly refused: string | null;
   /** This tab lost its records and is recovering: it vouches for nothing until that is safe. */
   readonly amnesia: boolean;
   /** A problem the user should know about (e.g. storage trouble), or null. */
@@ -105,8 +118,16 @@ export interface RoomIntents {
   propose(place: string, time: string): void;
   /** Join or decline a proposal. */
   vote(proposal: RequestRef, choice: Choice): void;
-  /** Start a new round of proposals. */
+  /**
+   * Start a new round of proposals: at once after a decision, otherwise this member's ask, which
+   * starts it when 2f + 1 members have asked.
+   */
   newRound(): void;
+  /**
+   * Ask the room to call this member `name`. Throws an Error saying why when the name breaks the
+   * rules every member applies, or when the room is not running yet (names come with seats).
+   */
+  rename(name: string): void;
   /** Turn this tab's malicious mode on or off, with the strategy it lies by. */
   setMalicious(enabled: boolean, strategy: Strategy): void;
   /** The proof that `member` equivocated, checked again in this tab, or null when there is none. */

@@ -56,7 +56,6 @@ class Net {
   constructor(n: 4 | 7 | 10) {
     const pairs = Array.from({ length: n }, () => generateKeyPair());
     this.ids = pairs.map((p) => toHex(p.publicKey));
-    const names = ['James', 'Bryan', 'Rich', 'Chris', 'Ada', 'Ben', 'Cleo', 'Dev', 'Eve', 'Finn'];
     pairs.forEach((p, i) => {
       const id = this.ids[i]!;
       const others = this.ids.filter((x) => x !== id);
@@ -66,10 +65,9 @@ class Net {
       const room = new LunchRoom({
         room: 'late-room',
         size: n,
-        me: { id, secretKey: p.secretKey, name: () => names[i]! },
+        me: { id, secretKey: p.secretKey },
         peers: {
           verified: () => others,
-          name: (x) => names[this.ids.indexOf(x)] ?? null,
           send: (to, bytes) => void this.queue.push({ from: id, to, bytes }),
         },
         store,
@@ -152,6 +150,46 @@ describe('LunchRoom durability', () => {
     };
     return { batches, open };
   }
+
+  it('shows the agreed names everywhere, and tells only the member whose request the rules refused', async () => {
+    net = new Net(4);
+    await net.start();
+    const views = () => [0, 1, 2, 3].map((i) => net!.member(i).view());
+    for (const v of views()) expect(v.members.map((m) => m.name)).toEqual(['James', 'Bryan', 'Rich', 'Chris']);
+    net.member(2).rename('  Dana ');
+    await net.settle();
+    for (const v of views()) expect(v.members.map((m) => m.name)).toEqual(['James', 'Bryan', 'Dana', 'Chris']);
+    net.member(3).rename('DANA');
+    await net.settle();
+    expect(views().map((v) => v.refused)).toEqual([null, null, null, 'the name “DANA” is already taken by Dana']);
+    expect(views()[3]!.members[3]!.name).toBe('Chris');
+    // Asking again clears it; a name that breaks the rules is refused before anything is signed.
+    net.member(3).newRound();
+    expect(net.member(3).view().refused).toBeNull();
+    expect(() => net!.member(3).rename('a\nb')).toThrow('A name cannot contain line breaks or control characters.');
+    await net.settle();
+    for (const v of views()) expect([v.asked, v.quorum]).toEqual([['Chris'], 3]);
+    expect(views().map((v) => v.iAsked)).toEqual([false, false, false, true]);
+  });
+
+  it('makes the decision card from one final set of votes', async () => {
+    net = new Net(4);
+    await net.start();
+    net.member(1).propose('Ramen Spot', '12:20');
+    await net.settle();
+    net.member(3).vote({ member: 1, counter: 1 }, 'decline');
+    net.member(0).vote({ member: 1, counter: 1 }, 'join');
+    await net.settle();
+    net.member(2).vote({ member: 1, counter: 1 }, 'join');
+    await net.settle();
+    net.member(0).vote({ member: 1, counter: 1 }, 'decline');
+    await net.settle();
+    for (const i of [0, 1, 2, 3]) {
+      const v = net.member(i).view();
+      expect(v.decision).toMatchObject({ going: ['James', 'Bryan', 'Rich'], declined: ['Chris'] });
+    }
+    expect(net.member(0).view().refused).toBe('round 0 is already decided');
+  });
 
   it('writes a run of records in one call, and sends what follows only once it is durable', async () => {
     net = new Net(4);

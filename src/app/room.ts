@@ -5,7 +5,7 @@
 // executed, and present.ts turns all of it into the RoomView the UI renders.
 import { Adversary, type Strategy } from '../core/adversaries.ts';
 import { writeThenSend, type Effect } from '../core/effects.ts';
-import type { Choice, LunchOp, RequestRef } from '../core/lunch.ts';
+import { nameProblem, type Choice, type LunchOp, type RequestRef } from '../core/lunch.ts';
 import type { Roster } from '../core/messages.ts';
 import type { Replica } from '../core/replica.ts';
 import { ed25519Suite, fromHex } from '../crypto/ed25519.ts';
@@ -43,7 +43,12 @@ export class LunchRoom implements RoomIntents {
   constructor(private readonly o: RoomOptions) {
     this.now = o.now ?? (() => Date.now());
     this.started = this.now();
-    this.names = new Names({ me: o.me.id, myName: o.me.name, peerName: (id) => o.peers.name(id) });
+    this.names = new Names({
+      agreed: (id) => {
+        const seat = this.roster?.keys.indexOf(id) ?? -1;
+        return seat >= 0 ? (this.chronicle.lunch.names[seat] ?? null) : null;
+      },
+    });
     this.chronicle = new Chronicle(o.size, (m) => this.names.at(this.roster?.keys, m));
   }
 
@@ -103,6 +108,13 @@ export class LunchRoom implements RoomIntents {
     this.request({ kind: 'new-round' });
   }
 
+  rename(name: string): void {
+    const problem = nameProblem(String(name));
+    if (problem) throw new Error(`${problem[0]!.toUpperCase()}${problem.slice(1)}.`);
+    if (!this.node || this.stopped) throw new Error('Names come with seats: you can choose yours once everyone is here.');
+    this.request({ kind: 'name', name: String(name) });
+  }
+
   setMalicious(enabled: boolean, strategy: Strategy): void {
     const line = narrateMalice(this.malicious, { enabled, strategy });
     this.malicious = { enabled, strategy };
@@ -139,6 +151,7 @@ export class LunchRoom implements RoomIntents {
       kept: this.chronicle,
       malicious: this.malicious,
       problem: this.problem,
+      refused: this.chronicle.refused?.reason ?? null,
     });
   }
 
@@ -170,6 +183,9 @@ export class LunchRoom implements RoomIntents {
     if (opened.restored) this.say('info', opened.restored);
     this.wrap();
     this.apply(opened.effects);
+    // Restoring executes this member's history again; a refusal the user saw before the reload is
+    // old news, not an answer to anything asked from this page.
+    this.chain = this.chain.then(() => void (this.chronicle.refused = null));
     this.timer = setInterval(() => {
       if (this.node && !this.stopped) this.apply(this.node.tick(this.now()));
     }, TICK_MS);
@@ -188,6 +204,7 @@ export class LunchRoom implements RoomIntents {
 
   private request(op: LunchOp): void {
     if (!this.node || this.stopped) return;
+    this.chronicle.refused = null;
     this.apply(this.node.request(op));
     this.o.onChange();
   }

@@ -24,6 +24,7 @@ function wasImported(id: string): boolean {
   }
 }
 import { LunchRoom } from './room.ts';
+import { unseated } from './names.ts';
 import { clock, installBenchHooks, type ExecutedMark } from './bench-hooks.ts';
 import type { RoomView } from './room-view.ts';
 
@@ -35,6 +36,7 @@ export interface SessionView {
   readonly failure: { title: string; message: string } | null;
   readonly room: string;
   readonly size: number;
+  /** `name` is the one the room agreed for this member's seat, or before the roster its `unseated` name. */
   readonly me: { id: string; name: string; fingerprint: string } | null;
   readonly corrupt: readonly CorruptRecord[];
   readonly storage: PersistResult | null;
@@ -81,13 +83,15 @@ export class Session {
   /** What the UI shows now. */
   view(): SessionView {
     const id = this.identity;
+    const lunch = this.lunchRoom?.view() ?? null;
+    const name = id ? (lunch?.members.find((m) => m.isMe)?.name ?? unseated(id.fingerprint)) : '';
     return {
       ...this.state,
       room: this.link.room,
       size: this.link.size,
-      me: id ? { id: id.id, name: id.name, fingerprint: id.fingerprint } : null,
+      me: id ? { id: id.id, name, fingerprint: id.fingerprint } : null,
       peers: this.mesh?.peers() ?? [],
-      lunch: this.lunchRoom?.view() ?? null,
+      lunch,
     };
   }
 
@@ -118,7 +122,7 @@ export class Session {
     const mesh = new Mesh({
       room: this.link.room,
       size: this.link.size,
-      me: { id: identity.id, secretKey: identity.secretKey, name: identity.name },
+      me: { id: identity.id, secretKey: identity.secretKey },
       sendSignal: (to, data) => this.signaling?.sendSignal(to, data),
       onChange: () => {
         this.lunchRoom?.peersChanged();
@@ -134,10 +138,9 @@ export class Session {
     this.lunchRoom = new LunchRoom({
       room: this.link.room,
       size: this.link.size,
-      me: { id: identity.id, secretKey: identity.secretKey, name: () => identity.name },
+      me: { id: identity.id, secretKey: identity.secretKey },
       peers: {
         verified: () => mesh.verifiedPeers(),
-        name: (id) => mesh.peers().find((p) => p.id === id)?.name ?? null,
         send: (id, bytes) => void mesh.sendTo(id, bytes),
       },
       store,
@@ -171,12 +174,12 @@ export class Session {
     addEventListener('pagehide', () => this.stop());
   }
 
-  /** Change this member's name, stored and announced to the peers. */
-  async rename(name: string): Promise<void> {
-    if (!this.identity) return;
-    await this.identity.rename(name);
-    this.mesh?.rename(this.identity.name);
-    this.emit();
+  /**
+   * Ask the room to call this member `name`: names are part of the lunch state, so the change
+   * shows in every tab once it is agreed (or is refused there, with the reason).
+   */
+  rename(name: string): void {
+    this.lunchRoom?.rename(name);
   }
 
   /** This member's identity as a file to keep: a member whose key is lost is faulty for good. */

@@ -3,7 +3,7 @@
 import type { Effect } from '../core/effects.ts';
 import type { LunchEvent, LunchState } from '../core/lunch.ts';
 import type { RequestOp } from '../core/messages.ts';
-import { primaryOf } from '../core/quorum.ts';
+import { primaryOf, quorumFor } from '../core/quorum.ts';
 import type { TranscriptLine } from './room-view.ts';
 
 /** A transcript line before it is stamped with a time. */
@@ -61,6 +61,10 @@ function describe(ev: LunchEvent, requests: readonly { member: number; op: Reque
       const who = requests.find((r) => r.op.kind === 'new-round');
       return [{ kind: 'request', text: `${who ? name(who.member) : 'Someone'}: “Let us pick lunch again.” (round ${ev.round + 1})` }];
     }
+    case 'asked':
+      return [{ kind: 'request', text: `${name(ev.member)}: “Can we start over?” (${ev.asked.length} of ${quorumFor(ctx.n).q} asked for a new round)` }];
+    case 'renamed':
+      return [{ kind: 'info', text: `${ev.from} goes by ${ev.name} now.` }];
     case 'ignored':
       return [];
   }

@@ -18,6 +18,11 @@ export const MAX_PLACE_LENGTH = 60;
  */
 export const MAX_PLACE_UNITS = 2 * MAX_PLACE_LENGTH;
 
+/** A member's name is at most this many code points once trimmed: it has to fit in a list of ten. */
+export const MAX_NAME_LENGTH = 32;
+/** ... and at most this many UTF-16 code units as sent, for the same reason as MAX_PLACE_UNITS. */
+export const MAX_NAME_UNITS = 2 * MAX_NAME_LENGTH;
+
 /**
  * Largest encoded request message a replica accepts (checked on arrival, before the signature).
  * The schema bounds every field, so an honest request is always below it; see limits.test.ts.

@@ -4,9 +4,13 @@ import { sameBytes } from './bytes.ts';
 import {
   applyLunch,
   currentDecision,
+  decodeLunchState,
   encodeLunchState,
   initialLunch,
   LunchOpSchema,
+  nameProblem,
+  sameName,
+  SEAT_NAMES,
   tally,
   type LunchEvent,
   type LunchOp,
@@ -14,6 +18,7 @@ import {
   type RequestRef,
 } from './lunch.ts';
 import { quorumFor } from './quorum.ts';
+import { encode } from 'cborg';
 
 /** Drives a state through requests, numbering each member's requests like the log would. */
 class Script {
@@ -54,7 +59,9 @@ const ignoredReason = (events: LunchEvent[]): string => {
 
 describe('initialLunch', () => {
   it('accepts n = 3f+1 >= 4 only', () => {
-    for (const n of [4, 7, 10]) expect(initialLunch(n)).toEqual({ n, round: 0, proposals: [], decisions: [] });
+    for (const n of [4, 7, 10]) {
+      expect(initialLunch(n)).toEqual({ n, names: SEAT_NAMES.slice(0, n), round: 0, asked: [], proposals: [], decisions: [] });
+    }
     for (const n of [0, 1, 3, 5, 6, 8, 4.5, NaN, -2]) expect(() => initialLunch(n)).toThrow(RangeError);
   });
 });
@@ -82,32 +89,53 @@ describe('applyLunch', () => {
     const b = s.propose(1, 'Sushi');
     for (const m of [0, 1]) s.vote(m, b);
     for (const m of [0, 1]) s.vote(m, a);
+    expect(tally(s.state, b).join).toBe(2);
     s.vote(2, a);
     expect(s.kinds()).toEqual(['voted', 'decided']);
-    s.vote(3, b);
-    expect(s.kinds()).toEqual(['voted']);
-    expect(tally(s.state, b).join).toBe(3);
     expect(s.state.decisions).toEqual([{ round: 0, proposal: a, joined: [0, 1, 2] }]);
   });
 
-  it('records a withdrawn join after the decision but keeps the decision', () => {
+  it('takes no vote in a decided round: the decision and the votes it was made of stay as they were', () => {
     const s = new Script(4);
     const p = s.propose(0);
-    for (const m of [0, 1, 2]) s.vote(m, p);
-    const decided = s.state.decisions;
-    expect(s.vote(1, p, 'decline')).toEqual([{ kind: 'voted', member: 1, proposal: p, choice: 'decline', changed: true }]);
-    expect(tally(s.state, p)).toEqual({ join: 2, decline: 1 });
-    s.vote(1, p, 'join'); // joining again does not decide a second time
-    expect(s.kinds()).toEqual(['voted']);
-    expect(s.state.decisions).toEqual(decided);
+    const other = s.propose(3, 'Sushi');
+    for (const m of [1, 2]) s.vote(m, p);
+    const decided = s.state;
+    // A going member declines, a member who was not going joins, someone joins another place.
+    for (const [m, ref, choice] of [[1, p, 'decline'], [3, p, 'join'], [1, other, 'join'], [2, other, 'join']] as const) {
+      const ref2 = s.run(m, { kind: 'vote', proposal: ref, choice });
+      expect(s.events).toEqual([{ kind: 'ignored', reason: 'round 0 is already decided', request: ref2 }]);
+      expect(s.state).toBe(decided);
+    }
+    expect(currentDecision(s.state)?.joined).toEqual([0, 1, 2]);
+    expect(s.state.proposals[0]?.votes).toEqual(['join', 'join', 'join', null]);
+    expect(tally(s.state, other)).toEqual({ join: 1, decline: 0 });
+    // Still final once the room has moved on.
+    s.run(3, { kind: 'new-round' });
+    expect(ignoredReason(s.vote(1, p, 'decline'))).toBe('round 0 is already decided');
+  });
+
+  it('counts the proposer as going: proposing is joining', () => {
+    const s = new Script(4);
+    const p = s.propose(2, 'Ramen');
+    expect(s.state.proposals[0]?.votes).toEqual([null, null, 'join', null]);
+    expect(tally(s.state, p)).toEqual({ join: 1, decline: 0 });
+    s.vote(0, p);
+    expect(s.vote(3, p)).toContainEqual({ kind: 'decided', round: 0, proposal: p, place: 'Ramen', time: '12:30', joined: [0, 2, 3] });
+    // The proposer's own Join is no change; a proposer may still back out before the decision.
+    const t = new Script(4);
+    const q = t.propose(1);
+    expect(t.vote(1, q)).toEqual([{ kind: 'voted', member: 1, proposal: q, choice: 'join', changed: false }]);
+    t.vote(1, q, 'decline');
+    expect(tally(t.state, q)).toEqual({ join: 0, decline: 1 });
   });
 
   it('ignores votes on unknown proposals and on proposals of earlier rounds', () => {
     const s = new Script(4);
     const old = s.propose(0);
     expect(ignoredReason(s.vote(1, { member: 3, counter: 9 }))).toMatch(/unknown proposal/);
-    s.run(2, { kind: 'new-round' });
-    expect(s.events).toEqual([{ kind: 'round-started', round: 1 }]);
+    for (const m of [2, 0, 1]) s.run(m, { kind: 'new-round' });
+    expect(s.events).toEqual([{ kind: 'asked', member: 1, round: 0, asked: [0, 1, 2] }, { kind: 'round-started', round: 1 }]);
     const before = s.state;
     expect(ignoredReason(s.vote(1, old))).toMatch(/earlier round/);
     expect(s.state).toBe(before);
@@ -118,28 +146,28 @@ describe('applyLunch', () => {
     const p = s.propose(0);
     for (const m of [1, 2, 3]) s.vote(m, p);
     s.propose(1, 'Too late');
-    expect(ignoredReason(s.events)).toBe('round 0 is already decided; start a new round');
+    expect(ignoredReason(s.events)).toBe('round 0 is already decided; start a new round to propose');
     expect(s.state.proposals).toHaveLength(1);
 
     s.run(3, { kind: 'new-round' });
     expect(currentDecision(s.state)).toBeNull();
     const q = s.propose(1, 'Curry', '13:05');
     expect(s.state.proposals.map((x) => x.round)).toEqual([0, 1]);
-    for (const m of [3, 0]) s.vote(m, q);
-    expect(s.vote(1, q)).toContainEqual({ kind: 'decided', round: 1, proposal: q, place: 'Curry', time: '13:05', joined: [0, 1, 3] });
+    s.vote(3, q);
+    expect(s.vote(0, q)).toContainEqual({ kind: 'decided', round: 1, proposal: q, place: 'Curry', time: '13:05', joined: [0, 1, 3] });
     expect(s.state.decisions.map((d) => d.round)).toEqual([0, 1]);
   });
 
   it('needs 5 joins with n = 7', () => {
     const s = new Script(7);
     const p = s.propose(6);
-    for (const m of [0, 1, 2, 3]) s.vote(m, p);
+    for (const m of [0, 1, 2]) s.vote(m, p);
     s.vote(4, p, 'decline');
     s.vote(5, p, 'decline');
     expect(currentDecision(s.state)).toBeNull();
-    s.vote(5, p); // changed mind: the fifth join decides
+    s.vote(5, p); // changed mind: the fifth join, the proposer's counted, decides
     expect(s.kinds()).toEqual(['voted', 'decided']);
-    expect(currentDecision(s.state)?.joined).toEqual([0, 1, 2, 3, 5]);
+    expect(currentDecision(s.state)?.joined).toEqual([0, 1, 2, 5, 6]);
   });
 
   it("counts a member's last vote only", () => {
@@ -151,8 +179,8 @@ describe('applyLunch', () => {
     s.vote(1, p);
     expect(s.events).toEqual([{ kind: 'voted', member: 1, proposal: p, choice: 'join', changed: false }]);
     s.vote(2, p, 'decline');
-    expect(tally(s.state, p)).toEqual({ join: 1, decline: 1 });
-    expect(s.state.proposals[0]?.votes).toEqual([null, 'join', 'decline', null]);
+    expect(tally(s.state, p)).toEqual({ join: 2, decline: 1 });
+    expect(s.state.proposals[0]?.votes).toEqual(['join', 'join', 'decline', null]);
   });
 
   it('ignores malformed requests with a reason and never throws', () => {
@@ -183,6 +211,14 @@ describe('applyLunch', () => {
       [1, { member: 1, counter: 0.5 }, { kind: 'new-round' }],
       [1, null, { kind: 'new-round' }],
       [0, p, { kind: 'propose', place: 'Duplicate ref', time: '12:00' }],
+      [0, { member: 0, counter: 5 }, { kind: 'name', name: '   ' }],
+      [0, { member: 0, counter: 5 }, { kind: 'name', name: 'x'.repeat(33) }],
+      [0, { member: 0, counter: 5 }, { kind: 'name', name: 'Ja\nmes' }],
+      [0, { member: 0, counter: 5 }, { kind: 'name', name: 'Ja\u2028mes' }],
+      [0, { member: 0, counter: 5 }, { kind: 'name', name: 'Ja\uDC00' }],
+      [0, { member: 0, counter: 5 }, { kind: 'name', name: 42 }],
+      [0, { member: 0, counter: 5 }, { kind: 'name', name: 'Dana', extra: 1 }],
+      [0, { member: 0, counter: 5 }, { kind: 'name', name: ' bryan ' }],
       [0, { member: 0, counter: 5 }, { get kind(): string { throw new Error('boom'); } }],
     ];
     for (const [member, ref, op] of bad) {
@@ -228,6 +264,100 @@ describe('applyLunch', () => {
   });
 });
 
+describe('names', () => {
+  it('start as the seat names, distinct in every room size', () => {
+    expect(initialLunch(4).names).toEqual(['James', 'Bryan', 'Rich', 'Chris']);
+    const ten = initialLunch(10).names;
+    expect(ten).toHaveLength(10);
+    for (const [i, a] of ten.entries()) for (const b of ten.slice(i + 1)) expect(sameName(a, b)).toBe(false);
+  });
+
+  it('change by an ordered op, trimmed, and the change is told', () => {
+    const s = new Script(4);
+    s.run(2, { kind: 'name', name: '  Dana ' });
+    expect(s.events).toEqual([{ kind: 'renamed', member: 2, from: 'Rich', name: 'Dana' }]);
+    expect(s.state.names).toEqual(['James', 'Bryan', 'Dana', 'Chris']);
+    // A member may change the case of its own name; the old one is then free for the others.
+    s.run(2, { kind: 'name', name: 'DANA' });
+    expect(s.state.names[2]).toBe('DANA');
+    s.run(3, { kind: 'name', name: 'Rich' });
+    expect(s.state.names).toEqual(['James', 'Bryan', 'DANA', 'Rich']);
+  });
+
+  it('stay distinct: a name another member holds, in any case and spacing, is refused with a reason', () => {
+    const s = new Script(4);
+    s.run(0, { kind: 'name', name: 'Dana' });
+    const before = s.state;
+    for (const wanted of ['Dana', 'dana', '  DANA\u3000', 'bryan']) {
+      const ref = s.run(3, { kind: 'name', name: wanted });
+      const holder = wanted.toLowerCase().includes('bryan') ? 'Bryan' : 'Dana';
+      expect(s.events).toEqual([{ kind: 'ignored', reason: `the name “${wanted.trim()}” is already taken by ${holder}`, request: ref }]);
+      expect(s.state).toBe(before);
+    }
+    expect(sameName('Émile', 'ÉMILE')).toBe(true);
+    expect(sameName('Σοφία', 'σοφία')).toBe(true);
+    expect(sameName('Dana', 'Dan a')).toBe(false);
+  });
+
+  it('are bounded in code points, not graphemes, and carry no control characters', () => {
+    const family = '👩‍👩‍👧'; // one grapheme, five code points
+    expect(nameProblem(family.repeat(6))).toBeNull(); // 30 code points
+    expect(nameProblem(family.repeat(7))).toMatch(/at most 32 characters \(this one has 35\)/);
+    expect(nameProblem('x'.repeat(32))).toBeNull();
+    expect(nameProblem(` ${'x'.repeat(32)}\u00a0`)).toBeNull();
+    expect(nameProblem(' '.repeat(64) + 'x')).toMatch(/spaces included/);
+    expect(nameProblem('a\tb')).toMatch(/control/);
+    expect(nameProblem('\u3000')).toMatch(/empty/);
+  });
+});
+
+describe('new rounds', () => {
+  it('need 2f + 1 members asking while the round is undecided: one member cannot throw a proposal away', () => {
+    const s = new Script(4);
+    const p = s.propose(0);
+    s.vote(1, p);
+    s.run(3, { kind: 'new-round' });
+    expect(s.events).toEqual([{ kind: 'asked', member: 3, round: 0, asked: [3] }]);
+    // Asking again counts once.
+    const again = s.run(3, { kind: 'new-round' });
+    expect(s.events).toEqual([{ kind: 'ignored', reason: 'you already asked for a new round in round 0', request: again }]);
+    s.run(0, { kind: 'new-round' });
+    expect(s.state.round).toBe(0);
+    expect(s.state.asked).toEqual([0, 3]);
+    const twoAsked = s.state;
+    // The proposal is still open: it can still decide, and after that moving on is free.
+    s.vote(2, p);
+    expect(currentDecision(s.state)?.proposal).toEqual(p);
+    s.run(2, { kind: 'new-round' });
+    expect(s.events).toEqual([{ kind: 'round-started', round: 1 }]);
+    // Without the decision, a third member asking is a quorum; the asks of a round end with it.
+    const t = applyLunch(twoAsked, 1, { member: 1, counter: 7 }, { kind: 'new-round' });
+    expect(t.events).toEqual([{ kind: 'asked', member: 1, round: 0, asked: [0, 1, 3] }, { kind: 'round-started', round: 1 }]);
+    expect(t.state.round).toBe(1);
+    expect(t.state.asked).toEqual([]);
+    const u = applyLunch(t.state, 3, { member: 3, counter: 7 }, { kind: 'new-round' });
+    expect(u.events).toEqual([{ kind: 'asked', member: 3, round: 1, asked: [3] }]);
+  });
+
+  it('start at once after a decision, whoever asks', () => {
+    const s = new Script(7);
+    const p = s.propose(0);
+    for (const m of [1, 2, 3, 4]) s.vote(m, p);
+    expect(currentDecision(s.state)).not.toBeNull();
+    s.run(6, { kind: 'new-round' });
+    expect(s.events).toEqual([{ kind: 'round-started', round: 1 }]);
+    expect(currentDecision(s.state)).toBeNull();
+  });
+
+  it('need five of seven asking when undecided', () => {
+    const s = new Script(7);
+    for (const m of [0, 1, 2, 3]) s.run(m, { kind: 'new-round' });
+    expect(s.state.round).toBe(0);
+    s.run(6, { kind: 'new-round' });
+    expect(s.state.round).toBe(1);
+  });
+});
+
 describe('LunchOpSchema', () => {
   it('accepts well-formed ops and rejects the rest', () => {
     const good: unknown[] = [
@@ -235,8 +365,12 @@ describe('LunchOpSchema', () => {
       { kind: 'propose', place: 'x'.repeat(60), time: '23:59' },
       { kind: 'vote', proposal: { member: 3, counter: 0 }, choice: 'decline' },
       { kind: 'new-round' },
+      { kind: 'name', name: 'Zoë 👩‍🍳' },
     ];
     const bad: unknown[] = [
+      { kind: 'name', name: '' },
+      { kind: 'name', name: 'a\u0000' },
+      { kind: 'name' },
       { kind: 'propose', place: '', time: '12:00' },
       { kind: 'propose', place: 'a\u0007', time: '12:00' },
       { kind: 'propose', place: 'Ok', time: '12:60' },
@@ -282,7 +416,9 @@ describe('random histories', () => {
     else if (roll < 0.9) {
       const proposal = known.length > 0 && rand() < 0.95 ? pick(known) : { member: Math.floor(rand() * n), counter: 99 };
       op = { kind: 'vote', proposal, choice: rand() < 0.75 ? 'join' : rand() < 0.9 ? 'decline' : 'meh' };
-    } else if (roll < 0.95) op = { kind: 'new-round' };
+    }
+    else if (roll < 0.93) op = { kind: 'new-round' };
+    else if (roll < 0.95) op = { kind: 'name', name: pick(['Dana', 'dana ', 'James', 'Bryan', ' Rich', 'Eve', '', 'Zoë']) };
     else op = pick([null, 7, { kind: 'vote' }, { kind: 'new-round', x: 1 }, { kind: 'lunch!' }, []]);
     return [member, ref, op as LunchOp];
   }
@@ -309,9 +445,21 @@ describe('random histories', () => {
           if (!sameBytes(encodeLunchState(rb.state), encodeLunchState(ra.state))) expect.fail(`replicas diverged at ${where}`);
           if (JSON.stringify(rb.events) !== JSON.stringify(ra.events)) expect(rb.events).toEqual(ra.events);
 
+          const after = ra.state;
+          if (new Set(after.names.map((x) => x.toLowerCase().trim())).size !== n) expect.fail(`names clash at ${where}`);
+          if (after.round !== a.round && currentDecision(a) === null && a.asked.length + 1 < q) {
+            expect.fail(`round left without a decision or a quorum asking at ${where}`);
+          }
+          for (const d of a.decisions) {
+            const i = a.proposals.findIndex((x) => x.round === d.round && x.ref.member === d.proposal.member && x.ref.counter === d.proposal.counter);
+            if (after.proposals[i]?.votes.join() !== a.proposals[i]?.votes.join()) expect.fail(`a decided round's votes changed at ${where}`);
+          }
           for (const e of ra.events) {
             if (e.kind === 'proposed' && currentDecision(a) !== null) {
               expect.fail(`proposal accepted in a decided round at ${where}`);
+            }
+            if (e.kind === 'proposed' && after.proposals.at(-1)?.votes[e.ref.member] !== 'join') {
+              expect.fail(`proposer not joined at ${where}`);
             }
             if (e.kind !== 'decided') continue;
             decisions++;
@@ -341,8 +489,7 @@ describe('random histories', () => {
 });
 
 describe('decodeLunchState', () => {
-  it('inverts encodeLunchState and refuses anything else', async () => {
-    const { decodeLunchState } = await import('./lunch.ts');
+  it('inverts encodeLunchState and refuses anything else', () => {
     let s = initialLunch(4);
     s = applyLunch(s, 1, { member: 1, counter: 1 }, { kind: 'propose', place: 'Pizza', time: '12:00' }).state;
     for (const m of [0, 1, 2]) s = applyLunch(s, m, { member: m, counter: 5 }, { kind: 'vote', proposal: { member: 1, counter: 1 }, choice: 'join' }).state;
@@ -351,5 +498,29 @@ describe('decodeLunchState', () => {
     expect(decodeLunchState(bytes, 7)).toBeNull();
     expect(decodeLunchState(bytes.subarray(0, bytes.length - 1), 4)).toBeNull();
     expect(decodeLunchState(new Uint8Array([0xa0]), 4)).toBeNull();
+  });
+
+  it('refuses states no history could make', () => {
+    const s = new Script(4);
+    const p = s.propose(1, 'Pizza');
+    s.run(3, { kind: 'name', name: 'Dana' });
+    s.run(2, { kind: 'new-round' });
+    const good = s.state;
+    expect(decodeLunchState(encodeLunchState(good), 4)).toEqual(good);
+    const broken: [string, LunchState][] = [
+      ['two members alike', { ...good, names: ['James', 'Bryan', 'Rich', 'james'] }],
+      ['an untrimmed name', { ...good, names: ['James', 'Bryan', 'Rich', 'Dana '] }],
+      ['too few names', { ...good, names: ['James', 'Bryan', 'Rich'] }],
+      ['a quorum that asked and stayed', { ...good, asked: [0, 1, 2] }],
+      ['asks out of order', { ...good, asked: [2, 0] }],
+      ['an ask from outside the room', { ...good, asked: [4] }],
+      ['votes for another room size', { ...good, proposals: good.proposals.map((x) => ({ ...x, votes: [...x.votes, null] })) }],
+      ['a proposal in a later round', { ...good, proposals: good.proposals.map((x) => ({ ...x, round: 1 })) }],
+      ['a proposer who is not its sender', { ...good, proposals: good.proposals.map((x) => ({ ...x, proposer: 0 })) }],
+      ['a decision without the joins', { ...good, decisions: [{ round: 0, proposal: p, joined: [1] }] }],
+    ];
+    for (const [why, state] of broken) expect(decodeLunchState(encodeLunchState(state), 4), why).toBeNull();
+    // The previous format, whose rules were different, is not read as this one.
+    expect(decodeLunchState(encode([1, 4, 0, [], []]), 4)).toBeNull();
   });
 });

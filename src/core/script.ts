@@ -255,6 +255,8 @@ function describeOp(op: RequestOp): string {
       return `vote ${op.proposal.member}#${op.proposal.counter} ${op.choice}`;
     case 'recover':
       return 'recover';
+    case 'name':
+      return `name ${JSON.stringify(op.name)}`;
     default:
       return op.kind;
   }
@@ -317,6 +319,10 @@ function describeEvent(e: LunchEvent): string | null {
       return `decided round ${e.round}: ${e.proposal.member}#${e.proposal.counter} ${JSON.stringify(e.place)} ${e.time} with ${e.joined.map((m) => `m${m}`).join(' ')}`;
     case 'round-started':
       return `round ${e.round} started`;
+    case 'asked':
+      return `round ${e.round}: a new round asked by ${e.asked.map((m) => `m${m}`).join(' ')}`;
+    case 'renamed':
+      return `m${e.member} renamed ${JSON.stringify(e.from)} -> ${JSON.stringify(e.name)}`;
     case 'ignored':
       return `ignored: ${e.reason}`;
     default:
@@ -506,7 +512,8 @@ export class Interpreter {
       if (!ref || (rest[1] !== 'join' && rest[1] !== 'decline')) throw new Error('usage: request mX vote M#C join|decline');
       op = { kind, proposal: { member: Number(ref[1]), counter: Number(ref[2]) }, choice: rest[1] };
     } else if (kind === 'new-round') op = { kind };
-    else throw new Error('usage: request mX propose "Place" HH:MM | vote M#C join|decline | new-round');
+    else if (kind === 'name') op = { kind, name: unquote(rest[0] ?? '') };
+    else throw new Error('usage: request mX propose "Place" HH:MM | vote M#C join|decline | new-round | name "Name"');
     this.collect(m, this.cluster.nodes[m]!.request(op));
   }
 

@@ -72,7 +72,7 @@ function pair() {
   const current: MeshT[] = [];
   const make = (i: 0 | 1) => {
     const mesh = new Mesh({
-      room: 'r', size: 4, me: { id: ids[i], secretKey: keys[i].secretKey, name: `tab${i}` },
+      room: 'r', size: 4, me: { id: ids[i], secretKey: keys[i].secretKey },
       sendSignal: (to, data) => {
         const target = current[ids.indexOf(to)];
         setTimeout(() => target?.signal(ids[i], data));

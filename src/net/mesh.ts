@@ -18,7 +18,6 @@ export type LinkState = 'connecting' | 'verifying' | 'verified' | 'disconnected'
 export interface PeerView {
   readonly id: string;
   readonly fingerprint: string;
-  readonly name: string | null;
   readonly state: LinkState;
   /** Why the link is not verified, in words a person can act on. */
   readonly detail: string | null;
@@ -28,7 +27,7 @@ export interface MeshOptions {
   room: string;
   /** The room size from the link; a peer whose link says otherwise is incompatible. */
   size: 4 | 7 | 10;
-  me: { id: string; secretKey: Uint8Array; name: string };
+  me: { id: string; secretKey: Uint8Array };
   sendSignal(to: string, data: unknown): void;
   /** Default: no ICE servers at all, so nothing leaves the machine unless configured (see setRtcConfig). */
   rtcConfig?: RTCConfiguration;
@@ -73,7 +72,6 @@ interface Link {
   localDtls: string | null;
   remoteDtls: string | null;
   challenge: Uint8Array | null;
-  name: string | null;
   state: LinkState;
   detail: string | null;
   retries: number;
@@ -167,13 +165,6 @@ export class Mesh {
     }
   }
 
-  rename(name: string): void {
-    this.options.me.name = name;
-    for (const link of this.links.values()) {
-      if (link.state === 'verified') this.sendTo_(link, { t: 'name', name });
-    }
-  }
-
   /**
    * Send a protocol message to one verified peer; false when there is no verified channel or the
    * message is larger than any peer accepts (a counted drop: a send never throws).
@@ -220,7 +211,6 @@ export class Mesh {
       .map((l) => ({
         id: l.id,
         fingerprint: fingerprint(fromHex(l.id)),
-        name: l.name,
         state: l.state,
         detail: l.detail,
       }))
@@ -241,7 +231,7 @@ export class Mesh {
     if (!link) {
       link = {
         id, initiator: this.options.me.id < id, present: false, session: null, peer: null,
-        localDtls: null, remoteDtls: null, challenge: null, name: null,
+        localDtls: null, remoteDtls: null, challenge: null,
         state: 'connecting', detail: null, retries: 0, timer: undefined, reassembler: new Reassembler(), budget: new TokenBucket(LINK_BYTES_PER_SECOND, LINK_BURST_BYTES, performance.now()),
         ice: newAttempt(), cause: null,
       };
@@ -297,7 +287,7 @@ export class Mesh {
       this.setState(link, 'verifying', null);
       this.sendTo_(link, {
         t: 'hello', proto: HANDSHAKE_VERSION, room: this.options.room, from: this.options.me.id, to: link.id,
-        name: this.options.me.name, size: this.options.size, challenge: link.challenge,
+        size: this.options.size, challenge: link.challenge,
       });
     });
     peer.on('data', (data) => {
@@ -352,7 +342,6 @@ export class Mesh {
           return this.abandon(link, 'incompatible', `its link says the room has ${msg.size} members; this tab's says ${this.options.size} — use the same link`);
         }
         if (!link.localDtls || !link.remoteDtls) return this.abandon(link, 'failed', 'no DTLS fingerprint in the SDP');
-        link.name = msg.name;
         const sig = signHandshake(
           { room, signer: me.id, verifier: link.id, challenge: msg.challenge, signerDtls: link.localDtls, verifierDtls: link.remoteDtls },
           me.secretKey,
@@ -383,11 +372,6 @@ export class Mesh {
         this.pings.delete(`${link.id}/${msg.n}`);
         return waiter();
       }
-      case 'name':
-        if (link.state !== 'verified') return this.count('unexpected');
-        link.name = msg.name;
-        this.options.onChange();
-        return;
       case 'frag': {
         if (link.state !== 'verified') return this.count('unexpected');
         const r = link.reassembler.add({ id: msg.id, index: msg.index, total: msg.total, data: msg.data });

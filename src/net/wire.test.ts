@@ -4,7 +4,7 @@ import { decodeMessage, encodeMessage, MAX_FRAME_BYTES, HANDSHAKE_VERSION } from
 
 const key = 'ab'.repeat(32);
 const hello = {
-  t: 'hello', proto: HANDSHAKE_VERSION, room: 'r', from: key, to: key, name: 'James', size: 4, challenge: new Uint8Array(32),
+  t: 'hello', proto: HANDSHAKE_VERSION, room: 'r', from: key, to: key, size: 4, challenge: new Uint8Array(32),
 } as const;
 
 describe('wire', () => {

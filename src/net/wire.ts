@@ -8,10 +8,11 @@ import { CHALLENGE_BYTES } from './handshake.ts';
 
 /**
  * The version of the tab-to-tab handshake and of everything the tabs exchange, bumped whenever
- * tabs running different code could misread each other (2: the bounds of src/core/limits.ts).
+ * tabs running different code could misread each other (2: the bounds of src/core/limits.ts;
+ * 3: no names in the hello, as names are agreed in the lunch state).
  * The core's own PROTOCOL_VERSION (messages.ts) is inside every signature.
  */
-export const HANDSHAKE_VERSION = 2;
+export const HANDSHAKE_VERSION = 3;
 /**
  * Largest frame on a data channel: below the message size every browser accepts. A protocol
  * message (up to MAX_WIRE_BYTES, src/core/limits.ts) travels as fragments of this size or less.
@@ -20,7 +21,6 @@ export const MAX_FRAME_BYTES = 16 * 1024;
 
 const bytes = (length: number) =>
   v.custom<Uint8Array>((b) => b instanceof Uint8Array && b.length === length, `must be ${length} bytes`);
-const DisplayName = v.pipe(v.string(), v.minLength(1), v.maxLength(32));
 const HexKey = v.pipe(v.string(), v.regex(/^[0-9a-f]{64}$/));
 
 export const Hello = v.strictObject({
@@ -29,13 +29,11 @@ export const Hello = v.strictObject({
   room: v.string(),
   from: HexKey,
   to: HexKey,
-  name: DisplayName,
   /** The room size the link asked for: tabs that disagree cannot form one roster. */
   size: v.picklist([4, 7, 10]),
   challenge: bytes(CHALLENGE_BYTES),
 });
 export const Auth = v.strictObject({ t: v.literal('auth'), sig: bytes(64) });
-export const Rename = v.strictObject({ t: v.literal('name'), name: DisplayName });
 /** A fragment of a protocol message (see fragments.ts); only accepted from a verified peer. */
 export const Frag = v.strictObject({
   t: v.literal('frag'),
@@ -50,7 +48,7 @@ const Probe = v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(0xffffff
 export const Ping = v.strictObject({ t: v.literal('ping'), n: Probe });
 export const Pong = v.strictObject({ t: v.literal('pong'), n: Probe });
 
-export const PeerMessage = v.variant('t', [Hello, Auth, Rename, Frag, Ping, Pong]);
+export const PeerMessage = v.variant('t', [Hello, Auth, Frag, Ping, Pong]);
 export type PeerMessage = v.InferOutput<typeof PeerMessage>;
 
 export type DropReason = 'too-large' | 'not-cbor' | 'bad-shape' | 'other-version' | 'unexpected' | 'bad-handshake';

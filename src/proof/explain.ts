@@ -99,6 +99,8 @@ function lunchWords(op: LunchOp, c: ProofContext): string {
       return `${op.choice === 'join' ? 'I join' : 'I decline'} ${c.name(op.proposal.member)}’s proposal #${op.proposal.counter}`;
     case 'new-round':
       return 'Let’s start a new round';
+    case 'name':
+      return `Call me ${op.name}`;
   }
 }
 
