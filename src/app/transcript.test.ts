@@ -20,7 +20,7 @@ describe('narrate', () => {
   });
 
   it('tells a view change from this member’s side, and who keeps order after it', () => {
-    expect(narrate({ kind: 'view', view: 0, changing: true }, ctx())[0]!.text).toBe('Bo: “I have not heard from Ann in time — let us change who keeps order.”');
+    expect(narrate({ kind: 'view', view: 0, changing: true, to: 1, why: 'primary-silent' }, ctx())[0]!.text).toBe('Bo: “I have not heard from Ann in time — let us change who keeps order.”');
     expect(narrate({ kind: 'view', view: 2, changing: false }, ctx())[0]!.text).toBe('Cy takes over as the one who keeps order (view 2).');
   });
 
