@@ -4,8 +4,7 @@
 import type { Effect, ExecutedRequest } from '../core/effects.ts';
 import { initialLunch, type LunchState } from '../core/lunch.ts';
 import { Diagrams, diagramLabel } from './diagrams.ts';
-import type { TranscriptLine } from './room-view.ts';
-import { narrate, narrateStep, type Narration } from './transcript.ts';
+import { narrate, narrateExecution, type Story } from './transcript.ts';
 
 /** Transcript lines kept; older ones fall off the top, so a long session stays light to render. */
 export const TRANSCRIPT_KEPT = 500;
@@ -18,6 +17,16 @@ export function requestIds(requests: readonly ExecutedRequest[]): string[] {
   return requests.map((r) => `${r.member}:${r.counter}`);
 }
 
+/**
+ * A transcript line as kept: the story, told with names only when shown (transcript.ts), and
+ * when it happened, in milliseconds since the page loaded, or null when it was rebuilt from
+ * stored records after a reload (they keep no times).
+ */
+export interface KeptLine {
+  readonly at: number | null;
+  readonly story: Story;
+}
+
 /** When and where an effect is taken in. */
 export interface Moment {
   /** This tab's member index. */
@@ -28,6 +37,8 @@ export interface Moment {
   readonly liar: boolean;
   /** The replica's lunch state, read when an execution is taken in. */
   lunchNow(): LunchState;
+  /** The effect comes from the replica reading its stored records back, not from something happening now. */
+  readonly restored?: boolean;
 }
 
 /** The screen's record of one member's effects. */
@@ -37,7 +48,7 @@ export class Chronicle {
   /** Accusations without proof, by accused member. */
   readonly claims = new Map<number, number>();
   /** The transcript, oldest first, at most TRANSCRIPT_KEPT lines. */
-  readonly transcript: TranscriptLine[] = [];
+  readonly transcript: KeptLine[] = [];
   /** The lunch as last executed here (or adopted by state transfer). */
   lunch: LunchState;
 
@@ -52,22 +63,21 @@ export class Chronicle {
     if (e.kind === 'executed') this.lunch = m.lunchNow();
     if (e.kind === 'state') this.lunch = e.lunch;
     if (e.kind === 'claim') this.claims.set(e.accused, (this.claims.get(e.accused) ?? 0) + 1);
-    const lines = narrate(e, {
-      name: this.name, me: m.me, n: this.n, lunch: this.lunch, claimsAgainst: (member) => this.claims.get(member) ?? 0,
+    const stories = narrate(e, {
+      me: m.me, n: this.n, lunch: this.lunch, claimsAgainst: (member) => this.claims.get(member) ?? 0, restored: m.restored,
     });
     if (e.kind === 'executed') {
       const ids = requestIds(e.requests);
-      const { vouched, confirmed } = this.diagrams.close(e.seq, ids, diagramLabel(e.events, ids.length, this.name));
-      const step = ids.length > 0 ? narrateStep(e.seq, vouched, confirmed, this.name) : null;
-      if (step) lines.push(step);
+      const heard = this.diagrams.close(e.seq, ids, diagramLabel(e.events, ids.length, this.name));
+      stories.push(...narrateExecution(e, heard, this.lunch));
     }
-    for (const line of lines) this.say(m.at, line);
-    return grew || lines.length > 0 || SHOWN.has(e.kind);
+    for (const story of stories) this.say(m.restored ? null : m.at, story);
+    return grew || stories.length > 0 || SHOWN.has(e.kind);
   }
 
-  /** Add a line to the transcript, `at` milliseconds since the page loaded. */
-  say(at: number, line: Narration): void {
-    this.transcript.push({ at, ...line });
+  /** Add a line to the transcript, `at` milliseconds since the page loaded (null: a time not known). */
+  say(at: number | null, story: Story): void {
+    this.transcript.push({ at, story });
     if (this.transcript.length > TRANSCRIPT_KEPT) this.transcript.splice(0, this.transcript.length - TRANSCRIPT_KEPT);
   }
 }

@@ -25,6 +25,7 @@ const PENDING_KEPT = 2000;
 
 interface Recorded extends MessageEventView {
   readonly request: string | null;
+  readonly digest: string | null;
   readonly arrow: string;
 }
 
@@ -96,7 +97,8 @@ export class Diagrams {
   /**
    * Close the diagram of `seq` as it executed here: its own three phases, its requests, and any
    * view change before it. Returns who vouched (prepare) and who confirmed (commit) it, as far as
-   * this tab heard.
+   * this tab heard: for the batch most members confirmed here, so that a liar's prepare or commit
+   * for a different batch in the same slot does not count as vouching for this one.
    */
   close(seq: number, requests: readonly string[], label: string): { vouched: number[]; confirmed: number[] } {
     const wanted = new Set(requests);
@@ -106,8 +108,12 @@ export class Diagrams {
     this.kept.push({ seq, label, requests: wanted, events: mine, arrows: new Set(mine.map((e) => e.arrow)) });
     this.closedThrough = Math.max(this.closedThrough, seq);
     if (this.kept.length > DIAGRAMS_KEPT) this.kept.shift();
-    const who = (type: string) => [...new Set(mine.filter((e) => e.type === type && e.seq === seq).map((e) => e.from))].sort((a, b) => a - b);
-    return { vouched: who('prepare'), confirmed: who('commit') };
+    const senders = (type: string, digest: string | null) =>
+      [...new Set(mine.filter((e) => e.type === type && e.seq === seq && e.digest === digest).map((e) => e.from))].sort((a, b) => a - b);
+    const digests = [...new Set(mine.filter((e) => e.seq === seq && (e.type === 'prepare' || e.type === 'commit')).map((e) => e.digest))];
+    const backing = digests.map((d) => ({ vouched: senders('prepare', d), confirmed: senders('commit', d) }));
+    backing.sort((x, y) => y.confirmed.length - x.confirmed.length || y.vouched.length - x.vouched.length);
+    return backing[0] ?? { vouched: [], confirmed: [] };
   }
 
   /** The kept diagrams, a liar's arrows marked (this tab's own when it lies, and proven members'). */
@@ -115,7 +121,7 @@ export class Diagrams {
     return this.kept.map((d) => ({
       seq: d.seq,
       label: d.label,
-      events: d.events.map(({ request: _r, arrow: _a, ...e }) => ({ ...e, malicious: e.malicious || proven.includes(e.from) })),
+      events: d.events.map(({ request: _r, digest: _d, arrow: _a, ...e }) => ({ ...e, malicious: e.malicious || proven.includes(e.from) })),
     }));
   }
 
@@ -141,7 +147,7 @@ export class Diagrams {
     const phase = phaseOf(type);
     if (phase === 'other' || copy) return false;
     const arrow = arrowOf(from, to, type, c);
-    const event: Recorded = { at, from, to, type, phase, view: c.view, seq: c.seq, malicious, request: c.request, arrow };
+    const event: Recorded = { at, from, to, type, phase, view: c.view, seq: c.seq, malicious, request: c.request, digest: c.digest, arrow };
     const closed = this.closedDiagramOf(event);
     if (closed) {
       if (closed.arrows.has(arrow) || closed.events.length >= EVENTS_PER_DIAGRAM) return false;
