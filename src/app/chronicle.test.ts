@@ -17,7 +17,7 @@ function moment(lunch: LunchState = initialLunch(4), at = 7): Moment {
 
 describe('Chronicle', () => {
   it('closes the diagram of an execution, tells what it did and who vouched, and takes the lunch from the replica', () => {
-    const c = new Chronicle(4, name);
+    const c = new Chronicle(4);
     c.observe({ kind: 'received', from: 3, type: 'prepare', at: { view: 0, seq: 1, request: null, digest: 'aa' }, dropped: null }, moment());
     // A liar's prepare for another batch in the same slot is not vouching for this one.
     c.observe({ kind: 'received', from: 0, type: 'prepare', at: { view: 0, seq: 1, request: null, digest: 'bb' }, dropped: null }, moment());
@@ -33,11 +33,13 @@ describe('Chronicle', () => {
       { at: 9, kind: 'vouch', text: 'Di: “I heard step 1 the same way — I vouch for it.”' },
       { at: 9, kind: 'confirm', text: 'Di: “Enough of us vouched: step 1 stands.”' },
     ]);
-    expect(c.diagrams.views([]).map((d) => [d.seq, d.label])).toEqual([[1, 'Cy proposes Thai Palace']]);
+    expect(c.diagrams.views([], name).map((d) => [d.seq, d.label])).toEqual([[1, 'Cy proposes Thai Palace']]);
+    // Labelled with the names known when shown: a name that arrives later is used from then on.
+    expect(c.diagrams.views([], (m) => `member ${m}`)[0]!.label).toBe('member 2 proposes Thai Palace');
   });
 
   it('counts every claim but tells only the first against a member', () => {
-    const c = new Chronicle(4, name);
+    const c = new Chronicle(4);
     const claim: Effect = { kind: 'claim', accuser: 0, accused: 3, reason: 'made up' };
     expect(c.observe(claim, moment())).toBe(true);
     expect(c.observe(claim, moment())).toBe(true);
@@ -46,7 +48,7 @@ describe('Chronicle', () => {
   });
 
   it('adopts a transferred state, and reports no change for a write or a message of no diagram', () => {
-    const c = new Chronicle(4, name);
+    const c = new Chronicle(4);
     expect(c.observe({ kind: 'state', seq: 20, lunch: proposed.state }, moment())).toBe(true);
     expect(c.lunch).toBe(proposed.state);
     expect(c.observe({ kind: 'persist', record: { v: WAL_VERSION, kind: 'start' } }, moment())).toBe(false);
@@ -54,14 +56,14 @@ describe('Chronicle', () => {
   });
 
   it('keeps the last TRANSCRIPT_KEPT lines', () => {
-    const c = new Chronicle(4, name);
+    const c = new Chronicle(4);
     for (let i = 0; i < TRANSCRIPT_KEPT + 3; i++) c.say(i, { kind: 'restored', records: i });
     expect(c.transcript).toHaveLength(TRANSCRIPT_KEPT);
     expect(c.transcript[0]!.story).toEqual({ kind: 'restored', records: 3 });
   });
 
   it('keeps no time for what a restore re-executes: the records do not say when it happened', () => {
-    const c = new Chronicle(4, name);
+    const c = new Chronicle(4);
     c.observe({ kind: 'state', seq: 16, lunch: proposed.state }, { ...moment(), restored: true });
     c.observe({ kind: 'claim', accuser: 0, accused: 3, reason: 'x' }, moment(proposed.state, 12));
     expect(c.transcript.map((l) => l.at)).toEqual([null, 12]);

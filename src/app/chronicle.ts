@@ -52,8 +52,8 @@ export class Chronicle {
   /** The lunch as last executed here (or adopted by state transfer). */
   lunch: LunchState;
 
-  /** For a room of `n` members, `name` giving a member's name by index. */
-  constructor(private readonly n: number, private readonly name: (member: number) => string) {
+  /** For a room of `n` members. Names are looked up only when lines and labels are shown. */
+  constructor(private readonly n: number) {
     this.lunch = initialLunch(n);
   }
 
@@ -68,7 +68,8 @@ export class Chronicle {
     });
     if (e.kind === 'executed') {
       const ids = requestIds(e.requests);
-      const heard = this.diagrams.close(e.seq, ids, diagramLabel(e.events, ids.length, this.name));
+      const { events } = e;
+      const heard = this.diagrams.close(e.seq, ids, (name) => diagramLabel(events, ids.length, name));
       stories.push(...narrateExecution(e, heard, this.lunch));
     }
     for (const story of stories) this.say(m.restored ? null : m.at, story);

@@ -31,7 +31,8 @@ interface Recorded extends MessageEventView {
 
 interface Diagram {
   readonly seq: number;
-  readonly label: string;
+  /** Told when shown, so that it names members as they are named then (a name may arrive later). */
+  readonly label: string | ((name: (member: number) => string) => string);
   /** Ids (`member:counter`) of the requests it executed, to place their late copies. */
   readonly requests: ReadonlySet<string>;
   readonly events: Recorded[];
@@ -100,7 +101,7 @@ export class Diagrams {
    * this tab heard: for the batch most members confirmed here, so that a liar's prepare or commit
    * for a different batch in the same slot does not count as vouching for this one.
    */
-  close(seq: number, requests: readonly string[], label: string): { vouched: number[]; confirmed: number[] } {
+  close(seq: number, requests: readonly string[], label: Diagram['label']): { vouched: number[]; confirmed: number[] } {
     const wanted = new Set(requests);
     const mine = this.pending.filter((e) => e.seq === seq || (e.request !== null && wanted.has(e.request)) || e.phase === 'view-change');
     const taken = new Set(mine);
@@ -117,10 +118,10 @@ export class Diagrams {
   }
 
   /** The kept diagrams, a liar's arrows marked (this tab's own when it lies, and proven members'). */
-  views(proven: readonly number[]): DiagramView[] {
+  views(proven: readonly number[], name: (member: number) => string = (m) => `member ${m}`): DiagramView[] {
     return this.kept.map((d) => ({
       seq: d.seq,
-      label: d.label,
+      label: typeof d.label === 'string' ? d.label : d.label(name),
       events: d.events.map(({ request: _r, digest: _d, arrow: _a, ...e }) => ({ ...e, malicious: e.malicious || proven.includes(e.from) })),
     }));
   }

@@ -85,7 +85,7 @@ export function presentRoom(f: RoomFacts): RoomView {
     pendingOwn: snap?.pendingOwn ?? 0,
     amnesia: snap?.amnesia ?? false,
     problem: f.problem,
-    diagrams: diagrams.views(snap?.proven ?? []),
+    diagrams: diagrams.views(snap?.proven ?? [], names),
     panel: {
       view: snap?.view ?? 0,
       primary: snap ? names(primaryOf(snap.view, n)) : '',

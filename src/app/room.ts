@@ -44,7 +44,7 @@ export class LunchRoom implements RoomIntents {
     this.now = o.now ?? (() => Date.now());
     this.started = this.now();
     this.names = new Names({ me: o.me.id, myName: o.me.name, peerName: (id) => o.peers.name(id) });
-    this.chronicle = new Chronicle(o.size, (m) => this.names.at(this.roster?.keys, m));
+    this.chronicle = new Chronicle(o.size);
   }
 
   /** Load this member's roster for the room, if it has one, and start its replica. */

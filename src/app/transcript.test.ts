@@ -345,5 +345,7 @@ describe('the transcript in a room', () => {
     expect(after.join('\n')).not.toMatch(/member [0-9a-f]{4}/);
     expect(after[0]).toBe(`${proposer}: “Lunch, everyone! How about Thai Palace at 12:30?”`);
     expect(after.at(-1)).toMatch(/^Lunch is decided: Thai Palace at 12:30\. .* are off to lunch\.$/);
+    // The message diagrams' labels, rebuilt by the same restore, name the members too.
+    expect(world.rooms[i]!.view().diagrams.map((d) => d.label).join('\n')).toContain(`${proposer} proposes Thai Palace`);
   });
 });
