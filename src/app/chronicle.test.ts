@@ -5,7 +5,7 @@ import type { Effect } from '../core/effects.ts';
 import { applyLunch, initialLunch, type LunchState } from '../core/lunch.ts';
 import { WAL_VERSION } from '../core/wal.ts';
 import { Chronicle, requestIds, TRANSCRIPT_KEPT, type Moment } from './chronicle.ts';
-import { tell } from './transcript.ts';
+import { shown, tell } from './transcript.ts';
 
 const names = ['Ann', 'Bo', 'Cy', 'Di'];
 const name = (m: number) => names[m]!;
@@ -28,7 +28,7 @@ describe('Chronicle', () => {
     };
     expect(c.observe(executed, moment(proposed.state, 9))).toBe(true);
     expect(c.lunch).toBe(proposed.state);
-    expect(c.transcript.map((l) => ({ at: l.at, ...tell(l.story, name, 4) })).map(({ at, kind, text }) => ({ at, kind, text }))).toEqual([
+    expect(c.transcript.filter((l) => shown(l.story)).map((l) => ({ at: l.at, ...tell(l.story, name, 4) })).map(({ at, kind, text }) => ({ at, kind, text }))).toEqual([
       { at: 9, kind: 'request', text: 'Cy: “Lunch, everyone! How about Thai Palace at 12:30?”' },
       { at: 9, kind: 'vouch', text: 'Di: “I heard step 1 the same way — I vouch for it.”' },
       { at: 9, kind: 'confirm', text: 'Di: “Enough of us vouched: step 1 stands.”' },
@@ -36,6 +36,22 @@ describe('Chronicle', () => {
     expect(c.diagrams.views([], name).map((d) => [d.seq, d.label])).toEqual([[1, 'Cy proposes Thai Palace']]);
     // Labelled with the names known when shown: a name that arrives later is used from then on.
     expect(c.diagrams.views([], (m) => `member ${m}`)[0]!.label).toBe('member 2 proposes Thai Palace');
+  });
+
+  it('adds the commit that completed the quorum, and later ones, to the step’s confirming line', () => {
+    const c = new Chronicle(4);
+    const commit = (from: number): Effect => ({ kind: 'received', from, type: 'commit', at: { view: 0, seq: 1, request: null, digest: 'aa' }, dropped: null });
+    c.observe(commit(3), moment());
+    c.observe({
+      kind: 'executed', seq: 1, view: 0, requests: [{ member: 2, counter: 1, op: { kind: 'propose', place: 'Thai Palace', time: '12:30' } }],
+      events: proposed.events,
+    }, moment(proposed.state, 9));
+    // The replica says what a message was after what it caused: here, the execution.
+    expect(c.observe(commit(2), moment(proposed.state, 9))).toBe(true);
+    c.observe(commit(0), moment(proposed.state, 30));
+    const confirm = c.transcript.find((l) => l.story.kind === 'confirmed')!;
+    expect(confirm.at).toBe(9);
+    expect(tell(confirm.story, name, 4).text).toBe('Ann, Cy and Di: “Enough of us vouched: step 1 stands.”');
   });
 
   it('counts every claim but tells only the first against a member', () => {

@@ -109,12 +109,17 @@ export class Diagrams {
     this.kept.push({ seq, label, requests: wanted, events: mine, arrows: new Set(mine.map((e) => e.arrow)) });
     this.closedThrough = Math.max(this.closedThrough, seq);
     if (this.kept.length > DIAGRAMS_KEPT) this.kept.shift();
-    const senders = (type: string, digest: string | null) =>
-      [...new Set(mine.filter((e) => e.type === type && e.seq === seq && e.digest === digest).map((e) => e.from))].sort((a, b) => a - b);
-    const digests = [...new Set(mine.filter((e) => e.seq === seq && (e.type === 'prepare' || e.type === 'commit')).map((e) => e.digest))];
-    const backing = digests.map((d) => ({ vouched: senders('prepare', d), confirmed: senders('commit', d) }));
-    backing.sort((x, y) => y.confirmed.length - x.confirmed.length || y.vouched.length - x.vouched.length);
-    return backing[0] ?? { vouched: [], confirmed: [] };
+    return heardIn(mine, seq);
+  }
+
+  /**
+   * Who vouched for and who confirmed `seq` as this tab has heard so far, messages that arrived
+   * after it executed included (the one that completed the quorum arrives just after), or null
+   * once its diagram is no longer kept.
+   */
+  heard(seq: number): { vouched: number[]; confirmed: number[] } | null {
+    const d = this.kept.find((x) => x.seq === seq);
+    return d ? heardIn(d.events, seq) : null;
   }
 
   /** The kept diagrams, a liar's arrows marked (this tab's own when it lies, and proven members'). */
@@ -179,6 +184,16 @@ export class Diagrams {
     }
     return undefined;
   }
+}
+
+/** The senders of prepares and commits for `seq` among `events`, for the batch most of them confirmed. */
+function heardIn(events: readonly Recorded[], seq: number): { vouched: number[]; confirmed: number[] } {
+  const senders = (type: string, digest: string | null) =>
+    [...new Set(events.filter((e) => e.type === type && e.seq === seq && e.digest === digest).map((e) => e.from))].sort((a, b) => a - b);
+  const digests = [...new Set(events.filter((e) => e.seq === seq && (e.type === 'prepare' || e.type === 'commit')).map((e) => e.digest))];
+  const backing = digests.map((d) => ({ vouched: senders('prepare', d), confirmed: senders('commit', d) }));
+  backing.sort((x, y) => y.confirmed.length - x.confirmed.length || y.vouched.length - x.vouched.length);
+  return backing[0] ?? { vouched: [], confirmed: [] };
 }
 
 /** A short label for a diagram: what the sequence number did, in people's words. */

@@ -10,7 +10,7 @@ import type { Diagrams } from './diagrams.ts';
 import { ed25519Suite, toHex } from '../crypto/ed25519.ts';
 import type { KeptLine } from './chronicle.ts';
 import type { MemberView, ProofView, RoomView, TranscriptLine } from './room-view.ts';
-import { tell } from './transcript.ts';
+import { shown, tell } from './transcript.ts';
 import { explainProof } from '../proof/explain.ts';
 
 /** Everything the room view is made of. */
@@ -80,7 +80,7 @@ export function presentRoom(f: RoomFacts): RoomView {
     }),
     decision: decisions.find((d) => d.round === lunch.round) ?? null,
     decisions,
-    transcript: transcript.map((line) => told(line, names, n)),
+    transcript: transcript.filter((line) => shown(line.story)).map((line) => told(line, names, n)),
     malicious: f.malicious,
     pendingOwn: snap?.pendingOwn ?? 0,
     amnesia: snap?.amnesia ?? false,

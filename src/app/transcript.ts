@@ -21,7 +21,10 @@ export type Story =
   | { kind: 'new-round'; seq: number; view: number; member: number; counter: number; round: number }
   | { kind: 'ignored'; seq: number; view: number; member: number; counter: number; reason: string }
   | { kind: 'recover'; seq: number; view: number; member: number; counter: number }
-  /** The members whose PREPARE for `seq`, with the batch that executed, reached this tab (or left it). */
+  /**
+   * The members whose PREPARE for `seq`, with the batch that executed, reached this tab (or left
+   * it) so far: the chronicle updates the list as late ones arrive.
+   */
   | { kind: 'vouched'; seq: number; members: readonly number[] }
   /** The same for COMMIT. */
   | { kind: 'confirmed'; seq: number; members: readonly number[] }
@@ -76,7 +79,8 @@ export function narrate(e: Effect, ctx: NarrationContext): Story[] {
 /**
  * The stories of one executed step, in the scene's order: the requests it carried, who vouched
  * for it and who confirmed it (as heard here), then the decision it brought, if any. Vouching
- * and confirming are told only for a step that carried something worth telling.
+ * and confirming are kept only for a step that carried something worth telling, and shown once
+ * someone's is heard (see `shown`).
  */
 export function narrateExecution(
   e: Extract<Effect, { kind: 'executed' }>,
@@ -110,11 +114,13 @@ export function narrateExecution(
         break;
     }
   }
-  if (told.length > 0) {
-    if (heard.vouched.length > 0) told.push({ kind: 'vouched', seq, members: heard.vouched });
-    if (heard.confirmed.length > 0) told.push({ kind: 'confirmed', seq, members: heard.confirmed });
-  }
+  if (told.length > 0) told.push({ kind: 'vouched', seq, members: heard.vouched }, { kind: 'confirmed', seq, members: heard.confirmed });
   return [...told, ...decisions];
+}
+
+/** Whether a story has anything to show yet: vouching or confirming that no one's message has reached this tab for, not yet. */
+export function shown(s: Story): boolean {
+  return (s.kind !== 'vouched' && s.kind !== 'confirmed') || s.members.length > 0;
 }
 
 /**
