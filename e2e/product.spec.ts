@@ -165,6 +165,7 @@ test('an identity exported with a passphrase is sealed, says what it is, and ope
     await expect(fresh.getByRole('alert')).toContainText('That passphrase does not open this file');
     await open.getByLabel('Passphrase of the file').fill('correct horse battery');
     await open.getByRole('button', { name: 'Open' }).click();
+    await fresh.getByRole('form', { name: 'Confirm the import' }).getByRole('button', { name: /^Take over as / }).click();
     await expect(fresh.getByTestId('my-fingerprint')).toHaveText(fingerprint!, { timeout: 30_000 });
   } finally {
     await other.close();

@@ -9,8 +9,12 @@ import {
 
 test.describe.configure({ timeout: 180_000 });
 const run = promisify(execFile);
+const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
-/** Transcript lines about what was agreed: the same in every honest tab. */
+/**
+ * Transcript lines about what was agreed, the same in every honest tab, and the lines about the
+ * proof, which each tab tells in the voice of its own member (the one passing the proof on).
+ */
 async function agreedLines(page: Page): Promise<{ ordered: string[]; proofs: string[] }> {
   const items = page.getByRole('region', { name: 'Transcript' }).locator('li');
   const rows = await items.evaluateAll((els) => els.map((e) => ({ kind: e.getAttribute('data-kind'), text: e.textContent ?? '' })));
@@ -27,7 +31,8 @@ test('an equivocation run: the transcript names the liar and its proof, the same
   const liar = await primaryTab(tabs);
   const honest = tabs.filter((t) => t !== liar);
   const liarIndex = await myIndex(liar);
-  const liarName = (await memberItem(honest[0]!, liarIndex).locator('.name').textContent())?.trim();
+  const liarName = (await memberItem(honest[0]!, liarIndex).locator('.name').textContent())!.trim();
+  const honestNames = await Promise.all(honest.map(async (t) => (await memberItem(t, await myIndex(t)).locator('.name').textContent())!.trim()));
   await actMaliciously(liar, 'equivocate');
   await propose(honest[0]!, 'Taco Truck', '12:10');
   for (const tab of honest) await vote(tab, 'Taco Truck', 'Join');
@@ -38,14 +43,32 @@ test('an equivocation run: the transcript names the liar and its proof, the same
   // Give the last lines a moment to arrive everywhere, then compare.
   await expect(async () => {
     const lines = await Promise.all(honest.map(agreedLines));
-    for (const l of lines) {
+    for (const [i, l] of lines.entries()) {
       expect(l.ordered).toEqual(lines[0]!.ordered);
-      expect(l.proofs).toEqual(lines[0]!.proofs);
+      // What the liar did, then this tab's member declaring it with the proof.
+      expect(l.proofs.join('\n')).toContain(`${honestNames[i]}: “${liarName} is faulty, and I can prove it`);
+      expect(l.proofs.join('\n')).toMatch(new RegExp(`^${escape(liarName)}\\b.*signed both\\.$`, 'm'));
     }
-    expect(lines[0]!.proofs.join(' ')).toContain(`${liarName} is proven faulty`);
     expect(lines[0]!.ordered.join(' ')).toContain('How about Taco Truck at 12:10?');
     expect(lines[0]!.ordered.at(-1)).toContain('Lunch is decided: Taco Truck at 12:10.');
   }).toPass({ timeout: 20_000 });
+
+  // Who vouched and who confirmed, each in a line of its own; no member ever complains about itself.
+  const transcript = honest[0]!.getByRole('region', { name: 'Transcript' });
+  await expect(transcript.locator('li[data-kind="vouch"]').first()).toContainText('vouch for it');
+  await expect(transcript.locator('li[data-kind="confirm"]').first()).toContainText('stands');
+  for (const [i, tab] of honest.entries()) {
+    const own = await tab.getByRole('region', { name: 'Transcript' }).locator('li .text').allTextContents();
+    for (const line of own.filter((t) => t.startsWith(`${honestNames[i]}:`))) expect(line.slice(honestNames[i]!.length + 1)).not.toContain(honestNames[i]);
+  }
+  // The protocol's own terms are one click away, and one click back.
+  const terms = transcript.getByRole('checkbox', { name: 'Protocol terms' });
+  await terms.check();
+  await expect(transcript).toContainText('executed request');
+  await expect(transcript).toContainText('EVIDENCE against');
+  await expect(transcript).not.toContainText('How about Taco Truck');
+  await terms.uncheck();
+  await expect(transcript).toContainText('How about Taco Truck at 12:10?');
 
   // The README's screenshot: the scene in the middle, liar proven, diagram visible.
   await honest[0]!.setViewportSize({ width: 1280, height: 1400 });

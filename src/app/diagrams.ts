@@ -25,12 +25,14 @@ const PENDING_KEPT = 2000;
 
 interface Recorded extends MessageEventView {
   readonly request: string | null;
+  readonly digest: string | null;
   readonly arrow: string;
 }
 
 interface Diagram {
   readonly seq: number;
-  readonly label: string;
+  /** Told when shown, so that it names members as they are named then (a name may arrive later). */
+  readonly label: string | ((name: (member: number) => string) => string);
   /** Ids (`member:counter`) of the requests it executed, to place their late copies. */
   readonly requests: ReadonlySet<string>;
   readonly events: Recorded[];
@@ -96,9 +98,10 @@ export class Diagrams {
   /**
    * Close the diagram of `seq` as it executed here: its own three phases, its requests, and any
    * view change before it. Returns who vouched (prepare) and who confirmed (commit) it, as far as
-   * this tab heard.
+   * this tab heard: for the batch most members confirmed here, so that a liar's prepare or commit
+   * for a different batch in the same slot does not count as vouching for this one.
    */
-  close(seq: number, requests: readonly string[], label: string): { vouched: number[]; confirmed: number[] } {
+  close(seq: number, requests: readonly string[], label: Diagram['label']): { vouched: number[]; confirmed: number[] } {
     const wanted = new Set(requests);
     const mine = this.pending.filter((e) => e.seq === seq || (e.request !== null && wanted.has(e.request)) || e.phase === 'view-change');
     const taken = new Set(mine);
@@ -106,16 +109,25 @@ export class Diagrams {
     this.kept.push({ seq, label, requests: wanted, events: mine, arrows: new Set(mine.map((e) => e.arrow)) });
     this.closedThrough = Math.max(this.closedThrough, seq);
     if (this.kept.length > DIAGRAMS_KEPT) this.kept.shift();
-    const who = (type: string) => [...new Set(mine.filter((e) => e.type === type && e.seq === seq).map((e) => e.from))].sort((a, b) => a - b);
-    return { vouched: who('prepare'), confirmed: who('commit') };
+    return heardIn(mine, seq);
+  }
+
+  /**
+   * Who vouched for and who confirmed `seq` as this tab has heard so far, messages that arrived
+   * after it executed included (the one that completed the quorum arrives just after), or null
+   * once its diagram is no longer kept.
+   */
+  heard(seq: number): { vouched: number[]; confirmed: number[] } | null {
+    const d = this.kept.find((x) => x.seq === seq);
+    return d ? heardIn(d.events, seq) : null;
   }
 
   /** The kept diagrams, a liar's arrows marked (this tab's own when it lies, and proven members'). */
-  views(proven: readonly number[]): DiagramView[] {
+  views(proven: readonly number[], name: (member: number) => string = (m) => `member ${m}`): DiagramView[] {
     return this.kept.map((d) => ({
       seq: d.seq,
-      label: d.label,
-      events: d.events.map(({ request: _r, arrow: _a, ...e }) => ({ ...e, malicious: e.malicious || proven.includes(e.from) })),
+      label: typeof d.label === 'string' ? d.label : d.label(name),
+      events: d.events.map(({ request: _r, digest: _d, arrow: _a, ...e }) => ({ ...e, malicious: e.malicious || proven.includes(e.from) })),
     }));
   }
 
@@ -141,7 +153,7 @@ export class Diagrams {
     const phase = phaseOf(type);
     if (phase === 'other' || copy) return false;
     const arrow = arrowOf(from, to, type, c);
-    const event: Recorded = { at, from, to, type, phase, view: c.view, seq: c.seq, malicious, request: c.request, arrow };
+    const event: Recorded = { at, from, to, type, phase, view: c.view, seq: c.seq, malicious, request: c.request, digest: c.digest, arrow };
     const closed = this.closedDiagramOf(event);
     if (closed) {
       if (closed.arrows.has(arrow) || closed.events.length >= EVENTS_PER_DIAGRAM) return false;
@@ -172,6 +184,16 @@ export class Diagrams {
     }
     return undefined;
   }
+}
+
+/** The senders of prepares and commits for `seq` among `events`, for the batch most of them confirmed. */
+function heardIn(events: readonly Recorded[], seq: number): { vouched: number[]; confirmed: number[] } {
+  const senders = (type: string, digest: string | null) =>
+    [...new Set(events.filter((e) => e.type === type && e.seq === seq && e.digest === digest).map((e) => e.from))].sort((a, b) => a - b);
+  const digests = [...new Set(events.filter((e) => e.seq === seq && (e.type === 'prepare' || e.type === 'commit')).map((e) => e.digest))];
+  const backing = digests.map((d) => ({ vouched: senders('prepare', d), confirmed: senders('commit', d) }));
+  backing.sort((x, y) => y.confirmed.length - x.confirmed.length || y.vouched.length - x.vouched.length);
+  return backing[0] ?? { vouched: [], confirmed: [] };
 }
 
 /** A short label for a diagram: what the sequence number did, in people's words. */

@@ -40,7 +40,7 @@ describe('openReplica', () => {
     const stored = records(first.replica.request({ kind: 'propose', place: 'Ramen Spot', time: '12:20' }));
     const opened = await openReplica(config, arrival({ stored }));
     expect(opened.problem).toBeNull();
-    expect(opened.restored).toBe(`Restored from ${stored.length} stored record(s).`);
+    expect(opened.restored).toBe(stored.length);
     expect(opened.replica.snapshot().amnesia).toBe(false);
   });
 

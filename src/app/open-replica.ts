@@ -23,8 +23,8 @@ export interface Opened {
   readonly effects: Effect[];
   /** Trouble with the stored records, or null. */
   readonly problem: string | null;
-  /** A transcript line on what was restored, or null for a member that is new here. */
-  readonly restored: string | null;
+  /** How many stored records the restore used, or null for a member that is new here. */
+  readonly restored: number | null;
 }
 
 /** The replica for `config`, new or restored as `arrival` says. */
@@ -45,6 +45,6 @@ export async function openReplica(config: ReplicaConfig, arrival: Arrival): Prom
     replica,
     effects,
     problem: restoreProblem(report.rejected.length + loaded.corrupt, report.amnesia),
-    restored: arrival.fresh ? null : `Restored from ${report.used} stored record(s).`,
+    restored: arrival.fresh ? null : report.used,
   };
 }

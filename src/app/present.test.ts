@@ -22,7 +22,7 @@ function facts(over: Partial<RoomFacts> = {}): RoomFacts {
     snap: undefined,
     verified: new Set([keys[1]!]),
     names: { of: (id) => `name of ${keys.indexOf(id)}`, fingerprintOf: (id) => `fp ${keys.indexOf(id)}` },
-    kept: new Chronicle(4, String),
+    kept: new Chronicle(4),
     malicious: { enabled: false, strategy: 'equivocate' },
     problem: null,
     refused: null,

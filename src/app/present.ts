@@ -9,7 +9,9 @@ import type { ReplicaSnapshot } from '../core/replica.ts';
 import type { RoomRoster } from '../storage/room-store.ts';
 import type { Diagrams } from './diagrams.ts';
 import { ed25519Suite, toHex } from '../crypto/ed25519.ts';
+import type { KeptLine } from './chronicle.ts';
 import type { MemberView, ProofView, RoomView, TranscriptLine } from './room-view.ts';
+import { shown, tell } from './transcript.ts';
 import { explainProof } from '../proof/explain.ts';
 
 /** Everything the room view is made of. */
@@ -30,7 +32,7 @@ export interface RoomFacts {
   readonly kept: {
     readonly claims: ReadonlyMap<number, number>;
     readonly lunch: LunchState;
-    readonly transcript: readonly TranscriptLine[];
+    readonly transcript: readonly KeptLine[];
     readonly diagrams: Diagrams;
   };
   readonly malicious: { enabled: boolean; strategy: Strategy };
@@ -85,13 +87,13 @@ export function presentRoom(f: RoomFacts): RoomView {
     }),
     decision: decisions.find((d) => d.round === lunch.round) ?? null,
     decisions,
-    transcript,
+    transcript: transcript.filter((line) => shown(line.story)).map((line) => told(line, names, n)),
     malicious: f.malicious,
     pendingOwn: snap?.pendingOwn ?? 0,
     refused: f.refused,
     amnesia: snap?.amnesia ?? false,
     problem: f.problem,
-    diagrams: diagrams.views(snap?.proven ?? []),
+    diagrams: diagrams.views(snap?.proven ?? [], names),
     panel: {
       view: snap?.view ?? 0,
       primary: snap ? names(primaryOf(snap.view, n)) : '',
@@ -103,6 +105,20 @@ export function presentRoom(f: RoomFacts): RoomView {
       retransmissions: diagrams.retransmissions(),
     },
   };
+}
+
+// A line is told again only when a name it could mention changed: the view is rebuilt on every
+// change, and the transcript is its longest part.
+const toldBefore = new WeakMap<KeptLine, { names: string; line: TranscriptLine }>();
+
+/** A kept transcript line told with the names the members have now (a restored line included). */
+function told(kept: KeptLine, name: (member: number) => string, n: number): TranscriptLine {
+  const names = Array.from({ length: n }, (_, i) => name(i)).join('\n');
+  const before = toldBefore.get(kept);
+  if (before?.names === names) return before.line;
+  const line = { at: kept.at, ...tell(kept.story, name, n) };
+  toldBefore.set(kept, { names, line });
+  return line;
 }
 
 /**

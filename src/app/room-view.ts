@@ -54,11 +54,17 @@ export interface DecisionView {
 
 /** One line of the transcript, the story of the room in the members' voices. */
 export interface TranscriptLine {
-  /** Milliseconds since the page loaded. */
-  readonly at: number;
+  /**
+   * Milliseconds since the page loaded, or null for a line rebuilt from this tab's stored records
+   * after a reload: the records keep no times, and a made-up one would mislead.
+   */
+  readonly at: number | null;
+  /** The event in the scene's voices, spoken by the member who sent the message behind it. */
   readonly text: string;
-  /** Which kind of event: for styling and for tests. */
-  readonly kind: 'request' | 'decision' | 'view' | 'evidence' | 'claim' | 'roster' | 'info';
+  /** The same event in the protocol's own terms (message kinds, sequence numbers, member indices). */
+  readonly technical: string;
+  /** Which kind of event: for styling and for tests. `vouch` is prepares, `confirm` commits. */
+  readonly kind: 'request' | 'vouch' | 'confirm' | 'decision' | 'view' | 'evidence' | 'claim' | 'roster' | 'info';
 }
 
 /** A proof of equivocation, as the proof dialog shows it. */

@@ -17,9 +17,9 @@ import { openReplica } from './open-replica.ts';
 import type { RoomOptions } from './room-options.ts';
 import { presentProof, presentRoom } from './present.ts';
 import { errorText, sizeMismatch, storageFailed } from './problems.ts';
-import type { ProofView, RoomIntents, RoomView, TranscriptLine } from './room-view.ts';
+import type { ProofView, RoomIntents, RoomView } from './room-view.ts';
 import { fixRoster } from './roster.ts';
-import { narrateMalice } from './transcript.ts';
+import { narrateMalice, type Story } from './transcript.ts';
 
 /** How often the replica's clock input ticks. */
 const TICK_MS = 250;
@@ -49,7 +49,7 @@ export class LunchRoom implements RoomIntents {
         return seat >= 0 ? (this.chronicle.lunch.names[seat] ?? null) : null;
       },
     });
-    this.chronicle = new Chronicle(o.size, (m) => this.names.at(this.roster?.keys, m));
+    this.chronicle = new Chronicle(o.size);
   }
 
   /** Load this member's roster for the room, if it has one, and start its replica. */
@@ -79,7 +79,7 @@ export class LunchRoom implements RoomIntents {
     const roster = fixRoster(this.o.room, this.o.size, this.o.me.id, this.o.peers.verified(), this.now());
     if (!roster) return this.o.onChange();
     this.roster = roster;
-    this.say('roster', `The roster is fixed: ${this.o.size} members, fingerprint ${roster.fingerprint}.`);
+    this.say({ kind: 'roster', n: this.o.size, fingerprint: roster.fingerprint });
     void this.o.store.saveRoster(this.o.room, this.o.me.id, roster)
       .then(() => this.startReplica(true))
       .catch((e: unknown) => this.fail(e));
@@ -119,7 +119,7 @@ export class LunchRoom implements RoomIntents {
     const line = narrateMalice(this.malicious, { enabled, strategy });
     this.malicious = { enabled, strategy };
     this.wrap();
-    if (line) this.say(line.kind, line.text);
+    if (line) this.say(line);
     this.o.onChange();
   }
 
@@ -180,9 +180,10 @@ export class LunchRoom implements RoomIntents {
     if (this.stopped) return;
     this.replica = opened.replica;
     this.problem = opened.problem ?? this.problem;
-    if (opened.restored) this.say('info', opened.restored);
+    if (opened.restored !== null) this.say({ kind: 'restored', records: opened.restored });
     this.wrap();
-    this.apply(opened.effects);
+    // What the restore re-executes happened before the reload, at times the records do not keep.
+    this.apply(opened.effects, true);
     // Restoring executes this member's history again; a refusal the user saw before the reload is
     // old news, not an answer to anything asked from this page.
     this.chain = this.chain.then(() => void (this.chronicle.refused = null));
@@ -214,7 +215,7 @@ export class LunchRoom implements RoomIntents {
    * earlier one's sends: each run of records is one write, and what follows it waits until it is
    * durable (writeThenSend). Once stopped, nothing more leaves.
    */
-  private apply(effects: Effect[]): void {
+  private apply(effects: Effect[], restored = false): void {
     if (effects.length === 0) return;
     this.chain = this.chain.then(async () => {
       let changed = false;
@@ -223,7 +224,7 @@ export class LunchRoom implements RoomIntents {
         if (this.stopped) return;
         for (const e of then) {
           if (e.kind === 'send') this.deliver(e.to, e.bytes);
-          changed = this.observe(e) || changed;
+          changed = this.observe(e, restored) || changed;
         }
       }
       if (changed) this.o.onChange();
@@ -235,16 +236,16 @@ export class LunchRoom implements RoomIntents {
     for (const id of to === 'all' ? keys.filter((k) => k !== this.o.me.id) : [keys[to]]) if (id) this.o.peers.send(id, bytes);
   }
 
-  private observe(e: Effect): boolean {
+  private observe(e: Effect, restored: boolean): boolean {
     const changed = this.chronicle.observe(e, {
-      me: this.roster!.me, at: this.now() - this.started, liar: this.malicious.enabled, lunchNow: () => this.replica!.snapshot().lunch,
+      me: this.roster!.me, at: this.now() - this.started, liar: this.malicious.enabled, lunchNow: () => this.replica!.snapshot().lunch, restored,
     });
     if (e.kind === 'executed') this.o.onExecuted?.(e.seq, requestIds(e.requests));
     return changed;
   }
 
-  private say(kind: TranscriptLine['kind'], text: string): void {
-    this.chronicle.say(this.now() - this.started, { kind, text });
+  private say(story: Story): void {
+    this.chronicle.say(this.now() - this.started, story);
   }
 
   private fail(e: unknown): void {

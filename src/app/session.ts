@@ -11,7 +11,8 @@ import {
 import type { RoomLink } from './link.ts';
 import * as v from 'valibot';
 import { createRoomStore } from '../storage/room-store.ts';
-import { exportIdentity, exportSealedIdentity, identityFileName, importIdentity } from '../storage/identity-file.ts';
+import { exportIdentity, exportSealedIdentity, identityFileName, openIdentityFile, storeImportedIdentity } from '../storage/identity-file.ts';
+import { fingerprint } from '../crypto/ed25519.ts';
 
 // An identity brought back from a file may have signed things this browser has no record of.
 const IMPORTED_PREFIX = 'byzantine-lunch.imported.';
@@ -27,6 +28,26 @@ import { LunchRoom } from './room.ts';
 import { unseated } from './names.ts';
 import { clock, installBenchHooks, type ExecutedMark } from './bench-hooks.ts';
 import type { RoomView } from './room-view.ts';
+
+/**
+ * An identity file read and checked, not yet taken: what the person confirms before this tab
+ * becomes that member (and the tab where it is open now stops taking part).
+ */
+export interface ImportPreview {
+  readonly id: string;
+  readonly name: string;
+  readonly fingerprint: string;
+  /** The identity this tab already has. */
+  readonly isMe: boolean;
+  /** This tab's name now, or null when it holds no seat in the room (a full room turned it away). */
+  readonly current: string | null;
+  /** The member is connected to this tab right now, so it is open in some other tab or browser. */
+  readonly openElsewhere: boolean;
+  /** A passphrase was given for a plain file, which opened without it. */
+  readonly passphraseUnused: boolean;
+  /** Store the identity for this tab to claim; the caller then reloads. */
+  take(): Promise<void>;
+}
 
 /** What the UI shows of the tab around the room: its identity, its storage and its connections. */
 export interface SessionView {
@@ -202,18 +223,35 @@ export class Session {
   }
 
   /**
-   * Stores an exported identity so that this tab takes it after a reload. A sealed file needs
-   * its `passphrase`; without it (or with a wrong one) the IdentityFileError says which.
+   * Reads an exported identity file, for the person to confirm before this tab takes it (after a
+   * reload): taking it makes the tab where that member is open now stop taking part, as the
+   * signaling server keeps one connection per member. A sealed file needs its `passphrase`;
+   * without it (or with a wrong one) the IdentityFileError says which.
    */
-  async importIdentity(text: string, passphrase?: string): Promise<{ id: string; name: string }> {
-    if (!this.env) throw new Error('This tab has no identity storage.');
-    const imported = await importIdentity(this.env, text, passphrase);
-    try {
-      localStorage.setItem(IMPORTED_PREFIX + imported.id, '1');
-    } catch {
-      // Without the mark the member may rejoin a room without knowing it forgot what it signed.
-    }
-    return imported;
+  async readIdentityFile(text: string, passphrase?: string): Promise<ImportPreview> {
+    const env = this.env;
+    if (!env) throw new Error('This tab has no identity storage.');
+    const file = await openIdentityFile(text, passphrase);
+    const me = this.identity;
+    const seated = me !== null && this.state.failure === null;
+    return {
+      id: file.id,
+      // The name the room agreed for the member, when this tab sits in its room, else the file's.
+      name: this.room?.view().members.find((m) => m.id === file.id)?.name ?? file.name,
+      fingerprint: fingerprint(file.publicKey),
+      isMe: me?.id === file.id,
+      current: seated ? me.name : null,
+      openElsewhere: this.mesh?.verifiedPeers().includes(file.id) ?? false,
+      passphraseUnused: !file.sealed && typeof passphrase === 'string' && passphrase !== '',
+      take: async () => {
+        const imported = await storeImportedIdentity(env, file);
+        try {
+          localStorage.setItem(IMPORTED_PREFIX + imported.id, '1');
+        } catch {
+          // Without the mark the member may rejoin a room without knowing it forgot what it signed.
+        }
+      },
+    };
   }
 
   /** Delete a stored identity record that could not be read. */

@@ -29,6 +29,13 @@ export interface ExecutedRequest {
   readonly op: RequestOp;
 }
 
+/**
+ * Why a member asks to change view: a request it knows of waited too long, it heard nothing from
+ * the primary, the view change under way did not finish in time, f + 1 others asked for a higher
+ * view, or the primary is proven faulty.
+ */
+export type ViewChangeReason = 'request-late' | 'primary-silent' | 'view-change-late' | 'others-asked' | 'primary-proven';
+
 export type Effect =
   /**
    * `to: 'all'` means every other member. `bytes` is the encoded `message`; only an adversary
@@ -43,7 +50,13 @@ export type Effect =
   | { kind: 'evidence'; member: number; slot: string; proof: Proof }
   /** An accusation without proof: shown at most as a claim, it changes nothing. */
   | { kind: 'claim'; accuser: number; accused: number; reason: string }
-  | { kind: 'view'; view: number; changing: boolean }
+  /** The replica entered `view` (after a NEW-VIEW). */
+  | { kind: 'view'; view: number; changing: false }
+  /**
+   * The replica, still in `view`, gives up on it and asks for view `to`, for the reason `why`: the
+   * tab tells its user why, which the VIEW-CHANGE itself does not say.
+   */
+  | { kind: 'view'; view: number; changing: true; to: number; why: ViewChangeReason }
   /** The replica adopted a certified stable state (state transfer): the lunch state jumps to it. */
   | { kind: 'state'; seq: number; lunch: LunchState }
   /**

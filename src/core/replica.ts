@@ -33,7 +33,7 @@ import {
   certContext, checkNewView, planNewView, validBatch, validCheckpointProof, validCommitCert, validPreparedCert, validViewChange,
   type CertContext, type PlanEntry,
 } from './certificates.ts';
-import type { Effect, ExecutedRequest, ReplicaLike } from './effects.ts';
+import type { Effect, ExecutedRequest, ReplicaLike, ViewChangeReason } from './effects.ts';
 import { primaryOf, quorumFor } from './quorum.ts';
 import { Recovery } from './recovery.ts';
 import { digest as sha256, type CryptoSuite } from './suite.ts';
@@ -608,7 +608,7 @@ export class Replica implements ReplicaLike {
     this.out.push({ kind: 'evidence', member, slot, proof });
     this.send('all', { k: 'evidence', proof });
     // A primary proven to lie is not given the benefit of the doubt.
-    if (member === this.primary() && this.changing === null) this.startViewChange(this.view + 1);
+    if (member === this.primary() && this.changing === null) this.startViewChange(this.view + 1, 'primary-proven');
   }
 
   private expose(message: Wire, signed: Signed): void {
@@ -924,14 +924,14 @@ export class Replica implements ReplicaLike {
   // A member that suspects the primary votes for the next view (VIEW-CHANGE) with what it
   // prepared; 2f + 1 votes let the new primary send a NEW-VIEW that re-issues the prepared batches.
 
-  private startViewChange(wanted: number): void {
+  private startViewChange(wanted: number, why: ViewChangeReason): void {
     // A member without its records cannot vote; it keeps following the view it is in (and any
     // NEW-VIEW the others agree on) instead of giving up on it.
     if (this.recovery.amnesic) return;
     if (wanted <= this.view || (this.changing !== null && this.changing >= wanted)) return;
     this.changing = wanted;
     this.vcDeadline = null;
-    this.out.push({ kind: 'view', view: this.view, changing: true });
+    this.out.push({ kind: 'view', view: this.view, changing: true, to: wanted, why });
     const prepared = [...this.preparedCerts.values()].filter((c) => c.pp.body.seq > this.stable).sort((a, b) => a.pp.body.seq - b.pp.body.seq);
     const vc = this.sign<ViewChangeBody>({
       t: 'view-change', room: this.roster.room, from: this.me, view: wanted, epoch: this.recovery.epoch,
@@ -960,7 +960,7 @@ export class Replica implements ReplicaLike {
     // f + 1 members want a higher view: at least one is honest, so join the smallest of them.
     const floor = Math.max(this.view, this.changing ?? this.view);
     const above = [...this.viewChanges.values()].map((x) => x.body.view).filter((w) => w > floor);
-    if (above.length >= this.f + 1) this.startViewChange(Math.min(...above));
+    if (above.length >= this.f + 1) this.startViewChange(Math.min(...above), 'others-asked');
     if (this.changing !== null && target >= this.changing) this.checkViewChangeQuorum(this.changing);
   }
 
@@ -1039,7 +1039,7 @@ export class Replica implements ReplicaLike {
       if (this.isPrimary(view)) this.slot(view, e.seq).sent.push({ k: 'pre-prepare', pp, batch: e.batch });
     }
     this.collectGarbage();
-    if (this.proofs.has(this.primary())) this.startViewChange(view + 1);
+    if (this.proofs.has(this.primary())) this.startViewChange(view + 1, 'primary-proven');
     else if (this.isPrimary()) this.assign();
   }
 
@@ -1301,11 +1301,11 @@ export class Replica implements ReplicaLike {
         // A request carried into this view timed out again with nothing executed here: the view
         // change that brought us here failed, and the next one gets twice as long.
         if (!this.progressInView && expired.some((p) => p.carried)) this.doubleViewChangeTimeout();
-        this.startViewChange(this.view + 1);
+        this.startViewChange(this.view + 1, expired.length > 0 ? 'request-late' : 'primary-silent');
       }
     } else if (this.vcDeadline !== null && this.now >= this.vcDeadline) {
       this.doubleViewChangeTimeout();
-      this.startViewChange(this.changing + 1);
+      this.startViewChange(this.changing + 1, 'view-change-late');
     }
     if (this.now >= this.nextRetransmit) {
       this.nextRetransmit = this.now + t.retransmitInterval;

@@ -12,6 +12,7 @@ import {
   exportSealedIdentity,
   identityFileName,
   importIdentity,
+  storeImportedIdentity,
   openIdentityFile,
   parseIdentityFile,
 } from './identity-file.ts';
@@ -171,7 +172,7 @@ describe('importIdentity', () => {
     const tab = env(factory, locks);
 
     const result = await importIdentity(tab, text);
-    expect(result).toEqual({ id: exported.id, name: 'Priya', alreadyStored: false });
+    expect(result).toEqual({ id: exported.id, name: 'Priya', alreadyStored: false, passphraseUnused: false });
     expect(tab.session.getItem(SESSION_KEY)).toBe(exported.id);
     const stored = await storedRecords(factory);
     expect(stored).toHaveLength(1);
@@ -197,7 +198,7 @@ describe('importIdentity', () => {
 
     const other = env(factory, locks);
     const result = await importIdentity(other, text);
-    expect(result).toEqual({ id: me.id, name: 'Jim', alreadyStored: true });
+    expect(result).toEqual({ id: me.id, name: 'Jim', alreadyStored: true, passphraseUnused: false });
     expect(await storedRecords(factory)).toEqual(before);
     expect(other.session.getItem(SESSION_KEY)).toBe(me.id);
     me.release();
@@ -259,7 +260,31 @@ describe('sealed identity files (a passphrase)', () => {
     expect(json.version).toBe(2);
     expect(json.sealed.iterations).toBe(iterations);
     const opened = await openIdentityFile(text, PASS);
-    expect(opened).toEqual({ id: me.id, name: 'Rich', publicKey: me.publicKey, secretKey: me.secretKey });
+    expect(opened).toEqual({ id: me.id, name: 'Rich', publicKey: me.publicKey, secretKey: me.secretKey, sealed: true });
+  });
+
+  it('says when a passphrase was given for a plain file, which opens without it', async () => {
+    const me = identity('Bryan');
+    const plain = exportIdentity(me, NOW);
+    expect((await openIdentityFile(plain, PASS)).sealed).toBe(false);
+    expect((await openIdentityFile(await sealed(me), PASS)).sealed).toBe(true);
+    const factory = new IDBFactory();
+    const tab = env(factory, new FakeLocks());
+    expect(await importIdentity(tab, plain, PASS)).toMatchObject({ id: me.id, passphraseUnused: true });
+    expect(await importIdentity(tab, plain, '')).toMatchObject({ passphraseUnused: false });
+    expect(await importIdentity(env(new IDBFactory(), new FakeLocks()), await sealed(me), PASS)).toMatchObject({ passphraseUnused: false });
+  });
+
+  it('stores what a confirmed import read, as importIdentity would', async () => {
+    const me = identity('Bryan');
+    const factory = new IDBFactory();
+    const tab = env(factory, new FakeLocks());
+    const file = await openIdentityFile(await sealed(me), PASS);
+    // Nothing is stored until the person confirms.
+    expect((await factory.databases()).map((d) => d.name)).toEqual([]);
+    expect(await storeImportedIdentity(tab, file)).toEqual({ id: me.id, name: 'Bryan', alreadyStored: false });
+    expect(tab.session.getItem(SESSION_KEY)).toBe(me.id);
+    expect(await storedRecords(factory)).toHaveLength(1);
   });
 
   it('asks for the passphrase, and says so when it is wrong', async () => {

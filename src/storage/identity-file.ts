@@ -62,6 +62,8 @@ export interface IdentityFileContents {
   readonly name: string;
   readonly publicKey: Uint8Array;
   readonly secretKey: Uint8Array;
+  /** The file was sealed under a passphrase; false for a plain file, which needs none. */
+  readonly sealed: boolean;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -270,13 +272,15 @@ export function parseIdentityFile(text: string): IdentityFileContents {
   if (!fields.success) {
     throw new IdentityFileError('bad-field', fields.issues[0]?.message ?? 'This identity file could not be read.');
   }
-  return checkedContents(fields.output.name, fields.output.publicKey, fields.output.secretKey);
+  return { ...checkedContents(fields.output.name, fields.output.publicKey, fields.output.secretKey), sealed: false };
 }
 
 /**
- * Reads a plain or a sealed identity file; a sealed one opens with its `passphrase`. Throws an
- * `IdentityFileError`: as `parseIdentityFile` does, and `needs-passphrase` (none given for a
- * sealed file) or `wrong-passphrase` (it does not open the file, or the file was altered).
+ * Reads a plain or a sealed identity file; a sealed one opens with its `passphrase`. A plain file
+ * needs none, and one given is not used: `sealed: false` says so, for the caller to tell the
+ * person who typed it. Throws an `IdentityFileError`: as `parseIdentityFile` does, and
+ * `needs-passphrase` (none given for a sealed file) or `wrong-passphrase` (it does not open the
+ * file, or the file was altered).
  */
 export async function openIdentityFile(text: string, passphrase?: string): Promise<IdentityFileContents> {
   const json = readIdentityJson(text);
@@ -307,7 +311,7 @@ export async function openIdentityFile(text: string, passphrase?: string): Promi
       { cause: error },
     );
   }
-  return checkedContents(name, publicKey, toHex(secretKey));
+  return { ...checkedContents(name, publicKey, toHex(secretKey)), sealed: true };
 }
 
 /** The file's JSON, once its size, its syntax, its format and its version are right. */
@@ -363,7 +367,7 @@ function checkedPublicKey(publicHex: string): Uint8Array {
 }
 
 /** The name and keys checked as one identity: a usable name, an acceptable key, a matching secret. */
-function checkedContents(rawName: string, publicHex: string, secretHex: string): IdentityFileContents {
+function checkedContents(rawName: string, publicHex: string, secretHex: string): Omit<IdentityFileContents, 'sealed'> {
   const name = checkedName(rawName);
   const publicKey = checkedPublicKey(publicHex);
   const secretKey = fromHex(secretHex.toLowerCase());
@@ -392,6 +396,8 @@ export interface ImportedIdentity {
   readonly name: string;
   /** True when this browser already held the identity: nothing was written to IndexedDB. */
   readonly alreadyStored: boolean;
+  /** A passphrase was given for a plain file, which opened without it: the caller says so. */
+  readonly passphraseUnused: boolean;
 }
 
 /**
@@ -405,6 +411,16 @@ export interface ImportedIdentity {
  */
 export async function importIdentity(env: IdentityEnv, text: string, passphrase?: string): Promise<ImportedIdentity> {
   const file = await openIdentityFile(text, passphrase);
+  const stored = await storeImportedIdentity(env, file);
+  return { ...stored, passphraseUnused: !file.sealed && typeof passphrase === 'string' && passphrase !== '' };
+}
+
+/**
+ * Stores an identity read from a file (unless it is already stored) and remembers it in
+ * sessionStorage, so that this tab claims it after the caller reloads the page: the second half
+ * of `importIdentity`, for a caller that asks the person to confirm in between.
+ */
+export async function storeImportedIdentity(env: IdentityEnv, file: IdentityFileContents): Promise<Omit<ImportedIdentity, 'passphraseUnused'>> {
   const { outcome, record } = await storeIdentityRecord(env, {
     v: 1,
     id: file.id,
