@@ -1,5 +1,5 @@
-import { expect, test } from '@playwright/test';
-import { STRATEGIES } from '../src/core/adversaries.ts';
+import { expect, test, type Page } from '@playwright/test';
+import { STRATEGIES, type Strategy } from '../src/core/adversaries.ts';
 import {
   DECISION_BOUND_MS, actMaliciously, expectDecision, memberItem, members, myIndex, openLunchRoom, primaryTab, propose, proposal, vote,
 } from './lunch.ts';
@@ -23,6 +23,61 @@ test('happy path: one proposes, three join, all four show the same decision', as
   await expect(tabs[0]!.getByRole('region', { name: 'Transcript' })).toContainText('How about Thai Palace at 12:30?');
 });
 
+/** How long a strategy may take to leave its trace: the rarest (bloat's junk, replay's) come every few seconds. */
+const TRACE_MS = 30_000;
+
+async function memberName(page: Page, index: number): Promise<string> {
+  return (await memberItem(page, index).locator('.name').textContent())!.trim();
+}
+
+/**
+ * What an honest tab shows of the liar in its Members list: observed over the liar's own link and
+ * marked as not proof, apart from "proven faulty"; and nothing of the kind against honest members.
+ */
+async function expectTrace(
+  tab: Page, strategy: Strategy, role: 'primary' | 'backup', liar: number, liarName: string, honest: number[],
+): Promise<void> {
+  const item = memberItem(tab, liar);
+  const timeout = TRACE_MS;
+  switch (strategy) {
+    case 'forge':
+      await expect(item).toHaveAttribute('data-observed', /sent \d+ messages? with forged signatures/, { timeout });
+      break;
+    case 'replay':
+      await expect(item).toHaveAttribute('data-observed', /sent \d+ garbled messages?/, { timeout });
+      await expect(item).toHaveAttribute('data-observed', /resent \d+ old messages? signed by others/, { timeout });
+      break;
+    case 'bloat':
+      await expect(item).toHaveAttribute('data-observed', /sent \d+ oversized messages?/, { timeout });
+      break;
+    case 'slow':
+      // Only a primary has duties to hold back; as a backup the liar behaves.
+      if (role === 'primary') await expect(item).toHaveAttribute('data-observed', /kept requests waiting \d+(\.\d)? s/, { timeout });
+      break;
+    case 'silent':
+      await expect(item).toHaveAttribute('data-status', /silent for \d+(\.\d)? s/, { timeout });
+      await expect(item).not.toHaveAttribute('data-status', /(^| )connected/);
+      if (role === 'primary') await expect(item).toHaveAttribute('data-observed', /replaced as primary: silent for \d+(\.\d)? s/, { timeout });
+      break;
+    case 'false-accuse':
+      await expect(item).toHaveAttribute('data-observed', /accused \w+( and \w+|, \w+)* without proof/, { timeout });
+      await expect(async () => {
+        const statuses = await Promise.all(honest.map((i) => memberItem(tab, i).getAttribute('data-status')));
+        expect(statuses.some((st) => st?.includes(`unproven claim`) && st.includes(`(by ${liarName})`))).toBe(true);
+      }).toPass({ timeout });
+      break;
+    case 'equivocate':
+      break; // proven, with the proof shown (above)
+  }
+  if (strategy !== 'equivocate' && strategy !== 'silent' && !(strategy === 'slow' && role === 'backup')) {
+    await expect(item.getByText('Seen from this tab, not proof:')).toBeVisible();
+  }
+  // Traffic only a liar sends is never held against an honest member.
+  for (const i of honest) {
+    await expect(memberItem(tab, i)).not.toHaveAttribute('data-observed', /forged|garbled|oversized|resent|accused|breaks? the rules|prove/);
+  }
+}
+
 for (const strategy of STRATEGIES) {
   for (const role of ['primary', 'backup'] as const) {
     test(`${strategy} as ${role}: the three honest tabs agree`, async ({ context }) => {
@@ -31,6 +86,7 @@ for (const strategy of STRATEGIES) {
       const liar = role === 'primary' ? primary : tabs.find((t) => t !== primary)!;
       const honest = tabs.filter((t) => t !== liar);
       const liarIndex = await myIndex(liar);
+      const liarName = await memberName(honest[0]!, liarIndex);
       await actMaliciously(liar, strategy);
 
       const place = `Noodle Bar ${strategy}`;
@@ -55,6 +111,7 @@ for (const strategy of STRATEGIES) {
         if (strategy === 'silent' && role === 'primary') {
           await expect(memberItem(tab, liarIndex)).not.toHaveAttribute('data-status', /primary/);
         }
+        await expectTrace(tab, strategy, role, liarIndex, liarName, honestIndexes);
       }
       if (strategy === 'false-accuse') {
         await expect(honest[0]!.getByRole('region', { name: 'Transcript' })).toContainText('without proof');
@@ -62,6 +119,29 @@ for (const strategy of STRATEGIES) {
     });
   }
 }
+
+test('a stall says who is missing: two of four close, the two left see whom they wait for and why', async ({ context }) => {
+  const { tabs } = await openLunchRoom(context, 'stall');
+  const primary = await primaryTab(tabs);
+  const other = tabs.find((t) => t !== primary)!;
+  const leaving = [primary, other];
+  const staying = tabs.filter((t) => !leaving.includes(t));
+  const gone = (await Promise.all(leaving.map(myIndex))).sort((a, b) => a - b);
+  const goneNames = await Promise.all(gone.map((i) => memberName(staying[0]!, i)));
+  const primaryName = await memberName(staying[0]!, await myIndex(primary));
+  for (const tab of leaving) await tab.close();
+
+  for (const tab of staying) {
+    await expect(tab.getByTestId('stall')).toContainText(`Needs 3 of 4 online — waiting for ${goneNames[0]} or ${goneNames[1]}`, { timeout: 30_000 });
+  }
+  // A request now cannot be decided: the tab says why, and whom the room is trying to replace.
+  await propose(staying[0]!, 'Lonely Diner', '12:00');
+  await expect(staying[0]!.getByText('Sending your request…')).toBeVisible();
+  await expect(staying[0]!.getByTestId('stall')).toContainText(
+    `Replacing ${primaryName} as primary (the member who puts requests in order): nothing heard from ${primaryName} for`, { timeout: 30_000 },
+  );
+  await expect(staying[0]!.getByTestId('stall')).toContainText('Needs 3 of 4 online');
+});
 
 test('an honest tab reloaded in the middle of a decision ends with the same decision', async ({ context }) => {
   const { tabs } = await openLunchRoom(context, 'reload-mid');

@@ -5,6 +5,7 @@ import { signBody, type Proof } from '../core/messages.ts';
 import { Replica } from '../core/replica.ts';
 import { ed25519Suite, generateKeyPair, toHex } from '../crypto/ed25519.ts';
 import { Chronicle } from './chronicle.ts';
+import { Observations } from './observations.ts';
 import { presentProof, presentRoom, type RoomFacts } from './present.ts';
 import { rosterFingerprint } from './roster.ts';
 
@@ -54,6 +55,39 @@ describe('presentRoom', () => {
     expect(view.panel.primary).toBe('name of 0');
     expect(view.proposals).toEqual([]);
     expect(view.round).toBe(initialLunch(4).round);
+  });
+});
+
+describe('presentRoom: what this tab observed, and why the room stalls', () => {
+  const roster = { v: 1 as const, room: 'r', n: 4, keys, fingerprint: rosterFingerprint('r', 4, keys), me: 2, fixedAt: 0 };
+
+  it('shows a silent link as silent, what a member sent, and who is missing for a quorum', () => {
+    const replica = new Replica({ roster: coreRoster, me: 2, secretKey: pairs[2]!.secretKey, suite: ed25519Suite, now: 0 });
+    const seen = new Observations(4, 2, 0);
+    seen.effect({ kind: 'received', from: 1, type: 'garbage', at: { view: null, seq: null, request: null, digest: null }, dropped: 'not-cbor' }, 9000);
+    seen.effect({ kind: 'received', from: 0, type: 'status', at: { view: 0, seq: null, request: null, digest: null }, dropped: null, signer: 0 }, 9500);
+    const view = presentRoom(facts({
+      keys, me: keys[2]!, roster, running: true, snap: replica.snapshot(), verified: new Set([keys[0]!, keys[1]!]),
+      seen: { now: 10_000, members: seen.members(), replacing: null, ownWaiting: null },
+    }));
+    // Member 0 was heard from just now; member 1 only sent garbage, but that is something; member 3 is gone.
+    expect(view.members.map((m) => [m.connected, m.silentFor])).toEqual([[true, null], [true, null], [true, null], [false, null]]);
+    expect(view.members[1]!.observed).toEqual([{ kind: 'malformed', text: 'sent 1 garbled message' }]);
+    expect(view.stall).toEqual([]);
+
+    const later = presentRoom(facts({
+      keys, me: keys[2]!, roster, running: true, snap: replica.snapshot(), verified: new Set([keys[0]!, keys[1]!]),
+      seen: { now: 16_000, members: seen.members(), replacing: null, ownWaiting: null },
+    }));
+    expect(later.members.map((m) => m.silentFor)).toEqual([6500, 7000, null, null]);
+    expect(later.stall).toEqual(['Needs 3 of 4 online — waiting for 2 of name of 0, name of 1 and name of 3']);
+  });
+
+  it('shows no observations before the roster is fixed', () => {
+    const seen = new Observations(4, 0, 0);
+    const view = presentRoom(facts({ seen: { now: 60_000, members: seen.members(), replacing: null, ownWaiting: null } }));
+    expect(view.members.every((m) => m.silentFor === null && m.observed.length === 0)).toBe(true);
+    expect(view.stall).toEqual([]);
   });
 });
 

@@ -2,9 +2,8 @@
 // its effects. Pure: room.ts gathers the inputs, this turns them into the RoomView.
 import type { Strategy } from '../core/adversaries.ts';
 import { tally, type LunchState } from '../core/lunch.ts';
-import { quorumFor } from '../core/quorum.ts';
 import { checkProof, type Proof, type Roster } from '../core/messages.ts';
-import { primaryOf } from '../core/quorum.ts';
+import { primaryOf, quorumFor } from '../core/quorum.ts';
 import type { ReplicaSnapshot } from '../core/replica.ts';
 import type { RoomRoster } from '../storage/room-store.ts';
 import type { Diagrams } from './diagrams.ts';
@@ -13,6 +12,9 @@ import type { KeptLine } from './chronicle.ts';
 import type { MemberView, ProofView, RoomView, TranscriptLine } from './room-view.ts';
 import { shown, tell } from './transcript.ts';
 import { explainProof } from '../proof/explain.ts';
+import { claimsAgainst, heldSoFar, observedLines, replacementReason, silentFor } from './observed-lines.ts';
+import type { MemberSight, Replacing } from './observations.ts';
+import { stallLines } from './stall.ts';
 
 /** Everything the room view is made of. */
 export interface RoomFacts {
@@ -39,23 +41,45 @@ export interface RoomFacts {
   readonly problem: string | null;
   /** Why the lunch rules refused this member's last refused request, or null. */
   readonly refused: string | null;
+  /** What this tab saw of each member by roster index (observations.ts), read at `now`; absent before the replica runs. */
+  readonly seen?: {
+    readonly now: number;
+    readonly members: readonly MemberSight[];
+    readonly replacing: Replacing | null;
+    /** This member's oldest waiting request: since when, and whether the primary passed anything on since. */
+    readonly ownWaiting: { readonly since: number; readonly passedOn: boolean } | null;
+  };
 }
 
 /** The RoomView of these facts. */
 export function presentRoom(f: RoomFacts): RoomView {
   const { snap, size: n } = f;
   const { claims, lunch, transcript, diagrams } = f.kept;
-  const members: MemberView[] = f.keys.map((id, index) => ({
-    index,
-    id,
-    name: f.names.of(id),
-    fingerprint: f.names.fingerprintOf(id),
-    isMe: id === f.me,
-    connected: id === f.me || f.verified.has(id),
-    primary: snap !== undefined && primaryOf(snap.view, n) === index,
-    provenFaulty: snap?.proven.includes(index) ?? false,
-    claims: claims.get(index) ?? 0,
-  }));
+  const nameAt = (i: number): string => {
+    const id = f.keys[i];
+    return id === undefined ? `member ${i}` : f.names.of(id);
+  };
+  // Observations are by roster index: before the roster is fixed there are none to show.
+  const seen = f.roster && snap ? f.seen : undefined;
+  const replacing = snap?.changing != null ? (seen?.replacing ?? null) : null;
+  const members: MemberView[] = f.keys.map((id, index) => {
+    const connected = id === f.me || f.verified.has(id);
+    const sight = seen?.members[index];
+    return {
+      index,
+      id,
+      name: nameAt(index),
+      fingerprint: f.names.fingerprintOf(id),
+      isMe: id === f.me,
+      connected,
+      primary: snap !== undefined && primaryOf(snap.view, n) === index,
+      provenFaulty: snap?.proven.includes(index) ?? false,
+      claims: claims.get(index) ?? 0,
+      claimedBy: claimsAgainst(sight, nameAt),
+      silentFor: seen ? silentFor(sight, connected, id === f.me, seen.now) : null,
+      observed: seen && sight ? observedLines(sight, { name: nameAt, now: seen.now, replacing }) : [],
+    };
+  });
   const names = (i: number) => members[i]?.name ?? `member ${i}`;
   const decisions = lunch.decisions.map((d) => {
     const p = lunch.proposals.find((x) => x.ref.member === d.proposal.member && x.ref.counter === d.proposal.counter)!;
@@ -91,6 +115,7 @@ export function presentRoom(f: RoomFacts): RoomView {
     malicious: f.malicious,
     pendingOwn: snap?.pendingOwn ?? 0,
     refused: f.refused,
+    stall: seen && snap && f.running ? stallOf(n, snap, members, seen, replacing, names) : [],
     amnesia: snap?.amnesia ?? false,
     problem: f.problem,
     diagrams: diagrams.views(snap?.proven ?? [], names),
@@ -119,6 +144,30 @@ function told(kept: KeptLine, name: (member: number) => string, n: number): Tran
   const line = { at: kept.at, ...tell(kept.story, name, n) };
   toldBefore.set(kept, { names, line });
   return line;
+}
+
+/** The stall lines (stall.ts) of a running room: a member takes part when connected and heard from. */
+function stallOf(
+  n: number, snap: ReplicaSnapshot, members: readonly MemberView[], seen: NonNullable<RoomFacts['seen']>, replacing: Replacing | null,
+  names: (member: number) => string,
+): string[] {
+  const primary = primaryOf(snap.view, n);
+  const me = members.find((m) => m.isMe)?.index ?? -1;
+  const r = replacing;
+  return stallLines({
+    n,
+    q: quorumFor(n).q,
+    members: members.map((m) => ({ name: m.name, online: m.connected && m.silentFor === null })),
+    pendingOwn: snap.pendingOwn,
+    replacing: r && {
+      name: names(r.member),
+      next: names(primaryOf(snap.changing ?? r.view + 1, n)),
+      why: replacementReason(r.reason, names(r.member), heldSoFar(r, seen.members[r.member], seen.now), names),
+    },
+    ownWait: seen.ownWaiting && primary !== me
+      ? { ms: seen.now - seen.ownWaiting.since, primary: names(primary), passedOn: seen.ownWaiting.passedOn }
+      : null,
+  });
 }
 
 /**

@@ -4,6 +4,7 @@ import type { Strategy } from '../core/adversaries.ts';
 import type { Choice, RequestRef } from '../core/lunch.ts';
 import type { NormalCaseKind } from '../core/messages.ts';
 import type { ProofStory } from '../proof/explain.ts';
+import type { ObservedLine } from './observed-lines.ts';
 
 /** One member as the member list shows it. */
 export interface MemberView {
@@ -19,6 +20,18 @@ export interface MemberView {
   readonly provenFaulty: boolean;
   /** Accusations without proof made against this member (shown as claims only). */
   readonly claims: number;
+  /** The claims against it in words, with who made them ("1 unproven claim against (by Chris)"), or null. */
+  readonly claimedBy: string | null;
+  /**
+   * Connected, yet nothing has arrived from it for this long (ms): it is not taking part, whatever
+   * its link says. Null when it is heard from, disconnected, or this tab.
+   */
+  readonly silentFor: number | null;
+  /**
+   * What this tab saw it do over its own link (observed-lines.ts): true here, but proof to
+   * nobody else, unlike `provenFaulty`.
+   */
+  readonly observed: readonly ObservedLine[];
 }
 
 /** A proposal with its votes so far. */
@@ -109,6 +122,8 @@ export interface RoomView {
   readonly pendingOwn: number;
   /** Why the lunch rules refused this member's last refused request, until it asks again; else null. */
   readonly refused: string | null;
+  /** Why nothing moves, in people's terms (stall.ts); empty when nothing is held up. */
+  readonly stall: readonly string[];
   /** This tab lost its records and is recovering: it vouches for nothing until that is safe. */
   readonly amnesia: boolean;
   /** A problem the user should know about (e.g. storage trouble), or null. */

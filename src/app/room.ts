@@ -13,6 +13,7 @@ import { proofFile } from '../proof/proof-file.ts';
 import type { RoomRoster } from '../storage/room-store.ts';
 import { Chronicle, requestIds } from './chronicle.ts';
 import { Names } from './names.ts';
+import { Observations } from './observations.ts';
 import { openReplica } from './open-replica.ts';
 import type { RoomOptions } from './room-options.ts';
 import { presentProof, presentRoom } from './present.ts';
@@ -23,6 +24,8 @@ import { narrateMalice, type Story } from './transcript.ts';
 
 /** How often the replica's clock input ticks. */
 const TICK_MS = 250;
+/** Ticks between refreshes of the screen when nothing else changed: silences and waits are shown counting up. */
+const REFRESH_TICKS = 4;
 
 /** One tab's member of a room: the replica, wired to the mesh, the store and the UI. */
 export class LunchRoom implements RoomIntents {
@@ -32,6 +35,8 @@ export class LunchRoom implements RoomIntents {
   private malicious: { enabled: boolean; strategy: Strategy } = { enabled: false, strategy: 'equivocate' };
   private readonly names: Names;
   private readonly chronicle: Chronicle;
+  /** What this tab saw each member do over its link; from when the replica starts. */
+  private observations: Observations | null = null;
   private chain: Promise<void> = Promise.resolve();
   private timer: ReturnType<typeof setInterval> | undefined;
   private problem: string | null = null;
@@ -139,19 +144,24 @@ export class LunchRoom implements RoomIntents {
 
   /** What the UI shows now. */
   view(): RoomView {
+    const snap = this.replica?.snapshot();
+    const seen = this.observations;
     return presentRoom({
       size: this.o.size,
       keys: this.roster?.keys ?? [this.o.me.id, ...this.o.peers.verified()].sort(),
       me: this.o.me.id,
       roster: this.roster,
       running: this.replica !== null,
-      snap: this.replica?.snapshot(),
+      snap,
       verified: new Set(this.o.peers.verified()),
       names: this.names,
       kept: this.chronicle,
       malicious: this.malicious,
       problem: this.problem,
       refused: this.chronicle.refused?.reason ?? null,
+      seen: seen && snap
+        ? { now: this.now(), members: seen.members(), replacing: seen.replacement(), ownWaiting: seen.ownWaiting(snap.view) }
+        : undefined,
     });
   }
 
@@ -181,14 +191,18 @@ export class LunchRoom implements RoomIntents {
     this.replica = opened.replica;
     this.problem = opened.problem ?? this.problem;
     if (opened.restored !== null) this.say({ kind: 'restored', records: opened.restored });
+    this.observations = new Observations(this.o.size, this.roster.me, this.now());
     this.wrap();
     // What the restore re-executes happened before the reload, at times the records do not keep.
     this.apply(opened.effects, true);
     // Restoring executes this member's history again; a refusal the user saw before the reload is
     // old news, not an answer to anything asked from this page.
     this.chain = this.chain.then(() => void (this.chronicle.refused = null));
+    let ticks = 0;
     this.timer = setInterval(() => {
-      if (this.node && !this.stopped) this.apply(this.node.tick(this.now()));
+      if (!this.node || this.stopped) return;
+      this.apply(this.node.tick(this.now()));
+      if (++ticks % REFRESH_TICKS === 0) this.o.onChange();
     }, TICK_MS);
     this.o.onChange();
   }
@@ -217,6 +231,9 @@ export class LunchRoom implements RoomIntents {
    */
   private apply(effects: Effect[], restored = false): void {
     if (effects.length === 0) return;
+    // Observed when they happen, not when earlier writes let them through.
+    const at = this.now();
+    for (const e of effects) this.observations?.effect(e, at);
     this.chain = this.chain.then(async () => {
       let changed = false;
       for (const { records, then } of writeThenSend(effects)) {

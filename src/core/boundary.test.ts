@@ -46,6 +46,17 @@ describe('a replica at its boundary', () => {
     expect(c.evidence(0)).toEqual([]);
   });
 
+  it('says whose signed message a link delivered, so a replay of another member\'s message is told from its own', () => {
+    const c = new Cluster(4, { real: false });
+    const status = signBody(c.suite, c.members[2]!.secretKey, { t: 'status', room: c.roster.room, from: 2, view: 0, executed: 0 } as const);
+    const bytes = encodeWire({ k: 'status', status });
+    // The same signed status, from its author and passed on by member 3: taken in both times.
+    expect(c.nodes[0]!.step(2, bytes)).toContainEqual(expect.objectContaining({ kind: 'received', from: 2, signer: 2, dropped: null }));
+    expect(c.nodes[0]!.step(3, bytes)).toContainEqual(expect.objectContaining({ kind: 'received', from: 3, signer: 2, dropped: null }));
+    // A message that carries only others' signatures speaks for nobody.
+    expect(c.nodes[0]!.step(3, encodeWire({ k: 'fetch', seq: 1 }))).toContainEqual(expect.objectContaining({ kind: 'received', from: 3, signer: null }));
+  });
+
   it('refuses a message signed for another room', () => {
     const a = makeRoster(4, true, 'room-a');
     const replicaB = new Replica({ roster: { ...a.roster, room: 'room-b' }, me: 0, secretKey: a.members[0]!.secretKey, suite: a.suite });

@@ -62,9 +62,11 @@ export type Effect =
   /**
    * A message from `from` was taken in (`dropped` null) or refused, with the reason (the first one,
    * when taking it apart refused several parts). `type` is `garbage` for bytes that were no
-   * message at all; `at` says which view, sequence number or request it concerns.
+   * message at all; `at` says which view, sequence number or request it concerns. `signer` is the
+   * member its own signed part names (messages.ts, signerOf), null when it names none: when that
+   * is not `from`, the link's peer passed on someone else's message. Absent from older drivers.
    */
-  | { kind: 'received'; from: number; type: WireKind | 'garbage'; at: Coordinates; dropped: string | null };
+  | { kind: 'received'; from: number; type: WireKind | 'garbage'; at: Coordinates; dropped: string | null; signer?: number | null };
 
 /** One write of write-ahead records, and the effects that wait for it. */
 export interface WriteThen {

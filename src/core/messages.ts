@@ -221,6 +221,36 @@ export function coordinatesOf(m: Wire | null): Coordinates {
   }
 }
 
+/**
+ * The member a message speaks for: the author its own signed part names (a prepare's, not the
+ * pre-prepare header it carries), or null for messages that only carry others' signatures or
+ * none. Read before any signature is checked, so it is a claim, not a fact, until one is.
+ */
+export function signerOf(m: Wire): number | null {
+  switch (m.k) {
+    case 'request':
+      return m.req.body.from;
+    case 'pre-prepare':
+      return m.pp.body.from;
+    case 'prepare':
+      return m.prepare.body.from;
+    case 'commit':
+      return m.commit.body.from;
+    case 'status':
+      return m.status.body.from;
+    case 'checkpoint':
+      return m.checkpoint.body.from;
+    case 'view-change':
+      return m.vc.body.from;
+    case 'new-view':
+      return m.nv.body.from;
+    case 'accuse':
+      return m.accuse.body.from;
+    default:
+      return null;
+  }
+}
+
 /** Any request of this kind is a lunch intent, not one of the protocol's own requests. */
 export function isLunchOp(op: RequestOp): op is LunchOp {
   return op.kind !== 'recover' && op.kind !== 'advance';

@@ -25,7 +25,7 @@ import {
   applyLunch, decodeLunchState, encodeLunchState, initialLunch, LunchOpSchema, type LunchEvent, type LunchOp, type LunchState,
 } from './lunch.ts';
 import {
-  RECOVERY_NONCE_BYTES, batchBytes, batchDigest, bodyBytes, checkProof, coordinatesOf, decodeWire, encodeWire, isLunchOp, signBody, slotKey, verifySigned,
+  RECOVERY_NONCE_BYTES, batchBytes, batchDigest, bodyBytes, checkProof, coordinatesOf, decodeWire, encodeWire, isLunchOp, signBody, signerOf, slotKey, verifySigned,
   type AnyBody, type CheckpointBody, type CommitBody, type CommitCert, type NewViewBody, type PreparedCert, type PrePrepareBody,
   type PrepareBody, type Proof, type RequestBody, type RequestOp, type Roster, type Signed, type ViewChangeBody, type Wire,
 } from './messages.ts';
@@ -330,7 +330,7 @@ export class Replica implements ReplicaLike {
       // Refused at admission: a request larger than any honest one would crowd batches.
       if (m.k === 'request' && bytes.length > MAX_REQUEST_BYTES) this.drop(from, 'request-too-large');
       else this.receive(from, m);
-      this.out.push({ kind: 'received', from, type: m.k, at: coordinatesOf(m), dropped: this.dropped });
+      this.out.push({ kind: 'received', from, type: m.k, at: coordinatesOf(m), dropped: this.dropped, signer: signerOf(m) });
     });
   }
 
