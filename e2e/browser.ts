@@ -36,7 +36,9 @@ export function chromiumForTests(): string | undefined {
 // package.json: 1.65 asks Firefox ESR 153 for a BiDi command it does not know
 // (`emulation.setMediaFeaturesOverride`) on every new page.
 
+/** Names a Firefox to use instead of Debian's, for machines where it lives elsewhere. */
 export const FIREFOX_ENV = 'BYZANTINE_LUNCH_FIREFOX';
+/** Where Debian's firefox-esr package puts it: the one run.ts and .ci/run install. */
 export const DEBIAN_FIREFOX = '/usr/bin/firefox-esr';
 /** Set by run.ts when it found no Firefox and could not install one: why the mixed test skips. */
 export const FIREFOX_MISSING_ENV = 'BYZANTINE_LUNCH_FIREFOX_MISSING';
