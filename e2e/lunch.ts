@@ -13,6 +13,13 @@ export function members(page: Page) {
 export async function openLunchRoom(context: BrowserContext, label: string, size = 4): Promise<{ tabs: Page[]; url: string }> {
   const url = roomUrl(uniqueRoom(label), size === 4 ? undefined : size);
   const tabs = await openTabs(context, url, size);
+  await expectOneRoster(tabs);
+  return { tabs, url };
+}
+
+/** Waits until every tab has fixed a roster of all of them, and the same one. */
+export async function expectOneRoster(tabs: Page[]): Promise<void> {
+  const size = tabs.length;
   const prints: string[] = [];
   for (const tab of tabs) {
     await expect(members(tab)).toHaveCount(size, { timeout: 30_000 });
@@ -21,7 +28,6 @@ export async function openLunchRoom(context: BrowserContext, label: string, size
     prints.push((await fp.textContent())!);
   }
   expect(new Set(prints).size).toBe(1);
-  return { tabs, url };
 }
 
 /** This tab's own member index, from its Members list. */

@@ -126,6 +126,8 @@ export function browserIdentityEnv(): IdentityEnv {
     );
   }
   const locks = g.navigator?.locks;
+  // No fallback on purpose: without a lock two tabs could claim one key, and the member would
+  // then sign conflicting messages and be proven faulty through no fault of the person.
   if (!locks || typeof locks.request !== 'function') {
     throw new IdentityError(
       'locks-unavailable',

@@ -8,6 +8,9 @@
 // Durability contract (protocol.md, "Durability"): `appendRecords` writes in one transaction with
 // `durability: 'strict'` and resolves only after the transaction completed, so the caller may send
 // what the records cover once it resolves, and a record whose write failed was never sent.
+// A browser that does not know the hint ignores it (an unknown member of an options dictionary)
+// and commits with its default durability: the record then survives a crashed or reloaded tab,
+// which is what the contract is for, though perhaps not a power cut right after the commit.
 //
 // Deciding that records were lost is the caller's job: a stored roster with no (or corrupt)
 // records means the member must restore with `lost: true`.
