@@ -202,6 +202,8 @@ test('identity export and import: a tab whose storage was cleared comes back as 
     await expect(page.getByRole('alert')).toContainText('This room is full');
     await expect(page.getByTestId('my-fingerprint')).toHaveCount(0);
     await page.getByLabel('Import identity').setInputFiles(file);
+    // Import asks before it takes over the seat.
+    await page.getByRole('form', { name: 'Confirm the import' }).getByRole('button', { name: /^Take over as / }).click();
     await expect(page.getByTestId('my-fingerprint')).toHaveText(fingerprint!, { timeout: 30_000 });
     await expect(page.getByTestId('roster-fingerprint')).toHaveText(roster!, { timeout: 30_000 });
     await expectDecision(page, 'Soup Kitchen');
