@@ -152,6 +152,17 @@ describe('a view change under way', () => {
     kind: 'received', from, type, at: { view, seq: view === null ? null : 1, request: null, digest: null }, dropped: null, signer,
   });
 
+  it('does not call an honest primary slow for a request a liar sent to the backups only', () => {
+    // Chris (3) signs a request and sends it to Rich (2) alone; Rich passes it to the primary at
+    // its next retransmission, 1.7 s later, and the primary orders it at once.
+    const o = new Observations(4, 2, 0);
+    const request: Effect = { kind: 'received', from: 3, type: 'request', at: { view: null, seq: null, request: '3:1', digest: null }, dropped: null, signer: 3 };
+    o.effect(request, 350);
+    o.effect(received(0, 'pre-prepare', 0), 2050);
+    o.effect({ kind: 'executed', seq: 1, view: 0, requests: [{ member: 3, counter: 1, op: { kind: 'new-round' } }], events: [] }, 2060);
+    expect(observedLines(o.members()[0]!, { name, now: 2100, replacing: null }).map((l) => l.kind)).not.toContain('slow');
+  });
+
   it('blames a silent primary and says for how long, live', () => {
     const o = new Observations(4, 1, 0);
     o.effect(received(0, 'status', 0), 1000);

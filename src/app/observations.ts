@@ -12,8 +12,13 @@ import { primaryOf } from '../core/quorum.ts';
 export const SILENT_AFTER_MS = 5000;
 /** A view change blames a primary's silence when nothing came from it for this long (two heartbeats). */
 export const PRIMARY_QUIET_MS = 3000;
-/** A primary that passes a request on this long after this tab saw it is called slow; an honest one takes milliseconds. */
-export const SLOW_HOLD_MS = 1500;
+/**
+ * A primary that passes a request on this long after this tab saw it is called slow; an honest
+ * one takes milliseconds. Not less: a liar can send its request to the backups only, and they pass
+ * it to the primary at their next retransmission, up to two one-second intervals later, which must
+ * not count against an honest primary.
+ */
+export const SLOW_HOLD_MS = 2500;
 /** Requests and pre-prepares whose arrival times are kept, oldest dropped first. */
 export const TIMES_KEPT = 64;
 

@@ -240,7 +240,8 @@ export class Session {
       name: this.room?.view().members.find((m) => m.id === file.id)?.name ?? file.name,
       fingerprint: fingerprint(file.publicKey),
       isMe: me?.id === file.id,
-      current: seated ? me.name : null,
+      // The room's agreed name for this tab's member: the stored one is only the first default.
+      current: seated ? (this.room?.view().members.find((m) => m.isMe)?.name ?? me.name) : null,
       openElsewhere: this.mesh?.verifiedPeers().includes(file.id) ?? false,
       passphraseUnused: !file.sealed && typeof passphrase === 'string' && passphrase !== '',
       take: async () => {

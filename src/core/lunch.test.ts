@@ -18,7 +18,7 @@ import {
   type RequestRef,
 } from './lunch.ts';
 import { quorumFor } from './quorum.ts';
-import { encode } from 'cborg';
+import { decode, encode } from 'cborg';
 
 /** Drives a state through requests, numbering each member's requests like the log would. */
 class Script {
@@ -270,6 +270,24 @@ describe('names', () => {
     const ten = initialLunch(10).names;
     expect(ten).toHaveLength(10);
     for (const [i, a] of ten.entries()) for (const b of ten.slice(i + 1)) expect(sameName(a, b)).toBe(false);
+  });
+
+  it('refuse invisible and direction-changing characters, which would let one name pass for another', () => {
+    for (const name of ['Rich\u200b', 'Rich\u3164', 'Rich\u2800', '\u202eRich', 'Ri\u00adch', 'Rich\ufe0f', '\ufeffBob', 'Bo\ufeffb', 'Rich\u200d', '\u200cRich']) {
+      expect(nameProblem(name), JSON.stringify(name)).not.toBeNull();
+      const s = new Script(4);
+      s.run(1, { kind: 'name', name });
+      expect(s.events[0]?.kind).toBe('ignored');
+      expect(s.state.names[1]).toBe('Bryan');
+    }
+    expect(nameProblem('Zoë 🍕')).toBeNull();
+  });
+
+  it('and places refuse a byte-order mark: CBOR drops one at the start of a string, so the signed request would verify nowhere', () => {
+    // Why: a request is verified by encoding what was decoded, and this is what decoding gives.
+    expect(decode(encode('\ufeffBob'))).toBe('Bob');
+    expect(v.safeParse(LunchOpSchema, { kind: 'propose', place: '\ufeffSushi', time: '12:00' }).success).toBe(false);
+    expect(v.safeParse(LunchOpSchema, { kind: 'name', name: '\ufeffBob' }).success).toBe(false);
   });
 
   it('change by an ordered op, trimmed, and the change is told', () => {

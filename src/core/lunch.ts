@@ -87,9 +87,11 @@ export { MAX_PLACE_LENGTH };
 // Code points, not graphemes: grapheme segmentation depends on the engine's Unicode tables, and
 // replicas running different browsers must never disagree on whether an op is valid.
 // Lone surrogates are rejected because CBOR (UTF-8) cannot carry them faithfully.
+// U+FEFF is refused anywhere: CBOR's text decoding drops it at the start of a string, so a
+// request carrying one would not verify at any receiver, and its honest sender would stall.
 const placeProblem = (place: string): string | null => {
   if (place.length > MAX_PLACE_UNITS) return `place is longer than ${MAX_PLACE_UNITS} characters, spaces included`;
-  if (/[\p{Cc}\p{Cs}]/u.test(place)) return 'place contains a control character or lone surrogate';
+  if (/[\p{Cc}\p{Cs}\ufeff]/u.test(place)) return 'place contains a control character, a byte-order mark or a lone surrogate';
   const length = [...place.trim()].length;
   if (length < 1 || length > MAX_PLACE_LENGTH) return `place must be 1..${MAX_PLACE_LENGTH} characters after trimming`;
   return null;
@@ -101,6 +103,13 @@ export { MAX_NAME_LENGTH };
 // Trimming by an explicit list rather than String.prototype.trim: what counts as white space has
 // changed between Unicode versions (U+180E), and replicas on different engines must agree on it.
 const EDGE_SPACE = /^[ \u00a0\u1680\u2000-\u200a\u202f\u205f\u3000\ufeff]+|[ \u00a0\u1680\u2000-\u200a\u202f\u205f\u3000\ufeff]+$/g;
+// Characters that show as nothing (or reorder what follows): with them "Rich\u200b" or
+// "Rich\u3164" would pass for Rich, and U+202E would turn the rest of a transcript line around.
+// An explicit list, like EDGE_SPACE, so every engine agrees; U+FEFF also breaks signing (above).
+const INVISIBLE = /[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b\u200e\u200f\u202a-\u202e\u2060-\u206f\u2800\u3164\ufe00-\ufe0f\ufeff\uffa0\ufff9-\ufffb]/u;
+// Joiners hold emoji sequences (👩‍🍳) and some scripts together, so they may stand between two
+// non-ASCII characters; next to ASCII or at an end they only hide.
+const LONE_JOINER = /(?:^|[\u0000-\u007f])[\u200c\u200d]|[\u200c\u200d](?:$|[\u0000-\u007f])/u;
 /** A name as the room keeps it: without spaces at either end. */
 export const trimName = (name: string): string => name.replace(EDGE_SPACE, '');
 
@@ -111,6 +120,7 @@ export const trimName = (name: string): string => name.replace(EDGE_SPACE, '');
 export function nameProblem(name: string): string | null {
   if (name.length > MAX_NAME_UNITS) return `a name is at most ${MAX_NAME_UNITS} characters, spaces included`;
   if (/[\p{Cc}\p{Cs}\u2028\u2029]/u.test(name)) return 'a name cannot contain line breaks or control characters';
+  if (INVISIBLE.test(name) || LONE_JOINER.test(name)) return 'a name cannot contain invisible or direction-changing characters';
   const length = [...trimName(name)].length;
   if (length < 1) return 'a name cannot be empty';
   if (length > MAX_NAME_LENGTH) return `a name is at most ${MAX_NAME_LENGTH} characters (this one has ${length})`;
