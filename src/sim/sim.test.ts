@@ -553,7 +553,8 @@ describe('durability: crashes, restarts and wiped records', () => {
         expect(r.stats.viewChanges).toBeGreaterThanOrEqual(1);
       }
     }
-  });
+    // Twelve heavy schedules: 12-18 s alone, more beside the seeded batch.
+  }, 120_000);
 });
 
 describe('long partitions and lying responders', () => {
