@@ -205,10 +205,21 @@ export class Session {
 
   /** This member's identity as a file to keep: a member whose key is lost is faulty for good. */
   exportIdentity(): { fileName: string; text: string } | null {
+    const exportable = this.exportable();
+    if (!exportable) return null;
+    return { fileName: identityFileName(exportable), text: exportIdentity(exportable, Date.now()) };
+  }
+
+  /**
+   * What an identity file holds: the key, and the name the room agreed for this member when it
+   * sits in one (the stored name is only the browser's first default), so that an import in
+   * another browser names the member as its coworkers know it.
+   */
+  private exportable(): { id: string; secretKey: Uint8Array; publicKey: Uint8Array; name: string } | null {
     const id = this.identity;
     if (!id) return null;
-    const exportable = { id: id.id, secretKey: id.secretKey, publicKey: id.publicKey, name: id.name };
-    return { fileName: identityFileName(exportable), text: exportIdentity(exportable, Date.now()) };
+    const agreed = this.room?.view().members.find((m) => m.isMe)?.name;
+    return { id: id.id, secretKey: id.secretKey, publicKey: id.publicKey, name: agreed ?? id.name };
   }
 
   /**
@@ -216,9 +227,8 @@ export class Session {
    * copy left in a downloads folder or a chat is of no use without it.
    */
   async exportSealedIdentity(passphrase: string): Promise<{ fileName: string; text: string } | null> {
-    const id = this.identity;
-    if (!id) return null;
-    const exportable = { id: id.id, secretKey: id.secretKey, publicKey: id.publicKey, name: id.name };
+    const exportable = this.exportable();
+    if (!exportable) return null;
     return { fileName: identityFileName(exportable), text: await exportSealedIdentity(exportable, Date.now(), passphrase) };
   }
 
