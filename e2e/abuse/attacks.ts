@@ -259,6 +259,9 @@ function rawHttp(base: string, request: string, localAddress: string, timeoutMs:
 const get = (range?: string) =>
   `GET / HTTP/1.1\r\nHost: abuse.invalid\r\n${range ? `Range: ${range}\r\n` : ''}Connection: close\r\n\r\n`;
 
+/** How long one bad-Range answer may take before it counts as left open. */
+const LEFT_OPEN_MS = 5_000;
+
 /** Requests with broken and edge-case Range headers: each must get a complete, correct answer. */
 export const badRanges: Attack = {
   id: 'bad-ranges',
@@ -283,13 +286,15 @@ export const badRanges: Attack = {
       }
     }
     // Waves of bad ranges for the whole attack, so the bystanders are measured under it throughout.
+    // Each answer gets a fixed grace, not what is left of the attack: on a loaded 2-core machine
+    // 500 answers at once can take over a second, and slow is not the same as left open.
     const started = Date.now();
     let sent = 0;
     let open = 0;
     let refused = 0;
     do {
       const wave = await Promise.all(Array.from({ length: BAD_RANGE_REQUESTS }, () =>
-        rawHttp(ctx.base, get('bytes=5-1'), ctx.address, Math.max(1_000, ctx.durationMs - (Date.now() - started)))));
+        rawHttp(ctx.base, get('bytes=5-1'), ctx.address, LEFT_OPEN_MS)));
       sent += wave.length;
       open += wave.filter((r) => !r.ended && !r.refused).length;
       refused += wave.filter((r) => r.refused).length;
@@ -302,7 +307,7 @@ export const badRanges: Attack = {
         {
           name: 'a bad Range never leaves a response open',
           pass: open === 0,
-          detail: open ? `${open} of ${sent} bytes=5-1 responses were left open (waited up to ${secs} s)` : `none of ${sent} left open`,
+          detail: open ? `${open} of ${sent} bytes=5-1 responses were left open (each waited ${LEFT_OPEN_MS / 1000} s)` : `none of ${sent} left open`,
         },
       ],
     };
