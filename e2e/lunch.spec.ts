@@ -17,7 +17,7 @@ test('happy path: one proposes, three join, all four show the same decision', as
   }
   // A decided round is final: a later vote is refused and changes nothing.
   await vote(tabs[3]!, 'Thai Palace', 'Decline');
-  await expect(tabs[3]!.getByTestId('refused')).toContainText('round 0 is final');
+  await expect(tabs[3]!.getByTestId('refused')).toContainText('round 1 is final');
   for (const tab of tabs) await expect(proposal(tab, 'Thai Palace')).toContainText('0 decline');
   for (const tab of tabs) await expectDecision(tab, 'Thai Palace', 5_000);
   await expect(tabs[0]!.getByRole('region', { name: 'Transcript' })).toContainText('How about Thai Palace at 12:30?');

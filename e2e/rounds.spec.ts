@@ -82,7 +82,7 @@ test('one member asking for a new round while a proposal is open starts none; 2f
   }
   // Still the same round, and its proposal is still open.
   for (const tab of tabs) {
-    await expect(lunchHeading(tab)).toHaveText('Lunch · round 0');
+    await expect(lunchHeading(tab)).toHaveText('Lunch · round 1');
     await expect(proposal(tab, 'Pizza Place')).toHaveAttribute('data-state', 'open');
   }
 
@@ -90,7 +90,7 @@ test('one member asking for a new round while a proposal is open starts none; 2f
   await expect(decision(b).getByRole('button', { name: 'Ask for a new round (2 of 3 asked)' })).toBeVisible({ timeout: DECISION_BOUND_MS });
   await decision(b).getByRole('button', { name: /^Ask for a new round/ }).click();
   for (const tab of tabs) {
-    await expect(lunchHeading(tab)).toHaveText('Lunch · round 1', { timeout: DECISION_BOUND_MS });
+    await expect(lunchHeading(tab)).toHaveText('Lunch · round 2', { timeout: DECISION_BOUND_MS });
     await expect(tab.getByRole('list', { name: 'Proposals' })).not.toContainText('Pizza Place');
     await expect(decision(tab).getByRole('button', { name: 'Ask for a new round (0 of 3 asked)' })).toBeVisible();
   }
@@ -122,7 +122,7 @@ test('the decision is final: the proposer is going, a later Decline changes noth
 
   // A going member declines after the decision: refused in its tab, and no card changes.
   await vote(x, 'Taco Truck', 'Decline');
-  await expect(x.getByTestId('refused')).toHaveText('Lunch is decided — round 0 is final, so votes no longer change it.');
+  await expect(x.getByTestId('refused')).toHaveText('Lunch is decided — round 1 is final, so votes no longer change it.');
   // A proposal after the decision is refused before it is sent.
   await propose(late, 'Sushi Bar', '12:30');
   await expect(late.getByRole('alert').filter({ hasText: 'Lunch is decided' })).toHaveText('Lunch is decided — start a new round to propose');

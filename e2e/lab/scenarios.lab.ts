@@ -75,7 +75,7 @@ test("the primary's uplink is cut: view change and decision; healed, it rejoins 
   // And the room still decides with all four, the healed member proposing in a new round.
   await expect(verified(primary)).toHaveCount(3, { timeout: 90_000 });
   await primary.getByRole('button', { name: 'Start a new round' }).click();
-  for (const page of pages) await expect(page.getByRole('heading', { name: 'Lunch · round 1' })).toBeVisible();
+  for (const page of pages) await expect(page.getByRole('heading', { name: 'Lunch · round 2' })).toBeVisible();
   await decideWith([primary, ...backups.slice(0, 2)], pages, 'Soup Kitchen', '13:15');
 });
 

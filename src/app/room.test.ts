@@ -188,7 +188,7 @@ describe('LunchRoom durability', () => {
       const v = net.member(i).view();
       expect(v.decision).toMatchObject({ going: ['James', 'Bryan', 'Rich'], declined: ['Chris'] });
     }
-    expect(net.member(0).view().refused).toBe('round 0 is already decided');
+    expect(net.member(0).view().refused).toBe('round 1 is already decided');
   });
 
   it('writes a run of records in one call, and sends what follows only once it is durable', async () => {

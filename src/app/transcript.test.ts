@@ -79,7 +79,7 @@ describe('requests, vouching, confirming and the decision', () => {
     expect(stories.map((s) => s.kind)).toEqual(['voted', 'voted', 'voted', 'vouched', 'confirmed', 'decided']);
     expect(shown(stories[3]!)).toBe(false);
     expect(say(stories[5]!).kind).toBe('decision');
-    expect(say(stories[5]!).technical).toBe('seq 5: proposal 2:1 reached 3 joins; round 0 is decided (joined: 0, 1, 2).');
+    expect(say(stories[5]!).technical).toBe('seq 5: proposal 2:1 reached 3 joins; round 1 is decided (joined: 0, 1, 2).');
     const declined = applyLunch(lunch, 3, { member: 3, counter: 2 }, { kind: 'vote', proposal: ref, choice: 'decline' });
     expect(texts(narrateExecution(
       {
@@ -88,7 +88,7 @@ describe('requests, vouching, confirming and the decision', () => {
       },
       { vouched: [], confirmed: [] },
       declined.state,
-    ))).toEqual(['Di’s request changes nothing: round 0 is already decided.']);
+    ))).toEqual(['Di’s request changes nothing: round 1 is already decided.']);
   });
 
   it('tells an ask for a new round with how many asked, and the ask that completes the quorum as the new round', () => {
@@ -104,12 +104,12 @@ describe('requests, vouching, confirming and the decision', () => {
       lunch,
     );
     expect(texts(stories)).toEqual([
-      'Ann: “Can we start over?” 1 of 3 have asked to leave round 0.',
-      'Bo: “Can we start over?” 2 of 3 have asked to leave round 0.',
-      'Di: “Can we start over?” 3 of 3 have asked to leave round 0.',
-      'Di: “Let us choose lunch again.” Round 1 begins.',
+      'Ann: “Can we start over?” 1 of 3 have asked to leave round 1.',
+      'Bo: “Can we start over?” 2 of 3 have asked to leave round 1.',
+      'Di: “Can we start over?” 3 of 3 have asked to leave round 1.',
+      'Di: “Let us choose lunch again.” Round 2 begins.',
     ]);
-    expect(say(stories[0]!).technical).toBe('seq 8, view 0: executed request 0:2 from Ann (member 0): new-round asked in round 0 by Ann (member 0) (3 needed).');
+    expect(say(stories[0]!).technical).toBe('seq 8, view 0: executed request 0:2 from Ann (member 0): new-round asked in round 1 by Ann (member 0) (3 needed).');
   });
 
   it('tells a rename in the old name’s voice', () => {
@@ -123,7 +123,7 @@ describe('requests, vouching, confirming and the decision', () => {
   });
 
   it('tells a new round by the number the heading shows, a request that changed nothing with its reason, and a recovery request', () => {
-    const decided = { ...proposed.state, decisions: [{ round: 0, proposal: { member: 2, counter: 1 }, joined: [0, 1, 2] }] };
+    const decided = { ...proposed.state, decisions: [{ round: 1, proposal: { member: 2, counter: 1 }, joined: [0, 1, 2] }] };
     const late = applyLunch(decided, 3, { member: 3, counter: 4 }, { kind: 'propose', place: 'Sushi', time: '13:00' });
     const next = applyLunch(decided, 1, { member: 1, counter: 3 }, { kind: 'new-round' });
     const stories = narrateExecution(
@@ -139,7 +139,7 @@ describe('requests, vouching, confirming and the decision', () => {
       next.state,
     );
     expect(texts(stories)).toEqual([
-      'Di’s request changes nothing: round 0 is already decided; start a new round to propose.',
+      'Di’s request changes nothing: round 1 is already decided; start a new round to propose.',
       'Cy: “I lost my records. Agree on where I stand, and until then I vouch for nothing.”',
       `Bo: “Let us choose lunch again.” Round ${next.state.round} begins.`,
     ]);
@@ -317,7 +317,7 @@ describe('the transcript in a room', () => {
     await world.settle();
     for (const r of world.rooms) {
       const view = r.view();
-      expect(view.round).toBe(1);
+      expect(view.round).toBe(2);
       const said = view.transcript.map((l) => l.text).filter((t) => /round \d/i.test(t));
       expect(said).toHaveLength(1);
       expect([...said[0]!.matchAll(/round (\d+)/gi)].map((m) => Number(m[1]))).toEqual([view.round]);

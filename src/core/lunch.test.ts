@@ -60,7 +60,7 @@ const ignoredReason = (events: LunchEvent[]): string => {
 describe('initialLunch', () => {
   it('accepts n = 3f+1 >= 4 only', () => {
     for (const n of [4, 7, 10]) {
-      expect(initialLunch(n)).toEqual({ n, names: SEAT_NAMES.slice(0, n), round: 0, asked: [], proposals: [], decisions: [] });
+      expect(initialLunch(n)).toEqual({ n, names: SEAT_NAMES.slice(0, n), round: 1, asked: [], proposals: [], decisions: [] });
     }
     for (const n of [0, 1, 3, 5, 6, 8, 4.5, NaN, -2]) expect(() => initialLunch(n)).toThrow(RangeError);
   });
@@ -70,7 +70,7 @@ describe('applyLunch', () => {
   it('reaches a decision with n = 4 once 3 members join', () => {
     const s = new Script(4);
     const p = s.propose(0, '  Pho Saigon ', '12:30');
-    expect(s.events).toEqual([{ kind: 'proposed', ref: p, round: 0, place: 'Pho Saigon', time: '12:30' }]);
+    expect(s.events).toEqual([{ kind: 'proposed', ref: p, round: 1, place: 'Pho Saigon', time: '12:30' }]);
     s.vote(0, p);
     s.vote(1, p, 'decline');
     s.vote(2, p);
@@ -78,9 +78,9 @@ describe('applyLunch', () => {
     expect(tally(s.state, p)).toEqual({ join: 2, decline: 1 });
     expect(s.vote(3, p)).toEqual([
       { kind: 'voted', member: 3, proposal: p, choice: 'join', changed: true },
-      { kind: 'decided', round: 0, proposal: p, place: 'Pho Saigon', time: '12:30', joined: [0, 2, 3] },
+      { kind: 'decided', round: 1, proposal: p, place: 'Pho Saigon', time: '12:30', joined: [0, 2, 3] },
     ]);
-    expect(currentDecision(s.state)).toEqual({ round: 0, proposal: p, joined: [0, 2, 3] });
+    expect(currentDecision(s.state)).toEqual({ round: 1, proposal: p, joined: [0, 2, 3] });
   });
 
   it('keeps the first proposal to reach q even if another reaches q later', () => {
@@ -92,7 +92,7 @@ describe('applyLunch', () => {
     expect(tally(s.state, b).join).toBe(2);
     s.vote(2, a);
     expect(s.kinds()).toEqual(['voted', 'decided']);
-    expect(s.state.decisions).toEqual([{ round: 0, proposal: a, joined: [0, 1, 2] }]);
+    expect(s.state.decisions).toEqual([{ round: 1, proposal: a, joined: [0, 1, 2] }]);
   });
 
   it('takes no vote in a decided round: the decision and the votes it was made of stay as they were', () => {
@@ -104,7 +104,7 @@ describe('applyLunch', () => {
     // A going member declines, a member who was not going joins, someone joins another place.
     for (const [m, ref, choice] of [[1, p, 'decline'], [3, p, 'join'], [1, other, 'join'], [2, other, 'join']] as const) {
       const ref2 = s.run(m, { kind: 'vote', proposal: ref, choice });
-      expect(s.events).toEqual([{ kind: 'ignored', reason: 'round 0 is already decided', request: ref2 }]);
+      expect(s.events).toEqual([{ kind: 'ignored', reason: 'round 1 is already decided', request: ref2 }]);
       expect(s.state).toBe(decided);
     }
     expect(currentDecision(s.state)?.joined).toEqual([0, 1, 2]);
@@ -112,7 +112,7 @@ describe('applyLunch', () => {
     expect(tally(s.state, other)).toEqual({ join: 1, decline: 0 });
     // Still final once the room has moved on.
     s.run(3, { kind: 'new-round' });
-    expect(ignoredReason(s.vote(1, p, 'decline'))).toBe('round 0 is already decided');
+    expect(ignoredReason(s.vote(1, p, 'decline'))).toBe('round 1 is already decided');
   });
 
   it('counts the proposer as going: proposing is joining', () => {
@@ -121,7 +121,7 @@ describe('applyLunch', () => {
     expect(s.state.proposals[0]?.votes).toEqual([null, null, 'join', null]);
     expect(tally(s.state, p)).toEqual({ join: 1, decline: 0 });
     s.vote(0, p);
-    expect(s.vote(3, p)).toContainEqual({ kind: 'decided', round: 0, proposal: p, place: 'Ramen', time: '12:30', joined: [0, 2, 3] });
+    expect(s.vote(3, p)).toContainEqual({ kind: 'decided', round: 1, proposal: p, place: 'Ramen', time: '12:30', joined: [0, 2, 3] });
     // The proposer's own Join is no change; a proposer may still back out before the decision.
     const t = new Script(4);
     const q = t.propose(1);
@@ -135,7 +135,7 @@ describe('applyLunch', () => {
     const old = s.propose(0);
     expect(ignoredReason(s.vote(1, { member: 3, counter: 9 }))).toMatch(/unknown proposal/);
     for (const m of [2, 0, 1]) s.run(m, { kind: 'new-round' });
-    expect(s.events).toEqual([{ kind: 'asked', member: 1, round: 0, asked: [0, 1, 2] }, { kind: 'round-started', round: 1 }]);
+    expect(s.events).toEqual([{ kind: 'asked', member: 1, round: 1, asked: [0, 1, 2] }, { kind: 'round-started', round: 2 }]);
     const before = s.state;
     expect(ignoredReason(s.vote(1, old))).toMatch(/earlier round/);
     expect(s.state).toBe(before);
@@ -146,16 +146,16 @@ describe('applyLunch', () => {
     const p = s.propose(0);
     for (const m of [1, 2, 3]) s.vote(m, p);
     s.propose(1, 'Too late');
-    expect(ignoredReason(s.events)).toBe('round 0 is already decided; start a new round to propose');
+    expect(ignoredReason(s.events)).toBe('round 1 is already decided; start a new round to propose');
     expect(s.state.proposals).toHaveLength(1);
 
     s.run(3, { kind: 'new-round' });
     expect(currentDecision(s.state)).toBeNull();
     const q = s.propose(1, 'Curry', '13:05');
-    expect(s.state.proposals.map((x) => x.round)).toEqual([0, 1]);
+    expect(s.state.proposals.map((x) => x.round)).toEqual([1, 2]);
     s.vote(3, q);
-    expect(s.vote(0, q)).toContainEqual({ kind: 'decided', round: 1, proposal: q, place: 'Curry', time: '13:05', joined: [0, 1, 3] });
-    expect(s.state.decisions.map((d) => d.round)).toEqual([0, 1]);
+    expect(s.vote(0, q)).toContainEqual({ kind: 'decided', round: 2, proposal: q, place: 'Curry', time: '13:05', joined: [0, 1, 3] });
+    expect(s.state.decisions.map((d) => d.round)).toEqual([1, 2]);
   });
 
   it('needs 5 joins with n = 7', () => {
@@ -335,26 +335,26 @@ describe('new rounds', () => {
     const p = s.propose(0);
     s.vote(1, p);
     s.run(3, { kind: 'new-round' });
-    expect(s.events).toEqual([{ kind: 'asked', member: 3, round: 0, asked: [3] }]);
+    expect(s.events).toEqual([{ kind: 'asked', member: 3, round: 1, asked: [3] }]);
     // Asking again counts once.
     const again = s.run(3, { kind: 'new-round' });
-    expect(s.events).toEqual([{ kind: 'ignored', reason: 'you already asked for a new round in round 0', request: again }]);
+    expect(s.events).toEqual([{ kind: 'ignored', reason: 'you already asked for a new round in round 1', request: again }]);
     s.run(0, { kind: 'new-round' });
-    expect(s.state.round).toBe(0);
+    expect(s.state.round).toBe(1);
     expect(s.state.asked).toEqual([0, 3]);
     const twoAsked = s.state;
     // The proposal is still open: it can still decide, and after that moving on is free.
     s.vote(2, p);
     expect(currentDecision(s.state)?.proposal).toEqual(p);
     s.run(2, { kind: 'new-round' });
-    expect(s.events).toEqual([{ kind: 'round-started', round: 1 }]);
+    expect(s.events).toEqual([{ kind: 'round-started', round: 2 }]);
     // Without the decision, a third member asking is a quorum; the asks of a round end with it.
     const t = applyLunch(twoAsked, 1, { member: 1, counter: 7 }, { kind: 'new-round' });
-    expect(t.events).toEqual([{ kind: 'asked', member: 1, round: 0, asked: [0, 1, 3] }, { kind: 'round-started', round: 1 }]);
-    expect(t.state.round).toBe(1);
+    expect(t.events).toEqual([{ kind: 'asked', member: 1, round: 1, asked: [0, 1, 3] }, { kind: 'round-started', round: 2 }]);
+    expect(t.state.round).toBe(2);
     expect(t.state.asked).toEqual([]);
     const u = applyLunch(t.state, 3, { member: 3, counter: 7 }, { kind: 'new-round' });
-    expect(u.events).toEqual([{ kind: 'asked', member: 3, round: 1, asked: [3] }]);
+    expect(u.events).toEqual([{ kind: 'asked', member: 3, round: 2, asked: [3] }]);
   });
 
   it('start at once after a decision, whoever asks', () => {
@@ -363,16 +363,16 @@ describe('new rounds', () => {
     for (const m of [1, 2, 3, 4]) s.vote(m, p);
     expect(currentDecision(s.state)).not.toBeNull();
     s.run(6, { kind: 'new-round' });
-    expect(s.events).toEqual([{ kind: 'round-started', round: 1 }]);
+    expect(s.events).toEqual([{ kind: 'round-started', round: 2 }]);
     expect(currentDecision(s.state)).toBeNull();
   });
 
   it('need five of seven asking when undecided', () => {
     const s = new Script(7);
     for (const m of [0, 1, 2, 3]) s.run(m, { kind: 'new-round' });
-    expect(s.state.round).toBe(0);
-    s.run(6, { kind: 'new-round' });
     expect(s.state.round).toBe(1);
+    s.run(6, { kind: 'new-round' });
+    expect(s.state.round).toBe(2);
   });
 });
 
@@ -533,12 +533,14 @@ describe('decodeLunchState', () => {
       ['asks out of order', { ...good, asked: [2, 0] }],
       ['an ask from outside the room', { ...good, asked: [4] }],
       ['votes for another room size', { ...good, proposals: good.proposals.map((x) => ({ ...x, votes: [...x.votes, null] })) }],
-      ['a proposal in a later round', { ...good, proposals: good.proposals.map((x) => ({ ...x, round: 1 })) }],
+      ['a proposal in a later round', { ...good, proposals: good.proposals.map((x) => ({ ...x, round: 2 })) }],
       ['a proposer who is not its sender', { ...good, proposals: good.proposals.map((x) => ({ ...x, proposer: 0 })) }],
-      ['a decision without the joins', { ...good, decisions: [{ round: 0, proposal: p, joined: [1] }] }],
+      ['a decision without the joins', { ...good, decisions: [{ round: 1, proposal: p, joined: [1] }] }],
+      ['a round before the first', { ...good, round: 0, proposals: good.proposals.map((x) => ({ ...x, round: 0 })) }],
     ];
     for (const [why, state] of broken) expect(decodeLunchState(encodeLunchState(state), 4), why).toBeNull();
-    // The previous format, whose rules were different, is not read as this one.
+    // Earlier formats, whose rules were different, are not read as this one.
     expect(decodeLunchState(encode([1, 4, 0, [], []]), 4)).toBeNull();
+    expect(decodeLunchState(encode([2, 4, good.names, 0, [], [], []]), 4)).toBeNull();
   });
 });

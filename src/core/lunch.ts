@@ -166,7 +166,8 @@ void schemaMatchesType;
 /** Throws a RangeError unless n = 3f+1 >= 4. */
 export function initialLunch(n: number): LunchState {
   quorumFor(n);
-  return { n, names: SEAT_NAMES.slice(0, n), round: 0, asked: [], proposals: [], decisions: [] };
+  // Rounds count from 1, as people count them: the first lunch of the day is round 1.
+  return { n, names: SEAT_NAMES.slice(0, n), round: 1, asked: [], proposals: [], decisions: [] };
 }
 
 const sameRef = (a: RequestRef, b: RequestRef): boolean => a.member === b.member && a.counter === b.counter;
@@ -302,8 +303,8 @@ function rename(state: LunchState, member: number, self: RequestRef, wanted: str
 }
 
 const VOTE_CODE = { null: 0, join: 1, decline: 2 } as const;
-// 2: names, the members who asked for a new round, and the proposer's own join.
-const STATE_FORMAT = 2;
+// 2: names, the members who asked for a new round, and the proposer's own join. 3: rounds from 1.
+const STATE_FORMAT = 3;
 
 /** Canonical CBOR built from arrays in a fixed order: equal states, and only they, encode equal. */
 export function encodeLunchState(state: LunchState): Uint8Array {
@@ -328,15 +329,16 @@ export function encodeLunchState(state: LunchState): Uint8Array {
 
 const VOTE_OF = [null, 'join', 'decline'] as const;
 const Int = v.pipe(v.number(), v.safeInteger(), v.minValue(0));
+const Round = v.pipe(v.number(), v.safeInteger(), v.minValue(1));
 const Members = v.pipe(v.array(Int), v.maxLength(MAX_MEMBERS));
 const EncodedState = v.tuple([
   v.literal(STATE_FORMAT),
   Int,
   v.pipe(v.array(Name), v.maxLength(MAX_MEMBERS)),
-  Int,
+  Round,
   Members,
-  v.array(v.tuple([Int, Int, Int, Place, Time, Int, v.pipe(v.array(v.picklist([0, 1, 2])), v.maxLength(MAX_MEMBERS))])),
-  v.array(v.tuple([Int, Int, Int, Members])),
+  v.array(v.tuple([Int, Int, Round, Place, Time, Int, v.pipe(v.array(v.picklist([0, 1, 2])), v.maxLength(MAX_MEMBERS))])),
+  v.array(v.tuple([Round, Int, Int, Members])),
 ]);
 
 const ascendingBelow = (xs: readonly number[], n: number): boolean => xs.every((x, i) => x < n && (i === 0 || xs[i - 1]! < x));

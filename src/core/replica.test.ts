@@ -48,7 +48,7 @@ describe('replica, fault-free', () => {
     for (const m of [0, 1, 2]) c.request(m, { kind: 'vote', proposal: { member: 0, counter: 1 }, choice: 'join' });
     c.deliverAll();
     for (const m of [0, 1, 2, 3]) {
-      expect(replicas(c)[m]!.snapshot().lunch.decisions).toEqual([{ round: 0, proposal: { member: 0, counter: 1 }, joined: [0, 1, 2] }]);
+      expect(replicas(c)[m]!.snapshot().lunch.decisions).toEqual([{ round: 1, proposal: { member: 0, counter: 1 }, joined: [0, 1, 2] }]);
     }
   });
 });
