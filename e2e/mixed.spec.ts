@@ -6,6 +6,7 @@ import { canInstallWithApt } from './apt.ts';
 import { DEBIAN_FIREFOX, FIREFOX_ENV, FIREFOX_MISSING_ENV, FIREFOX_PREFS, firefoxForTests } from './browser.ts';
 import { actMaliciously, expectDecision, expectOneRoster, memberItem, myIndex, primaryTab, propose, proposal, vote } from './lunch.ts';
 import { expectVerifiedPeers, roomUrl, uniqueRoom } from './tabs.ts';
+import { webCryptoVerdicts } from './webcrypto-rule.ts';
 
 const executable = firefoxForTests();
 
@@ -77,6 +78,27 @@ test('a mixed room (two Chromium, two Firefox tabs) plays the scene: same decisi
       await dialog.getByRole('button', { name: 'Close' }).click();
       await expect(dialog).toBeHidden();
     }
+
+    // The app signs and verifies with noble in every engine, so all tabs apply one rule by
+    // construction. WebCrypto's Ed25519 differs between engines at the edges; the strict wrapper
+    // that would let the app use it must give the rule's verdict over both.
+    await test.step('each engine’s WebCrypto, behind the strict wrapper, gives the rule’s verdict on every edge case', async () => {
+      const bare: Set<string>[] = [];
+      for (const tab of [tabs[0]!, tabs[1]!]) {
+        const engine = engines[tabs.indexOf(tab)]!;
+        const r = await webCryptoVerdicts(tab);
+        console.log(
+          `[e2e] ${engine} WebCrypto Ed25519 on ${r.total} edge cases: ${r.bareDisagrees.length} differ from the rule bare, ` +
+            `${r.wrappedDisagrees.length} behind the wrapper`,
+        );
+        expect(r.engineAccepted, `${engine}: its WebCrypto accepted no signature, so it never really ran`).toBeGreaterThanOrEqual(4);
+        expect(r.wrappedDisagrees, `${engine}: verdicts that differ from the rule behind the wrapper`).toEqual([]);
+        bare.push(new Set(r.bareDisagrees));
+      }
+      const [a, b] = bare as [Set<string>, Set<string>];
+      const split = [...a].filter((x) => !b.has(x)).length + [...b].filter((x) => !a.has(x)).length;
+      console.log(`[e2e] bare, the two engines' WebCrypto give different verdicts on ${split} edge cases`);
+    });
   } finally {
     // A launch that failed, or one left behind by a failure before it was awaited.
     browser ??= await launching.catch(() => undefined);
