@@ -9,10 +9,11 @@ import { CHALLENGE_BYTES } from './handshake.ts';
 /**
  * The version of the tab-to-tab handshake and of everything the tabs exchange, bumped whenever
  * tabs running different code could misread each other (2: the bounds of src/core/limits.ts;
- * 3: no names in the hello, as names are agreed in the lunch state).
+ * 3: no names in the hello, as names are agreed in the lunch state; 4: rounds count from 1, so
+ * the lunch state, and every checkpoint digest over it, differs from version 3's).
  * The core's own PROTOCOL_VERSION (messages.ts) is inside every signature.
  */
-export const HANDSHAKE_VERSION = 3;
+export const HANDSHAKE_VERSION = 4;
 /**
  * Largest frame on a data channel: below the message size every browser accepts. A protocol
  * message (up to MAX_WIRE_BYTES, src/core/limits.ts) travels as fragments of this size or less.
