@@ -92,6 +92,8 @@ test('a mixed room (two Chromium, two Firefox tabs) plays the scene: same decisi
             `${r.wrappedDisagrees.length} behind the wrapper`,
         );
         expect(r.engineAccepted, `${engine}: its WebCrypto accepted no signature, so it never really ran`).toBeGreaterThanOrEqual(4);
+        expect(r.unasked, `${engine}: the wrapper asked what the page never answered`).toBe(0);
+        expect(r.wrapperTookEngine, `${engine}: the wrapper never used the engine's answers`).toBeGreaterThanOrEqual(4);
         expect(r.wrappedDisagrees, `${engine}: verdicts that differ from the rule behind the wrapper`).toEqual([]);
         bare.push(new Set(r.bareDisagrees));
       }

@@ -21,6 +21,10 @@ export interface EngineVerdicts {
   wrappedDisagrees: string[];
   /** Signatures the engine itself accepted (0 would mean WebCrypto never really ran). */
   engineAccepted: number;
+  /** Verdicts the wrapper took from the engine's "yes" rather than from the reference. */
+  wrapperTookEngine: number;
+  /** Questions the wrapper asked that the page was never asked (must be 0, or the check is hollow). */
+  unasked: number;
 }
 
 const key = (publicKey: string, message: string, signature: string): string => `${publicKey}/${message}/${signature}`;
@@ -52,26 +56,36 @@ export async function webCryptoVerdicts(page: Page): Promise<EngineVerdicts> {
   // A SubtleCrypto that answers as the engine did: the wrapper cannot tell it from the page's own.
   const byCase = new Map(cases.map((c, i) => [key(c.publicKey, c.message, c.signature), answers[i]!]));
   const refusedKeys = new Set(cases.filter((_, i) => answers[i] === 'import-refused').map((c) => c.publicKey));
+  // A question the page was never asked would make the stub throw, the wrapper fall back to the
+  // reference, and the check pass without the engine: such questions are counted and must be none.
+  let unasked = 0;
   const asEngine = {
-    importKey: async (_format: string, data: Uint8Array) => {
+    importKey: async (format: string, data: Uint8Array) => {
       const hex = toHex(data);
+      if (format !== 'raw' || !cases.some((c) => c.publicKey === hex)) {
+        unasked++;
+        throw new Error(`the page was not asked to import this key as ${format}`);
+      }
       if (refusedKeys.has(hex)) throw new Error('the engine refused this key');
       return { hex };
     },
     verify: async (_alg: unknown, k: { hex: string }, signature: Uint8Array, message: Uint8Array) => {
       const answer = byCase.get(key(k.hex, toHex(message), toHex(signature)));
+      if (answer === undefined) unasked++;
       if (typeof answer !== 'boolean') throw new Error(`the engine gave no verdict (${answer ?? 'not asked'})`);
       return answer;
     },
   } as unknown as SubtleCrypto;
   const wrapped = webCryptoVerifier(asEngine);
 
-  const result: EngineVerdicts = { total: vectors.length, bareDisagrees: [], wrappedDisagrees: [], engineAccepted: 0 };
+  const result: EngineVerdicts = { total: vectors.length, bareDisagrees: [], wrappedDisagrees: [], engineAccepted: 0, wrapperTookEngine: 0, unasked: 0 };
   for (const [i, v] of vectors.entries()) {
     const bare = answers[i] === true;
     if (bare) result.engineAccepted++;
     if (bare !== v.expected) result.bareDisagrees.push(v.name);
     if ((await wrapped.verifyAsync(v.publicKey, v.message, v.signature)) !== v.expected) result.wrappedDisagrees.push(v.name);
   }
+  result.wrapperTookEngine = wrapped.stats.platformAccepted;
+  result.unasked = unasked;
   return result;
 }
