@@ -7,6 +7,7 @@ import type { Effect } from './effects.ts';
 import { makeRoster } from './harness.ts';
 import { Replica } from './replica.ts';
 import { describeEffect, parseScript, runScript } from './script.ts';
+import { WAL_VERSION } from './wal.ts';
 
 const dir = join(new URL('.', import.meta.url).pathname, 'testdata');
 const scripts = readdirSync(dir).filter((f) => f.endsWith('.txt')).sort();
@@ -74,7 +75,7 @@ describe('the printer', () => {
     const at = { view: 0, seq: 1, request: null, digest: null };
     expect(describeEffect(1, { kind: 'received', from: 0, type: 'prepare', at, dropped: null }, 'full')).toBeNull();
     expect(describeEffect(1, { kind: 'received', from: 0, type: 'prepare', at, dropped: 'wrong-view' }, 'full')).toBe('m1: drop from m0 wrong-view');
-    expect(describeEffect(1, { kind: 'persist', record: { v: 2, kind: 'start' } } as Effect, 'full')).toBeNull();
+    expect(describeEffect(1, { kind: 'persist', record: { v: WAL_VERSION, kind: 'start' } } as Effect, 'full')).toBeNull();
   });
 });
 

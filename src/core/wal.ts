@@ -7,8 +7,11 @@ import {
   CommitCert, PreparedCert, RECOVERY_NONCE_BYTES, SignedAny, SignedCheckpoint, SignedNewView, SignedRequest, type AnyBody, type Signed,
 } from './messages.ts';
 
-/** Bumped whenever a record written by other code could be misread. */
-export const WAL_VERSION = 2;
+/**
+ * Bumped whenever a record written by other code could be misread (3: the lunch state in `stable`
+ * records counts rounds from 1, so a version 2 state no longer decodes).
+ */
+export const WAL_VERSION = 3;
 
 const index = v.pipe(v.number(), v.safeInteger(), v.minValue(0));
 const nonce = v.custom<Uint8Array>((b) => b instanceof Uint8Array && b.length === RECOVERY_NONCE_BYTES, `must be ${RECOVERY_NONCE_BYTES} bytes`);

@@ -48,9 +48,10 @@ const HEAVY: Record<string, Record<number, number>> = {
 const seedsFor = (faults: string, n: number): number =>
   Math.ceil((HEAVY[faults]?.[n] ?? (CHEAP_MIXES.has(faults) ? CHEAP : LIGHT)[n]!) * SCALE);
 /**
- * Real Ed25519 for one seed in this many, per n (the CLI uses one in 100; here fewer, because a
- * real-crypto run costs as much as about sixteen stand-in runs). Replay commands name the suite
- * used.
+ * Real Ed25519 for one seed in this many, per n (the CLI uses one in 100). At n = 4 that is fewer,
+ * because a real-crypto run costs as much as about sixteen stand-in runs; at n = 7, where most
+ * mixes run 17 seeds or fewer, one in 17 gives seed 17 of every light and cheap mix (and of
+ * `restart`) real signatures, and the heavy n = 7 mixes none. Replay commands name the suite used.
  */
 const REAL_CRYPTO_EVERY: Record<number, number> = { 4: 200, 7: 17 };
 
