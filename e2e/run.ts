@@ -4,9 +4,8 @@
 // traffic can leave this machine. Where no namespace can be made, say so and run as is.
 import { spawnSync, type SpawnSyncOptions } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { chromium } from '@playwright/test';
 import { canInstallWithApt, installWithApt } from './apt.ts';
-import { CHROMIUM_ENV, DEBIAN_CHROMIUM, DEBIAN_FIREFOX, FIREFOX_ENV, FIREFOX_MISSING_ENV } from './browser.ts';
+import { CHROMIUM_ENV, DEBIAN_FIREFOX, FIREFOX_ENV, FIREFOX_MISSING_ENV, findChromium } from './browser.ts';
 import { loopbackNamespaceUnavailable, runInLoopbackNamespace } from './loopback.ts';
 
 function log(line: string): void {
@@ -18,30 +17,6 @@ function run(cmd: string, args: string[], options: SpawnSyncOptions = {}): numbe
   return r.error ? 127 : (r.status ?? 1);
 }
 
-
-function findChromium(): { path: string | undefined; how: string } {
-  const fromEnv = process.env[CHROMIUM_ENV];
-  if (fromEnv) {
-    if (!existsSync(fromEnv)) fail(`${CHROMIUM_ENV}=${fromEnv}, but there is no such file. Point it at a Chromium or Chrome executable.`);
-    return { path: fromEnv, how: `from ${CHROMIUM_ENV}` };
-  }
-  if (existsSync(DEBIAN_CHROMIUM)) return { path: DEBIAN_CHROMIUM, how: "Debian's package" };
-  const own = safeExecutablePath();
-  if (own && existsSync(own)) return { path: undefined, how: `Playwright's own browser (${own})` };
-  if (canInstallWithApt()) {
-    log('no Chromium found');
-    if (!installWithApt(['chromium'], log) || !existsSync(DEBIAN_CHROMIUM)) {
-      fail('installing Chromium with apt-get failed (see above).');
-    }
-    return { path: DEBIAN_CHROMIUM, how: "Debian's package, just installed" };
-  }
-  fail(
-    `no Chromium found. Install one, then run npm test again:\n` +
-      `  - on Debian or Ubuntu: sudo apt-get install -y chromium\n` +
-      `  - or Playwright's own browser: npx playwright install chromium\n` +
-      `  - or set ${CHROMIUM_ENV}=/path/to/chromium`,
-  );
-}
 
 /**
  * Firefox only serves e2e/mixed.spec.ts, so unlike Chromium its absence is not fatal: without
@@ -66,20 +41,12 @@ function findFirefox(): { path: string; how: string } | { missing: string } {
   return { missing: `no Firefox at ${DEBIAN_FIREFOX} and ${FIREFOX_ENV} is not set (${who}; sudo apt-get install -y firefox-esr)` };
 }
 
-function safeExecutablePath(): string | undefined {
-  try {
-    return chromium.executablePath();
-  } catch {
-    return undefined;
-  }
-}
-
 function fail(message: string): never {
   console.error(`[e2e] ${message}`);
   process.exit(1);
 }
 
-const chosen = findChromium();
+const chosen = findChromium(log, fail, 'npm test');
 const env = { ...process.env };
 if (chosen.path) env[CHROMIUM_ENV] = chosen.path;
 log(`browser: ${chosen.path ?? 'Playwright default'} (${chosen.how})`);

@@ -12,7 +12,7 @@ import os from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { chromium, type Browser } from '@playwright/test';
-import { CHROMIUM_ENV, CHROMIUM_FLAGS, DEBIAN_CHROMIUM } from '../browser.ts';
+import { CHROMIUM_ENV, CHROMIUM_FLAGS, findChromium } from '../browser.ts';
 import { runLoopbackOnlyIfPossible } from '../loopback.ts';
 import { floorModel, PHASES, type FloorModel } from './model.ts';
 import { newContext, planFor, RoomBench, type RoomResult } from './measure.ts';
@@ -36,32 +36,9 @@ function fail(message: string): never {
   process.exit(1);
 }
 
-/** The same choice as `npm run test:e2e`: the environment variable, Debian's, Playwright's own. */
-function findChromium(): { path: string | undefined; how: string } {
-  const fromEnv = process.env[CHROMIUM_ENV];
-  if (fromEnv) {
-    if (!existsSync(fromEnv)) fail(`${CHROMIUM_ENV}=${fromEnv}, but there is no such file. Point it at a Chromium or Chrome executable.`);
-    return { path: fromEnv, how: `from ${CHROMIUM_ENV}` };
-  }
-  if (existsSync(DEBIAN_CHROMIUM)) return { path: DEBIAN_CHROMIUM, how: "Debian's package" };
-  let own: string | undefined;
-  try {
-    own = chromium.executablePath();
-  } catch {
-    own = undefined;
-  }
-  if (own && existsSync(own)) return { path: undefined, how: `Playwright's own browser (${own})` };
-  fail(
-    `no Chromium found. Install one, then run npm run bench again:\n` +
-      `  - on Debian or Ubuntu: sudo apt-get install -y chromium (npm test does this when run as root)\n` +
-      `  - or Playwright's own browser: npx playwright install chromium\n` +
-      `  - or set ${CHROMIUM_ENV}=/path/to/chromium`,
-  );
-}
-
 /** The outer run: pick the browser, then run the bench itself, in a namespace when we can. */
 function outer(args: string[]): never {
-  const chosen = findChromium();
+  const chosen = findChromium(log, fail, 'npm run bench');
   log(`browser: ${chosen.path ?? 'Playwright default'} (${chosen.how})`);
   const env: NodeJS.ProcessEnv = { ...process.env, [INNER_ENV]: '1' };
   if (chosen.path) env[CHROMIUM_ENV] = chosen.path;

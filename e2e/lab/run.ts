@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { canInstallWithApt, installWithApt } from '../apt.ts';
-import { CHROMIUM_ENV, DEBIAN_CHROMIUM } from '../browser.ts';
+import { CHROMIUM_ENV, DEBIAN_HEADLESS_SHELL, chromiumForTests } from '../browser.ts';
 import { APP_IP, MEMBERS, TURN_IP, buildTopology, destroyTopology, ns, sh } from './topology.ts';
 import { LAB_INFO_ENV, type LabInfo } from './info.ts';
 
@@ -30,12 +30,6 @@ function have(cmd: string, args: string[] = ['--version']): boolean {
 function skip(why: string): never {
   console.log(`lab skipped: ${why}`);
   process.exit(process.env.LAB_REQUIRED === '1' ? 1 : 0);
-}
-
-function chromiumPath(): string | undefined {
-  const fromEnv = process.env[CHROMIUM_ENV];
-  if (fromEnv) return existsSync(fromEnv) ? fromEnv : undefined;
-  return existsSync(DEBIAN_CHROMIUM) ? DEBIAN_CHROMIUM : undefined;
 }
 
 /** The lab's own tools, by command, with the Debian package that has each. */
@@ -59,7 +53,8 @@ function unavailable(): string | null {
   if (!have('ip', ['-V'])) return 'iproute2 (ip) is not installed';
   if (!have('unshare', ['-n', '-m', 'true'])) return 'unshare -n -m failed (no permission to create network namespaces here)';
   for (const [cmd, args, pkg] of TOOLS) if (!have(cmd, args)) return `${pkg} is not installed (apt-get install -y ${pkg})`;
-  if (!chromiumPath()) return `no Chromium at ${process.env[CHROMIUM_ENV] ?? DEBIAN_CHROMIUM} (apt-get install -y chromium)`;
+  const browser = chromiumForTests();
+  if (!browser || !existsSync(browser)) return `no Chromium at ${process.env[CHROMIUM_ENV] || DEBIAN_HEADLESS_SHELL} (apt-get install -y chromium-headless-shell)`;
   return null;
 }
 
@@ -199,7 +194,7 @@ async function main(): Promise<number> {
   }
   log(`app: https://${APP_IP}:8443 (relay only) and :8444 (all candidates); TURN: ${turnUrls}`);
 
-  const chromium = chromiumPath()!;
+  const chromium = chromiumForTests()!;
   const wrappers = MEMBERS.map((n) => {
     const path = join(work, `chromium-m${n}`);
     writeFileSync(path, `#!/bin/sh\nexec ip netns exec ${ns.member(n)} ${chromium} "$@"\n`);
