@@ -4,6 +4,7 @@ import { existsSync } from 'node:fs';
 import { chromium } from '@playwright/test';
 import { canInstallWithApt, installWithApt } from './apt.ts';
 
+/** Names a Chromium to use instead of Debian's (any Chromium or Chrome executable). */
 export const CHROMIUM_ENV = 'BYZANTINE_LUNCH_CHROMIUM';
 /**
  * Debian's chromium-headless-shell package: Chromium's engine (Blink, V8, WebRTC) without the
@@ -46,9 +47,10 @@ export function chromiumForTests(): string | undefined {
 
 /**
  * The Chromium a test runner should drive, and how it was found: the environment variable's,
- * else Debian's headless shell, else (as root, with apt) that package installed now, else Debian's
- * full Chromium, else Playwright's own browser. `fail` ends the run with what to install.
- * `path` undefined means Playwright's default.
+ * else Debian's headless shell, else Debian's full Chromium, else Playwright's own browser, else
+ * (as root, with apt) the headless shell installed now. With another Chromium at hand it installs
+ * nothing, so that a machine without the package does not run apt on every test run.
+ * `fail` ends the run with what to install. `path` undefined means Playwright's default.
  */
 export function findChromium(log: (line: string) => void, fail: (message: string) => never, command: string): { path: string | undefined; how: string } {
   const fromEnv = process.env[CHROMIUM_ENV];
@@ -57,18 +59,18 @@ export function findChromium(log: (line: string) => void, fail: (message: string
     return { path: fromEnv, how: `from ${CHROMIUM_ENV}` };
   }
   if (existsSync(DEBIAN_HEADLESS_SHELL)) return { path: DEBIAN_HEADLESS_SHELL, how: "Debian's chromium-headless-shell" };
-  if (canInstallWithApt()) {
-    log('no chromium-headless-shell found');
-    if (installWithApt(['chromium-headless-shell'], log) && existsSync(DEBIAN_HEADLESS_SHELL)) {
-      return { path: DEBIAN_HEADLESS_SHELL, how: "Debian's chromium-headless-shell, just installed" };
-    }
-    log('installing chromium-headless-shell failed (see above); looking for another Chromium');
-  }
   if (existsSync(DEBIAN_CHROMIUM)) {
-    return { path: DEBIAN_CHROMIUM, how: "Debian's full chromium (apt-get install chromium-headless-shell runs the tabs faster)" };
+    return { path: DEBIAN_CHROMIUM, how: "Debian's full chromium; apt-get install chromium-headless-shell runs the tabs faster" };
   }
   const own = playwrightsOwn();
   if (own) return { path: undefined, how: `Playwright's own browser (${own})` };
+  if (canInstallWithApt()) {
+    log('no Chromium found');
+    if (installWithApt(['chromium-headless-shell'], log) && existsSync(DEBIAN_HEADLESS_SHELL)) {
+      return { path: DEBIAN_HEADLESS_SHELL, how: "Debian's chromium-headless-shell, just installed" };
+    }
+    fail('installing chromium-headless-shell with apt-get failed (see above).');
+  }
   fail(
     `no Chromium found. Install one, then run ${command} again:\n` +
       `  - on Debian or Ubuntu: sudo apt-get install -y chromium-headless-shell (${command} does this when run as root)\n` +

@@ -43,6 +43,7 @@ const TOOLS: readonly (readonly [command: string, args: string[], pkg: string])[
 function installMissingTools(): void {
   if (process.env.BYZANTINE_LUNCH_NO_NETNS === '1' || !canInstallWithApt()) return;
   const missing = TOOLS.filter(([cmd, args]) => !have(cmd, args)).map(([, , pkg]) => pkg);
+  if (!chromiumForTests()) missing.push('chromium-headless-shell');
   if (missing.length > 0 && !installWithApt(missing, log)) log('apt-get failed (see above)');
 }
 
