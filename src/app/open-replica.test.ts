@@ -56,6 +56,20 @@ describe('openReplica', () => {
     expect(opened.replica.snapshot().amnesia).toBe(true);
     expect(opened.problem).toMatch(/^2 stored protocol record\(s\) could not be read/);
   });
+
+  it('tells records of an older or a newer version apart from damage, and recovers', async () => {
+    const first = await openReplica(config, arrival({ fresh: true }));
+    const current = records(first.replica.request({ kind: 'propose', place: 'Ramen Spot', time: '12:20' }));
+    const older = await openReplica(config, arrival({ stored: current.map((r) => ({ ...r, v: WAL_VERSION - 1 })) }));
+    expect(older.replica.snapshot().amnesia).toBe(true);
+    expect(older.problem).toMatch(/^This tab’s records of the room were saved by an older version .* start a new room\.$/);
+    const newer = await openReplica(config, arrival({ stored: [...current, { v: WAL_VERSION + 1, kind: 'start' }] }));
+    expect(newer.replica.snapshot().amnesia).toBe(true);
+    expect(newer.problem).toMatch(/^This tab’s records of the room were saved by a newer version .* reload the page/);
+    // A version field that is not a whole number is damage, not another version.
+    const odd = await openReplica(config, arrival({ stored: [{ v: '2', kind: 'start' }, { v: 2.5, kind: 'start' }] }));
+    expect(odd.problem).toMatch(/^2 stored protocol record\(s\) could not be read/);
+  });
 });
 
 describe('problems', () => {

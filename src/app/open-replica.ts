@@ -3,7 +3,8 @@
 import type { Effect } from '../core/effects.ts';
 import { RECOVERY_NONCE_BYTES } from '../core/messages.ts';
 import { Replica, type ReplicaConfig } from '../core/replica.ts';
-import { restoreProblem } from './problems.ts';
+import { WAL_VERSION } from '../core/wal.ts';
+import { restoreProblem, type OtherVersions } from './problems.ts';
 
 /** How this member comes to the room. */
 export interface Arrival {
@@ -44,7 +45,20 @@ export async function openReplica(config: ReplicaConfig, arrival: Arrival): Prom
   return {
     replica,
     effects,
-    problem: restoreProblem(report.rejected.length + loaded.corrupt, report.amnesia),
+    problem: restoreProblem(report.rejected.length + loaded.corrupt, report.amnesia, otherVersions(loaded.records)),
     restored: arrival.fresh ? null : report.used,
   };
+}
+
+/** How many records carry another record version than this app writes (the rest are damage). */
+function otherVersions(records: readonly unknown[]): OtherVersions {
+  let older = 0;
+  let newer = 0;
+  for (const r of records) {
+    const version = r !== null && typeof r === 'object' ? (r as { v?: unknown }).v : undefined;
+    if (typeof version !== 'number' || !Number.isSafeInteger(version)) continue;
+    if (version < WAL_VERSION) older++;
+    else if (version > WAL_VERSION) newer++;
+  }
+  return { older, newer };
 }

@@ -11,13 +11,31 @@ export function sizeMismatch(room: string, stored: number, linked: number): stri
   return `This member joined room ${room} as one of ${stored}; the link says ${linked}. Open the room with its original link.`;
 }
 
-/** What a restore found wrong with the stored records, or null when they were whole. */
-export function restoreProblem(unreadable: number, amnesia: boolean): string | null {
-  if (unreadable > 0) {
-    return `${unreadable} stored protocol record(s) could not be read and were not used; ` +
-      'this tab recovers with the others’ help and takes part again once that is safe.';
+/** How many stored records another version of the app wrote, by which side of this one it is. */
+export interface OtherVersions {
+  readonly older: number;
+  readonly newer: number;
+}
+
+/**
+ * What a restore found wrong with the stored records, or null when they were whole. Records of
+ * another version are not damage: they get their own text, since what the user can do differs.
+ */
+export function restoreProblem(unreadable: number, amnesia: boolean, versions: OtherVersions = { older: 0, newer: 0 }): string | null {
+  const recovers = 'this tab recovers with the others’ help and takes part again once that is safe.';
+  if (versions.newer > 0) {
+    return `This tab’s records of the room were saved by a newer version of Byzantine Lunch, so it cannot use them: reload the page to get that version. Until then ${recovers}`;
   }
-  if (amnesia) return 'This tab’s protocol records are gone; it recovers with the others’ help and takes part again once that is safe.';
+  if (versions.older > 0) {
+    // Recovery needs 2f + 1 members that still hold their records: when everyone has updated,
+    // no one does, and only a new room helps.
+    return `This tab’s records of the room were saved by an older version of Byzantine Lunch and cannot be used; ${recovers} ` +
+      'If every member has updated, the room cannot recover: start a new room.';
+  }
+  if (unreadable > 0) {
+    return `${unreadable} stored protocol record(s) could not be read and were not used; ${recovers}`;
+  }
+  if (amnesia) return `This tab’s protocol records are gone; it recovers with the others’ help and takes part again once that is safe.`;
   return null;
 }
 
