@@ -2,6 +2,8 @@
 // with another tab silent, the room needs the reloaded tab (3 of 4 honest members), so it only
 // decides if the reloaded tab votes and vouches again.
 import { expect, test, type Page } from '@playwright/test';
+import { ROOMS_DB_NAME, WAL_STORE } from '../src/storage/room-store.ts';
+import { WAL_VERSION } from '../src/core/wal.ts';
 import {
   actMaliciously, expectDecision, members, memberItem, myIndex, openLunchRoom, primaryTab, propose, proposal, vote,
 } from './lunch.ts';
@@ -118,4 +120,73 @@ test('reloaded after a decision: the primary comes back, and the next round deci
   await decideNeedingReloaded(honest, [primary], 'Bagel Bar');
   // No view change was needed: the reloaded primary kept its place.
   for (const tab of honest) await expect(memberItem(tab, primaryIndex)).toHaveAttribute('data-status', /(^| )primary/);
+});
+
+/**
+ * Rewrites every stored record of the member at `index` as the previous record version would
+ * have written it (the version number is all that differs to the app), and returns how many.
+ * The member is found by the prepares and commits it signed: the tabs share one database.
+ */
+async function ageRecords(tab: Page, index: number): Promise<number> {
+  return tab.evaluate(
+    ({ db: name, store, index, version }) =>
+      new Promise<number>((resolve, reject) => {
+        const open = indexedDB.open(name);
+        open.onerror = () => reject(open.error);
+        open.onsuccess = () => {
+          const db = open.result;
+          const tx = db.transaction(store, 'readwrite');
+          const wal = tx.objectStore(store);
+          let rewritten = 0;
+          const all = wal.getAll();
+          all.onsuccess = () => {
+            type Entry = { owner: string; record: { v: number; kind: string; signed?: { body: { from: number } } } };
+            const mine = (all.result as Entry[]).find((e) => e.record.kind === 'signed' && e.record.signed!.body.from === index);
+            if (!mine) return resolve(0);
+            wal.openCursor().onsuccess = (event) => {
+              const cursor = (event.target as IDBRequest<IDBCursorWithValue | null>).result;
+              if (!cursor) return;
+              const entry = cursor.value as Entry;
+              if (entry.owner === mine.owner) {
+                cursor.update({ ...entry, record: { ...entry.record, v: version } });
+                rewritten++;
+              }
+              cursor.continue();
+            };
+          };
+          tx.oncomplete = () => {
+            db.close();
+            resolve(rewritten);
+          };
+          tx.onerror = () => reject(tx.error);
+        };
+      }),
+    { db: ROOMS_DB_NAME, store: WAL_STORE, index, version: WAL_VERSION - 1 },
+  );
+}
+
+test('records saved by an older version of the app: the reloaded tab says so, recovers and takes part again', async ({ context }) => {
+  const { tabs } = await openLunchRoom(context, 'reload-old-version');
+  const { primary, backups } = await roles(tabs);
+  const [aged, silent, other] = backups as [Page, Page, Page];
+  const honest = [primary, aged, other];
+  await propose(other, 'Curry Hut', '12:00');
+  for (const tab of honest) await vote(tab, 'Curry Hut', 'Join');
+  for (const tab of tabs) await expectDecision(tab, 'Curry Hut');
+
+  expect(await ageRecords(aged, await myIndex(aged))).toBeGreaterThan(0);
+  await aged.reload();
+  await expect(aged.getByText(/records of the room were saved by an older version of Byzantine Lunch and cannot be used/)).toBeVisible({ timeout: 30_000 });
+  await expect(aged.getByText(/If every member has updated, the room cannot recover: start a new room/)).toBeVisible();
+  await expectDecision(aged, 'Curry Hut', 30_000);
+
+  // The other three kept their records, so it recovers with their help (before the fourth falls
+  // silent: an amnesic member and a silent one leave too few whole members) and counts again.
+  await expect(aged.getByRole('status').filter({ hasText: 'recovering' })).toHaveCount(0, { timeout: 60_000 });
+  await actMaliciously(silent, 'silent');
+  await other.getByRole('button', { name: 'Start a new round' }).click();
+  for (const tab of honest) await expect(decisionRegion(tab)).toContainText('No decision yet', { timeout: 30_000 });
+  await propose(primary, 'Bagel Bar', '13:15');
+  for (const tab of honest) await expect(proposal(tab, 'Bagel Bar')).toBeVisible({ timeout: 30_000 });
+  await decideNeedingReloaded(honest, [aged], 'Bagel Bar');
 });
