@@ -177,8 +177,11 @@ test('records saved by an older version of the app: the reloaded tab says so, re
   expect(await ageRecords(aged, await myIndex(aged))).toBeGreaterThan(0);
   await aged.reload();
   await expect(aged.getByText(/records of the room were saved by an older version of Byzantine Lunch and cannot be used/)).toBeVisible({ timeout: 30_000 });
-  await expect(aged.getByText(/If every member has updated, the room cannot recover: start a new room/)).toBeVisible();
+  await expect(aged.getByText(/help of 3 other members that kept their records and run this version/)).toBeVisible();
   await expectDecision(aged, 'Curry Hut', 30_000);
+  // The old records were not used: the tab asked the room to agree where it stands.
+  const agedName = await ownName(aged);
+  await expect(other.getByRole('region', { name: 'Transcript' })).toContainText(`${agedName}: “I lost my records.`, { timeout: 30_000 });
 
   // The other three kept their records, so it recovers with their help (before the fourth falls
   // silent: an amnesic member and a silent one leave too few whole members) and counts again.

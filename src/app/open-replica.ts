@@ -45,20 +45,28 @@ export async function openReplica(config: ReplicaConfig, arrival: Arrival): Prom
   return {
     replica,
     effects,
-    problem: restoreProblem(report.rejected.length + loaded.corrupt, report.amnesia, otherVersions(loaded.records)),
+    problem: restoreProblem(report.rejected.length + loaded.corrupt, report.amnesia, otherVersions(loaded.records), recoveryQuorum(config.roster.keys.length)),
     restored: arrival.fresh ? null : report.used,
   };
 }
 
-/** How many records carry another record version than this app writes (the rest are damage). */
+/** Record versions this app could ever have written; any other `v` is damage, not a version. */
+const MAX_RECORD_VERSION = 1000;
+
+/** How many records carry another plausible record version than this app writes. */
 function otherVersions(records: readonly unknown[]): OtherVersions {
   let older = 0;
   let newer = 0;
   for (const r of records) {
     const version = r !== null && typeof r === 'object' ? (r as { v?: unknown }).v : undefined;
-    if (typeof version !== 'number' || !Number.isSafeInteger(version)) continue;
+    if (typeof version !== 'number' || !Number.isSafeInteger(version) || version < 1 || version > MAX_RECORD_VERSION) continue;
     if (version < WAL_VERSION) older++;
     else if (version > WAL_VERSION) newer++;
   }
   return { older, newer };
+}
+
+/** 2f + 1 for a room of n: how many members that kept their records a recovery needs. */
+function recoveryQuorum(n: number): number {
+  return 2 * Math.floor((n - 1) / 3) + 1;
 }
