@@ -5,7 +5,7 @@
 // keeps both cores busy for two to three minutes; the lab spends its three minutes mostly waiting
 // on network timeouts (a cut uplink, a stopped TURN server), busy in bursts (four browsers and
 // four servers starting) and about half a core on average. One after the other they took five
-// to six minutes of a 2-core run, side by side three to three and a half.
+// to six minutes of a 2-core run, side by side two and a half to three and a half.
 // Only pairs like this belong here: the unit and end-to-end suites keep both cores busy and have
 // timing-sensitive tests, so running either of them beside another phase slows both.
 import { spawn } from 'node:child_process';
