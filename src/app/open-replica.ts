@@ -2,6 +2,7 @@
 // restored from its write-ahead records, as one that lost them when they are gone or damaged.
 import type { Effect } from '../core/effects.ts';
 import { RECOVERY_NONCE_BYTES } from '../core/messages.ts';
+import { quorumFor } from '../core/quorum.ts';
 import { Replica, type ReplicaConfig } from '../core/replica.ts';
 import { WAL_VERSION } from '../core/wal.ts';
 import { restoreProblem, type OtherVersions } from './problems.ts';
@@ -45,7 +46,13 @@ export async function openReplica(config: ReplicaConfig, arrival: Arrival): Prom
   return {
     replica,
     effects,
-    problem: restoreProblem(report.rejected.length + loaded.corrupt, report.amnesia, otherVersions(loaded.records), recoveryQuorum(config.roster.keys.length)),
+    problem: restoreProblem(
+      report.rejected.length + loaded.corrupt,
+      report.amnesia,
+      // Only what the restore refused: a record it used cannot be another version's.
+      otherVersions(report.rejected.map((r) => loaded.records[r.index])),
+      quorumFor(config.roster.keys.length).q,
+    ),
     restored: arrival.fresh ? null : report.used,
   };
 }
@@ -66,7 +73,3 @@ function otherVersions(records: readonly unknown[]): OtherVersions {
   return { older, newer };
 }
 
-/** 2f + 1 for a room of n: how many members that kept their records a recovery needs. */
-function recoveryQuorum(n: number): number {
-  return 2 * Math.floor((n - 1) / 3) + 1;
-}
